@@ -1,0 +1,112 @@
+namespace FastConv.Backends.Managed;
+
+/// <summary>
+/// im2col for one image, done in runs: each row (c, r, s) of the column matrix walks the output positions
+/// row by row, and a run of output columns that stays inside the image is a strided (stride 1: contiguous)
+/// read of one input row. <see cref="Pack"/> writes straight into GEMM B panels, so the forward pass never
+/// materialises the column matrix.
+/// </summary>
+internal readonly unsafe struct Im2ColB(in Conv2dDesc d, float* image) : IPackB
+{
+    private readonly int _c = d.C, _h = d.H, _w = d.W, _r = d.R, _s = d.S, _oh = d.OutH, _ow = d.OutW;
+    private readonly int _sh = d.StrideH, _sw = d.StrideW, _ph = d.PadH, _pw = d.PadW, _dh = d.DilationH, _dw = d.DilationW;
+    private readonly float* _x = image;
+
+    /// <summary>Writes columns [j0, j0+count) of column-matrix row <paramref name="row"/> to dst[t·step], t = 0..count−1.</summary>
+    public void Row(int row, int j0, int count, float* dst, int panelWidth, long panelStride)
+    {
+        int s = row % _s, r = row / _s % _r, c = row / (_s * _r);
+        int offH = r * _dh - _ph, offW = s * _dw - _pw;
+        float* xc = _x + (long)c * _h * _w;
+        int oh = j0 / _ow, ow = j0 % _ow, t = 0;
+        while (t < count)
+        {
+            int run = Math.Min(_ow - ow, count - t);
+            int ih = oh * _sh + offH;
+            bool rowInside = ih >= 0 && ih < _h;
+            float* src = xc + (long)ih * _w;
+            for (int u = 0; u < run;)
+            {
+                // a piece never crosses a panel boundary of the destination
+                int col = t + u, inPanel = col % panelWidth;
+                int piece = Math.Min(run - u, panelWidth - inPanel);
+                float* d = dst + col / panelWidth * panelStride + inPanel;
+                int iw0 = (ow + u) * _sw + offW;
+                if (!rowInside)
+                    new Span<float>(d, piece).Clear();
+                else if (_sw == 1 && iw0 >= 0 && iw0 + piece <= _w)
+                    new ReadOnlySpan<float>(src + iw0, piece).CopyTo(new Span<float>(d, piece));
+                else
+                    for (int e = 0; e < piece; e++)
+                    {
+                        int iw = iw0 + e * _sw;
+                        d[e] = iw >= 0 && iw < _w ? src[iw] : 0f;
+                    }
+                u += piece;
+            }
+            t += run;
+            ow = 0;
+            oh++;
+        }
+    }
+
+    /// <summary>col2im for backward-data: adds src[t], columns [j0, j0+count) of row <paramref name="row"/>, back into the image.</summary>
+    public void ScatterAddRow(int row, int j0, int count, float* src)
+    {
+        int s = row % _s, r = row / _s % _r, c = row / (_s * _r);
+        int offH = r * _dh - _ph, offW = s * _dw - _pw;
+        float* xc = _x + (long)c * _h * _w;
+        int oh = j0 / _ow, ow = j0 % _ow, t = 0;
+        while (t < count)
+        {
+            int run = Math.Min(_ow - ow, count - t);
+            int ih = oh * _sh + offH;
+            if (ih >= 0 && ih < _h)
+            {
+                float* dstRow = xc + (long)ih * _w;
+                int iw0 = ow * _sw + offW;
+                if (_sw == 1 && iw0 >= 0 && iw0 + run <= _w)
+                    System.Numerics.Tensors.TensorPrimitives.Add(new ReadOnlySpan<float>(dstRow + iw0, run),
+                        new ReadOnlySpan<float>(src + t, run), new Span<float>(dstRow + iw0, run));
+                else
+                    for (int e = 0; e < run; e++)
+                    {
+                        int iw = iw0 + e * _sw;
+                        if (iw >= 0 && iw < _w) dstRow[iw] += src[t + e];
+                    }
+            }
+            t += run;
+            ow = 0;
+            oh++;
+        }
+    }
+
+    public void Pack(int k0, int kc, int j0, int nc, float* dst, int nr)
+    {
+        int panels = (nc + nr - 1) / nr;
+        long panelStride = (long)kc * nr;
+        for (int l = 0; l < kc; l++)
+        {
+            Row(k0 + l, j0, nc, dst + (long)l * nr, nr, panelStride);
+            for (int j = nc; j < panels * nr; j++) dst[(long)(j / nr) * panelStride + l * nr + j % nr] = 0f;
+        }
+    }
+}
+
+/// <summary>The im2col transform on its own (CS231n's X_col): cols is [C·R·S, OH·OW] for image n of x.</summary>
+public static unsafe class ManagedIm2Col
+{
+    public static void Run(in Conv2dDesc d, int n, ReadOnlySpan<float> x, Span<float> cols)
+    {
+        if ((uint)n >= (uint)d.N) throw new ArgumentOutOfRangeException(nameof(n), n, $"Im2Col: image {n} is outside batch {d.N}.");
+        if (x.Length != d.InputElements) throw new ArgumentException($"Im2Col: x has {x.Length} elements, expected {d.InputElements}.", nameof(x));
+        long p = (long)d.OutH * d.OutW, rows = d.ReductionLength;
+        if (cols.Length != rows * p) throw new ArgumentException($"Im2Col: cols has {cols.Length} elements, expected {rows}x{p} = {rows * p}.", nameof(cols));
+        fixed (float* px = x, pc = cols)
+        {
+            var im = new Im2ColB(d, px + n * (long)d.C * d.H * d.W);
+            // one "panel" as wide as the whole row: a plain row-major matrix
+            for (int row = 0; row < rows; row++) im.Row(row, 0, (int)p, pc + row * p, (int)p, 0);
+        }
+    }
+}

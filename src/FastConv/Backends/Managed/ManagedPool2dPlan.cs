@@ -1,0 +1,148 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using FastConv.Backends.Reference;
+
+namespace FastConv.Backends.Managed;
+
+/// <summary>
+/// Pooling, parallel over channel planes. The common 2×2 stride-2 unpadded window has a SIMD path: two input rows
+/// are loaded, even and odd columns separated with a two-source permute, and combined in the reference's scan order
+/// (so max and average match the reference bit for bit). Every other window, and backward, use the scan-order loops.
+/// </summary>
+internal sealed unsafe class ManagedPool2dPlan : HostPool2dPlan
+{
+    private readonly ManagedIsa _isa;
+    private readonly bool _fast;
+
+    public ManagedPool2dPlan(in Pool2dDesc d, ManagedIsa isa) : base(d)
+    {
+        _isa = isa;
+        _fast = d.KernelH == 2 && d.KernelW == 2 && d.StrideH == 2 && d.StrideW == 2 && d.PadH == 0 && d.PadW == 0 &&
+                (isa == ManagedIsa.Vector512 && Avx512F.IsSupported || isa == ManagedIsa.Vector256 && Avx2.IsSupported);
+        Implementation = $"managed:{ManagedIsaInfo.Tag(isa)}:" + (_fast ? "2x2s2-simd" : "direct");
+    }
+
+    public override string Implementation { get; }
+
+    protected override void ForwardCore(float* x, float* y)
+    {
+        var d = Desc;
+        long inPlane = (long)d.H * d.W, outPlane = (long)d.OutH * d.OutW;
+        bool fast = _fast;
+        var isa = _isa;
+        Parallelism.For((long)d.N * d.C, (_, begin, end) =>
+        {
+            for (long plane = begin; plane < end; plane++)
+            {
+                float* xp = x + plane * inPlane, yp = y + plane * outPlane;
+                if (fast) Fast2x2(d, isa, xp, yp);
+                else Direct(d, xp, yp);
+            }
+        });
+    }
+
+    protected override void BackwardCore(float* x, float* dy, float* dx)
+    {
+        var d = Desc;
+        long inPlane = (long)d.H * d.W, outPlane = (long)d.OutH * d.OutW;
+        Parallelism.For((long)d.N * d.C, (_, begin, end) =>
+        {
+            for (long plane = begin; plane < end; plane++)
+            {
+                var xs = new ReadOnlySpan<float>(x + plane * inPlane, (int)inPlane);
+                var dxs = new Span<float>(dx + plane * inPlane, (int)inPlane);
+                dxs.Clear();
+                float* g = dy + plane * outPlane;
+                float area = d.KernelH * d.KernelW;
+                for (int oh = 0; oh < d.OutH; oh++)
+                for (int ow = 0; ow < d.OutW; ow++)
+                {
+                    float v = g[oh * d.OutW + ow];
+                    if (d.Kind == PoolKind.Max) { dxs[ReferenceKernels.FirstMax(d, xs, 0, oh, ow)] += v; continue; }
+                    float share = v / area;
+                    int h0 = oh * d.StrideH - d.PadH, w0 = ow * d.StrideW - d.PadW;
+                    for (int ih = Math.Max(h0, 0); ih < Math.Min(h0 + d.KernelH, d.H); ih++)
+                    for (int iw = Math.Max(w0, 0); iw < Math.Min(w0 + d.KernelW, d.W); iw++)
+                        dxs[ih * d.W + iw] += share;
+                }
+            }
+        });
+    }
+
+    /// <summary>Scan-order window loops for one plane, clipped to the image.</summary>
+    private static void Direct(in Pool2dDesc d, float* x, float* y)
+    {
+        float area = d.KernelH * d.KernelW;
+        for (int oh = 0; oh < d.OutH; oh++)
+        {
+            int h0 = oh * d.StrideH - d.PadH, h1 = Math.Min(h0 + d.KernelH, d.H);
+            h0 = Math.Max(h0, 0);
+            for (int ow = 0; ow < d.OutW; ow++)
+            {
+                int w0 = ow * d.StrideW - d.PadW, w1 = Math.Min(w0 + d.KernelW, d.W);
+                w0 = Math.Max(w0, 0);
+                float acc;
+                if (d.Kind == PoolKind.Max)
+                {
+                    acc = float.NegativeInfinity;
+                    for (int ih = h0; ih < h1; ih++) for (int iw = w0; iw < w1; iw++) acc = Math.Max(acc, x[ih * d.W + iw]);
+                }
+                else
+                {
+                    acc = 0f;
+                    for (int ih = h0; ih < h1; ih++) for (int iw = w0; iw < w1; iw++) acc += x[ih * d.W + iw];
+                    acc /= area;
+                }
+                y[oh * d.OutW + ow] = acc;
+            }
+        }
+    }
+
+    private static void Fast2x2(in Pool2dDesc d, ManagedIsa isa, float* x, float* y)
+    {
+        bool max = d.Kind == PoolKind.Max;
+        for (int oh = 0; oh < d.OutH; oh++)
+        {
+            float* r0 = x + 2 * oh * d.W, r1 = r0 + d.W, o = y + oh * d.OutW;
+            int ow = 0;
+            if (isa == ManagedIsa.Vector512)
+            {
+                var even = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+                var odd = even + Vector512<int>.One;
+                var four = Vector512.Create(4f);
+                for (; ow + 16 <= d.OutW; ow += 16)
+                {
+                    var a0 = Vector512.Load(r0 + 2 * ow); var a1 = Vector512.Load(r0 + 2 * ow + 16);
+                    var b0 = Vector512.Load(r1 + 2 * ow); var b1 = Vector512.Load(r1 + 2 * ow + 16);
+                    var ae = Avx512F.PermuteVar16x32x2(a0, even, a1); var ao = Avx512F.PermuteVar16x32x2(a0, odd, a1);
+                    var be = Avx512F.PermuteVar16x32x2(b0, even, b1); var bo = Avx512F.PermuteVar16x32x2(b0, odd, b1);
+                    var v = max ? Vector512.Max(Vector512.Max(Vector512.Max(ae, ao), be), bo) : (ae + ao + be + bo) / four;
+                    Vector512.Store(v, o + ow);
+                }
+            }
+            else if (isa == ManagedIsa.Vector256)
+            {
+                var four = Vector256.Create(4f);
+                for (; ow + 8 <= d.OutW; ow += 8)
+                {
+                    var a0 = Vector256.Load(r0 + 2 * ow); var a1 = Vector256.Load(r0 + 2 * ow + 8);
+                    var b0 = Vector256.Load(r1 + 2 * ow); var b1 = Vector256.Load(r1 + 2 * ow + 8);
+                    var ae = Even(a0, a1); var ao = Odd(a0, a1); var be = Even(b0, b1); var bo = Odd(b0, b1);
+                    var v = max ? Vector256.Max(Vector256.Max(Vector256.Max(ae, ao), be), bo) : (ae + ao + be + bo) / four;
+                    Vector256.Store(v, o + ow);
+                }
+            }
+            for (; ow < d.OutW; ow++)
+            {
+                float a = r0[2 * ow], b = r0[2 * ow + 1], c = r1[2 * ow], e = r1[2 * ow + 1];
+                o[ow] = max ? Math.Max(Math.Max(Math.Max(a, b), c), e) : (a + b + c + e) / 4f;
+            }
+        }
+    }
+
+    private static Vector256<float> Even(Vector256<float> a, Vector256<float> b) =>
+        Avx2.Permute4x64(Avx.Shuffle(a, b, 0b10_00_10_00).AsDouble(), 0b11_01_10_00).AsSingle();
+
+    private static Vector256<float> Odd(Vector256<float> a, Vector256<float> b) =>
+        Avx2.Permute4x64(Avx.Shuffle(a, b, 0b11_01_11_01).AsDouble(), 0b11_01_10_00).AsSingle();
+}

@@ -1,0 +1,358 @@
+using System.Buffers;
+
+namespace FastConv;
+
+/// <summary>
+/// What every host backend (reference, managed, native) shares: allocation in <see cref="HostStorage"/>, and the
+/// argument checks of every op, done once here before any kernel runs. Subclasses supply only the kernels.
+/// </summary>
+public abstract unsafe class HostBackend : IBackend
+{
+    public abstract string Name { get; }
+
+    public Tensor Allocate(ReadOnlySpan<int> shape)
+    {
+        var s = shape.ToArray();
+        return new Tensor(this, new HostStorage(ShapeMath.ElementCount(s, $"{Name}.Allocate")), s);
+    }
+
+    public virtual bool Supports(in Conv2dDesc desc) => true;
+    public virtual bool Supports(in Pool2dDesc desc) => true;
+
+    public IConv2dPlan CreateConv2d(in Conv2dDesc desc)
+    {
+        if (!Supports(desc)) throw new NotSupportedException($"Backend '{Name}' does not support {desc}.");
+        return CreateConv2dCore(desc);
+    }
+
+    public IPool2dPlan CreatePool2d(in Pool2dDesc desc)
+    {
+        if (!Supports(desc)) throw new NotSupportedException($"Backend '{Name}' does not support {desc}.");
+        return CreatePool2dCore(desc);
+    }
+
+    protected abstract IConv2dPlan CreateConv2dCore(in Conv2dDesc desc);
+    protected abstract IPool2dPlan CreatePool2dCore(in Pool2dDesc desc);
+
+    public void Gemm(Tensor a, Tensor b, Tensor c, bool transA = false, bool transB = false, float alpha = 1f, float beta = 0f)
+    {
+        const string op = "Gemm";
+        HostCheck.Check(a, nameof(a), op); HostCheck.Check(b, nameof(b), op); HostCheck.Check(c, nameof(c), op);
+        if (a.Rank != 2 || b.Rank != 2 || c.Rank != 2)
+            throw new ArgumentException($"{op}: a, b and c must be matrices, got {ShapeMath.Format(a.Shape)}, {ShapeMath.Format(b.Shape)}, {ShapeMath.Format(c.Shape)}.");
+        int m = transA ? a.Dim(1) : a.Dim(0), k = transA ? a.Dim(0) : a.Dim(1);
+        int kb = transB ? b.Dim(1) : b.Dim(0), n = transB ? b.Dim(0) : b.Dim(1);
+        if (k != kb)
+            throw new ArgumentException($"{op}: inner dimensions differ: op(a) is {m}x{k}, op(b) is {kb}x{n}.", nameof(b));
+        if (c.Dim(0) != m || c.Dim(1) != n)
+            throw new ArgumentException($"{op}: c has shape {ShapeMath.Format(c.Shape)}, expected [{m}, {n}].", nameof(c));
+        HostCheck.Finite(alpha, nameof(alpha), op); HostCheck.Finite(beta, nameof(beta), op);
+        Verbose.Log($"{Name}:gemm", op, $"m{m} n{n} k{k} ta{(transA ? 1 : 0)} tb{(transB ? 1 : 0)}");
+        GemmCore(m, n, k, a.HostStorage.Pointer, transA, b.HostStorage.Pointer, transB, c.HostStorage.Pointer, alpha, beta);
+    }
+
+    protected abstract void GemmCore(int m, int n, int k, float* a, bool transA, float* b, bool transB, float* c, float alpha, float beta);
+
+    /// <summary>[N, C, rest...] as (N, C, product of rest).</summary>
+    protected static (int N, int C, int Inner) Channels(Tensor t, string name, string op)
+    {
+        HostCheck.Rank(t, name, 2, op);
+        long inner = 1;
+        for (int i = 2; i < t.Rank; i++) inner *= t.Dim(i);
+        if (inner > int.MaxValue) throw new ArgumentException($"{op}: {name} has {inner} elements per channel, more than supported.", name);
+        return (t.Dim(0), t.Dim(1), (int)inner);
+    }
+
+    public void BiasAdd(Tensor x, Tensor bias)
+    {
+        HostCheck.Check(x, nameof(x), nameof(BiasAdd));
+        var (n, c, inner) = Channels(x, nameof(x), nameof(BiasAdd));
+        var pb = HostCheck.Ptr(bias, nameof(bias), [c], nameof(BiasAdd));
+        BiasAddCore(n, c, inner, x.HostStorage.Pointer, pb);
+    }
+
+    public void BiasBackward(Tensor dy, Tensor dbias)
+    {
+        HostCheck.Check(dy, nameof(dy), nameof(BiasBackward));
+        var (n, c, inner) = Channels(dy, nameof(dy), nameof(BiasBackward));
+        var pdb = HostCheck.Ptr(dbias, nameof(dbias), [c], nameof(BiasBackward));
+        BiasBackwardCore(n, c, inner, dy.HostStorage.Pointer, pdb);
+    }
+
+    protected abstract void BiasAddCore(int n, int c, int inner, float* x, float* bias);
+    protected abstract void BiasBackwardCore(int n, int c, int inner, float* dy, float* dbias);
+
+    public void ReluForward(Tensor x, Tensor y)
+    {
+        HostCheck.Check(x, nameof(x), nameof(ReluForward));
+        var py = HostCheck.Ptr(y, nameof(y), x.Shape, nameof(ReluForward));
+        ReluForwardCore(x.HostStorage.Span(x.Length), new Span<float>(py, (int)x.Length));
+    }
+
+    public void ReluBackward(Tensor x, Tensor dy, Tensor dx)
+    {
+        HostCheck.Check(x, nameof(x), nameof(ReluBackward));
+        var pdy = HostCheck.Ptr(dy, nameof(dy), x.Shape, nameof(ReluBackward));
+        var pdx = HostCheck.Ptr(dx, nameof(dx), x.Shape, nameof(ReluBackward));
+        ReluBackwardCore(x.HostStorage.Span(x.Length), new Span<float>(pdy, (int)x.Length), new Span<float>(pdx, (int)x.Length));
+    }
+
+    protected abstract void ReluForwardCore(ReadOnlySpan<float> x, Span<float> y);
+    protected abstract void ReluBackwardCore(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx);
+
+    public void GlobalAvgPoolForward(Tensor x, Tensor y)
+    {
+        HostCheck.Check(x, nameof(x), nameof(GlobalAvgPoolForward));
+        var (n, c, hw) = Channels(x, nameof(x), nameof(GlobalAvgPoolForward));
+        var py = HostCheck.Ptr(y, nameof(y), n * (long)c, nameof(GlobalAvgPoolForward));
+        GlobalAvgPoolForwardCore(n, c, hw, x.HostStorage.Pointer, py);
+    }
+
+    public void GlobalAvgPoolBackward(Tensor dy, Tensor dx)
+    {
+        HostCheck.Check(dx, nameof(dx), nameof(GlobalAvgPoolBackward));
+        var (n, c, hw) = Channels(dx, nameof(dx), nameof(GlobalAvgPoolBackward));
+        var pdy = HostCheck.Ptr(dy, nameof(dy), n * (long)c, nameof(GlobalAvgPoolBackward));
+        GlobalAvgPoolBackwardCore(n, c, hw, pdy, dx.HostStorage.Pointer);
+    }
+
+    protected abstract void GlobalAvgPoolForwardCore(int n, int c, int hw, float* x, float* y);
+    protected abstract void GlobalAvgPoolBackwardCore(int n, int c, int hw, float* dy, float* dx);
+
+    public void BatchNormForwardTraining(Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor saveMean, Tensor saveInvStd,
+                                         Tensor runningMean, Tensor runningVar, float momentum, float epsilon)
+    {
+        const string op = nameof(BatchNormForwardTraining);
+        HostCheck.Check(x, nameof(x), op);
+        var (n, c, hw) = Channels(x, nameof(x), op);
+        int[] ch = [c];
+        var p = new BatchNormPointers(x.HostStorage.Pointer, HostCheck.Ptr(gamma, nameof(gamma), ch, op), HostCheck.Ptr(beta, nameof(beta), ch, op),
+            HostCheck.Ptr(y, nameof(y), x.Shape, op), HostCheck.Ptr(saveMean, nameof(saveMean), ch, op), HostCheck.Ptr(saveInvStd, nameof(saveInvStd), ch, op),
+            HostCheck.Ptr(runningMean, nameof(runningMean), ch, op), HostCheck.Ptr(runningVar, nameof(runningVar), ch, op));
+        if (!(momentum >= 0f && momentum <= 1f)) throw new ArgumentOutOfRangeException(nameof(momentum), momentum, $"{op}: momentum must be in [0, 1], got {momentum}.");
+        HostCheck.Finite(epsilon, nameof(epsilon), op, positive: true);
+        BatchNormForwardTrainingCore(n, c, hw, p, momentum, epsilon);
+    }
+
+    public void BatchNormForwardInference(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar, Tensor y, float epsilon)
+    {
+        const string op = nameof(BatchNormForwardInference);
+        HostCheck.Check(x, nameof(x), op);
+        var (n, c, hw) = Channels(x, nameof(x), op);
+        int[] ch = [c];
+        var p = new BatchNormPointers(x.HostStorage.Pointer, HostCheck.Ptr(gamma, nameof(gamma), ch, op), HostCheck.Ptr(beta, nameof(beta), ch, op),
+            HostCheck.Ptr(y, nameof(y), x.Shape, op), null, null,
+            HostCheck.Ptr(runningMean, nameof(runningMean), ch, op), HostCheck.Ptr(runningVar, nameof(runningVar), ch, op));
+        HostCheck.Finite(epsilon, nameof(epsilon), op, positive: true);
+        BatchNormForwardInferenceCore(n, c, hw, p, epsilon);
+    }
+
+    public void BatchNormBackward(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvStd, Tensor dx, Tensor dgamma, Tensor dbeta)
+    {
+        const string op = nameof(BatchNormBackward);
+        HostCheck.Check(x, nameof(x), op);
+        var (n, c, hw) = Channels(x, nameof(x), op);
+        int[] ch = [c];
+        BatchNormBackwardCore(n, c, hw, x.HostStorage.Pointer, HostCheck.Ptr(dy, nameof(dy), x.Shape, op), HostCheck.Ptr(gamma, nameof(gamma), ch, op),
+            HostCheck.Ptr(saveMean, nameof(saveMean), ch, op), HostCheck.Ptr(saveInvStd, nameof(saveInvStd), ch, op),
+            HostCheck.Ptr(dx, nameof(dx), x.Shape, op), HostCheck.Ptr(dgamma, nameof(dgamma), ch, op), HostCheck.Ptr(dbeta, nameof(dbeta), ch, op));
+    }
+
+    protected readonly struct BatchNormPointers(float* x, float* gamma, float* beta, float* y, float* saveMean, float* saveInvStd,
+                                                float* runningMean, float* runningVar)
+    {
+        public readonly float* X = x, Gamma = gamma, Beta = beta, Y = y, SaveMean = saveMean, SaveInvStd = saveInvStd,
+                               RunningMean = runningMean, RunningVar = runningVar;
+    }
+
+    protected abstract void BatchNormForwardTrainingCore(int n, int c, int hw, BatchNormPointers p, float momentum, float epsilon);
+    protected abstract void BatchNormForwardInferenceCore(int n, int c, int hw, BatchNormPointers p, float epsilon);
+    protected abstract void BatchNormBackwardCore(int n, int c, int hw, float* x, float* dy, float* gamma, float* saveMean, float* saveInvStd,
+                                                  float* dx, float* dgamma, float* dbeta);
+
+    public void DropoutForward(Tensor x, Tensor y, Tensor mask, float p, ulong seed)
+    {
+        HostCheck.Check(x, nameof(x), nameof(DropoutForward));
+        var py = HostCheck.Ptr(y, nameof(y), x.Shape, nameof(DropoutForward));
+        var pm = HostCheck.Ptr(mask, nameof(mask), x.Shape, nameof(DropoutForward));
+        FastConv.Dropout.CheckP(p);
+        int len = (int)x.Length;
+        DropoutForwardCore(x.HostStorage.Span(len), new Span<float>(py, len), new Span<float>(pm, len), p, seed);
+    }
+
+    public void DropoutBackward(Tensor dy, Tensor mask, Tensor dx)
+    {
+        HostCheck.Check(dy, nameof(dy), nameof(DropoutBackward));
+        var pm = HostCheck.Ptr(mask, nameof(mask), dy.Shape, nameof(DropoutBackward));
+        var pdx = HostCheck.Ptr(dx, nameof(dx), dy.Shape, nameof(DropoutBackward));
+        int len = (int)dy.Length;
+        DropoutBackwardCore(dy.HostStorage.Span(len), new Span<float>(pm, len), new Span<float>(pdx, len));
+    }
+
+    protected abstract void DropoutForwardCore(ReadOnlySpan<float> x, Span<float> y, Span<float> mask, float p, ulong seed);
+    protected abstract void DropoutBackwardCore(ReadOnlySpan<float> dy, ReadOnlySpan<float> mask, Span<float> dx);
+
+    public float SoftmaxCrossEntropyForward(Tensor logits, Tensor labels, Tensor probs)
+    {
+        const string op = nameof(SoftmaxCrossEntropyForward);
+        var (n, k) = Logits(logits, op);
+        var pp = HostCheck.Ptr(probs, nameof(probs), logits.Shape, op);
+        var lab = ArrayPool<int>.Shared.Rent(n);
+        try
+        {
+            ReadLabels(labels, n, k, lab, op);
+            return SoftmaxCrossEntropyForwardCore(n, k, logits.HostStorage.Pointer, lab.AsSpan(0, n), pp);
+        }
+        finally { ArrayPool<int>.Shared.Return(lab); }
+    }
+
+    public void SoftmaxCrossEntropyBackward(Tensor probs, Tensor labels, Tensor dlogits)
+    {
+        const string op = nameof(SoftmaxCrossEntropyBackward);
+        var (n, k) = Logits(probs, op);
+        var pd = HostCheck.Ptr(dlogits, nameof(dlogits), probs.Shape, op);
+        var lab = ArrayPool<int>.Shared.Rent(n);
+        try
+        {
+            ReadLabels(labels, n, k, lab, op);
+            SoftmaxCrossEntropyBackwardCore(n, k, probs.HostStorage.Pointer, lab.AsSpan(0, n), pd);
+        }
+        finally { ArrayPool<int>.Shared.Return(lab); }
+    }
+
+    private static (int N, int K) Logits(Tensor t, string op)
+    {
+        HostCheck.Check(t, "logits", op);
+        if (t.Rank != 2) throw new ArgumentException($"{op}: logits must be [N, classes], got {ShapeMath.Format(t.Shape)}.", "logits");
+        return (t.Dim(0), t.Dim(1));
+    }
+
+    /// <summary>Labels are class indices stored as floats; each must be a whole number in [0, classes).</summary>
+    private static void ReadLabels(Tensor labels, int n, int k, int[] into, string op)
+    {
+        var pl = HostCheck.Ptr(labels, nameof(labels), [n], op);
+        for (int i = 0; i < n; i++)
+        {
+            float v = pl[i];
+            if (!(v >= 0 && v < k) || v != MathF.Floor(v))
+                throw new ArgumentOutOfRangeException(nameof(labels), v, $"{op}: label {i} is {v}, expected a class index in [0, {k}).");
+            into[i] = (int)v;
+        }
+    }
+
+    protected abstract float SoftmaxCrossEntropyForwardCore(int n, int k, float* logits, ReadOnlySpan<int> labels, float* probs);
+    protected abstract void SoftmaxCrossEntropyBackwardCore(int n, int k, float* probs, ReadOnlySpan<int> labels, float* dlogits);
+
+    public void SgdMomentumUpdate(Tensor weights, Tensor grad, Tensor velocity, float lr, float momentum, float weightDecay = 0f, bool nesterov = false)
+    {
+        const string op = nameof(SgdMomentumUpdate);
+        HostCheck.Check(weights, nameof(weights), op);
+        var pg = HostCheck.Ptr(grad, nameof(grad), weights.Shape, op);
+        var pv = HostCheck.Ptr(velocity, nameof(velocity), weights.Shape, op);
+        HostCheck.Finite(lr, nameof(lr), op, positive: true);
+        if (!(momentum >= 0f && momentum < 1f)) throw new ArgumentOutOfRangeException(nameof(momentum), momentum, $"{op}: momentum must be in [0, 1), got {momentum}.");
+        if (!(weightDecay >= 0f) || !float.IsFinite(weightDecay)) throw new ArgumentOutOfRangeException(nameof(weightDecay), weightDecay, $"{op}: weightDecay must be >= 0, got {weightDecay}.");
+        int len = (int)weights.Length;
+        SgdMomentumUpdateCore(weights.HostStorage.Span(len), new Span<float>(pg, len), new Span<float>(pv, len), lr, momentum, weightDecay, nesterov);
+    }
+
+    public void AdamUpdate(Tensor weights, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2, float epsilon, int step, float weightDecay = 0f)
+    {
+        const string op = nameof(AdamUpdate);
+        HostCheck.Check(weights, nameof(weights), op);
+        var pg = HostCheck.Ptr(grad, nameof(grad), weights.Shape, op);
+        var pm = HostCheck.Ptr(m, nameof(m), weights.Shape, op);
+        var pv = HostCheck.Ptr(v, nameof(v), weights.Shape, op);
+        HostCheck.Finite(lr, nameof(lr), op, positive: true);
+        HostCheck.Finite(epsilon, nameof(epsilon), op, positive: true);
+        if (!(beta1 >= 0f && beta1 < 1f)) throw new ArgumentOutOfRangeException(nameof(beta1), beta1, $"{op}: beta1 must be in [0, 1), got {beta1}.");
+        if (!(beta2 >= 0f && beta2 < 1f)) throw new ArgumentOutOfRangeException(nameof(beta2), beta2, $"{op}: beta2 must be in [0, 1), got {beta2}.");
+        if (step < 1) throw new ArgumentOutOfRangeException(nameof(step), step, $"{op}: step counts from 1, got {step}.");
+        if (!(weightDecay >= 0f) || !float.IsFinite(weightDecay)) throw new ArgumentOutOfRangeException(nameof(weightDecay), weightDecay, $"{op}: weightDecay must be >= 0, got {weightDecay}.");
+        int len = (int)weights.Length;
+        AdamUpdateCore(weights.HostStorage.Span(len), new Span<float>(pg, len), new Span<float>(pm, len), new Span<float>(pv, len),
+                       lr, beta1, beta2, epsilon, step, weightDecay);
+    }
+
+    protected abstract void SgdMomentumUpdateCore(Span<float> w, ReadOnlySpan<float> g, Span<float> v, float lr, float momentum, float weightDecay, bool nesterov);
+    protected abstract void AdamUpdateCore(Span<float> w, ReadOnlySpan<float> g, Span<float> m, Span<float> v,
+                                           float lr, float beta1, float beta2, float epsilon, int step, float weightDecay);
+
+    public override string ToString() => Name;
+}
+
+/// <summary>Argument checks of a host convolution plan; subclasses supply the kernels on raw pointers.</summary>
+public abstract unsafe class HostConv2dPlan(Conv2dDesc desc) : IConv2dPlan
+{
+    public Conv2dDesc Desc { get; } = desc;
+    public abstract string Implementation { get; }
+
+    public void Forward(Tensor x, Tensor w, Tensor? bias, Tensor y)
+    {
+        const string op = "Conv2d.Forward";
+        var d = Desc;
+        var px = HostCheck.Ptr(x, nameof(x), d.InputShape, op);
+        var pw = HostCheck.Ptr(w, nameof(w), d.WeightShape, op);
+        var pb = bias is null ? null : HostCheck.Ptr(bias, nameof(bias), d.BiasShape, op);
+        var py = HostCheck.Ptr(y, nameof(y), d.OutputShape, op);
+        Verbose.Log(Implementation, "conv2d_fwd", d);
+        ForwardCore(px, pw, pb, py);
+    }
+
+    public void BackwardData(Tensor dy, Tensor w, Tensor dx)
+    {
+        const string op = "Conv2d.BackwardData";
+        var d = Desc;
+        var pdy = HostCheck.Ptr(dy, nameof(dy), d.OutputShape, op);
+        var pw = HostCheck.Ptr(w, nameof(w), d.WeightShape, op);
+        var pdx = HostCheck.Ptr(dx, nameof(dx), d.InputShape, op);
+        Verbose.Log(Implementation, "conv2d_bwd_data", d);
+        BackwardDataCore(pdy, pw, pdx);
+    }
+
+    public void BackwardFilter(Tensor x, Tensor dy, Tensor dw, Tensor? dbias)
+    {
+        const string op = "Conv2d.BackwardFilter";
+        var d = Desc;
+        var px = HostCheck.Ptr(x, nameof(x), d.InputShape, op);
+        var pdy = HostCheck.Ptr(dy, nameof(dy), d.OutputShape, op);
+        var pdw = HostCheck.Ptr(dw, nameof(dw), d.WeightShape, op);
+        var pdb = dbias is null ? null : HostCheck.Ptr(dbias, nameof(dbias), d.BiasShape, op);
+        Verbose.Log(Implementation, "conv2d_bwd_filter", d);
+        BackwardFilterCore(px, pdy, pdw, pdb);
+    }
+
+    protected abstract void ForwardCore(float* x, float* w, float* bias, float* y);
+    protected abstract void BackwardDataCore(float* dy, float* w, float* dx);
+    protected abstract void BackwardFilterCore(float* x, float* dy, float* dw, float* dbias);
+
+    public virtual void Dispose() { }
+}
+
+public abstract unsafe class HostPool2dPlan(Pool2dDesc desc) : IPool2dPlan
+{
+    public Pool2dDesc Desc { get; } = desc;
+    public abstract string Implementation { get; }
+
+    public void Forward(Tensor x, Tensor y)
+    {
+        var px = HostCheck.Ptr(x, nameof(x), Desc.InputShape, "Pool2d.Forward");
+        var py = HostCheck.Ptr(y, nameof(y), Desc.OutputShape, "Pool2d.Forward");
+        Verbose.Log(Implementation, Desc.Kind == PoolKind.Max ? "maxpool2d_fwd" : "avgpool2d_fwd", Desc);
+        ForwardCore(px, py);
+    }
+
+    public void Backward(Tensor x, Tensor dy, Tensor dx)
+    {
+        var px = HostCheck.Ptr(x, nameof(x), Desc.InputShape, "Pool2d.Backward");
+        var pdy = HostCheck.Ptr(dy, nameof(dy), Desc.OutputShape, "Pool2d.Backward");
+        var pdx = HostCheck.Ptr(dx, nameof(dx), Desc.InputShape, "Pool2d.Backward");
+        Verbose.Log(Implementation, Desc.Kind == PoolKind.Max ? "maxpool2d_bwd" : "avgpool2d_bwd", Desc);
+        BackwardCore(px, pdy, pdx);
+    }
+
+    protected abstract void ForwardCore(float* x, float* y);
+    protected abstract void BackwardCore(float* x, float* dy, float* dx);
+
+    public virtual void Dispose() { }
+}
