@@ -11,6 +11,7 @@ internal unsafe interface IPackB
 /// <summary>B as a strided matrix: B(l, j) = p[l·rowStride + j·colStride]. Transposes are just swapped strides.</summary>
 internal readonly unsafe struct StridedB(float* p, long rowStride, long colStride) : IPackB
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Pack(int k0, int kc, int j0, int nc, float* dst, int nr)
     {
         int panels = (nc + nr - 1) / nr;
@@ -55,6 +56,7 @@ internal static unsafe class GemmDriver
     public static long PackedBSize(ManagedIsa isa) => (long)KC * (NC + Tile(isa).NR);
 
     /// <summary>Packs A(i, l) = a[i·rowStride + l·colStride]·alpha as ceil(M/MR) panels of Kd × MR, zero-padded rows.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PackA(ManagedIsa isa, int m, int kd, float* a, long rowStride, long colStride, float alpha, float* dst)
     {
         int mr = Tile(isa).MR;
@@ -75,6 +77,7 @@ internal static unsafe class GemmDriver
     /// Computes columns [j0, j0+nc) of C from packed A. <paramref name="accumulate"/> adds to C instead of overwriting;
     /// bias (one per row, may be null) and ReLU are applied once the whole reduction is summed.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Columns<TB>(ManagedIsa isa, int m, int kd, float* ap, ref TB packB, int j0, int nc,
                                    float* c, long ldc, bool accumulate, float* bias, bool relu, float* bp, float* tile)
         where TB : struct, IPackB

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace FastConv.Backends.Managed;
 
 /// <summary>
@@ -13,6 +15,7 @@ internal readonly unsafe struct Im2ColB(in Conv2dDesc d, float* image) : IPackB
     private readonly float* _x = image;
 
     /// <summary>Writes columns [j0, j0+count) of column-matrix row <paramref name="row"/> to dst[t·step], t = 0..count−1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Row(int row, int j0, int count, float* dst, int panelWidth, long panelStride)
     {
         int s = row % _s, r = row / _s % _r, c = row / (_s * _r);
@@ -34,8 +37,14 @@ internal readonly unsafe struct Im2ColB(in Conv2dDesc d, float* image) : IPackB
                 int iw0 = (ow + u) * _sw + offW;
                 if (!rowInside)
                     new Span<float>(d, piece).Clear();
-                else if (_sw == 1 && iw0 >= 0 && iw0 + piece <= _w)
-                    new ReadOnlySpan<float>(src + iw0, piece).CopyTo(new Span<float>(d, piece));
+                else if (_sw == 1)
+                {
+                    // zeros where the window hangs over the left or right padding, one copy in between
+                    int lo = Math.Clamp(-iw0, 0, piece), hi = Math.Clamp(_w - iw0, lo, piece);
+                    if (lo > 0) new Span<float>(d, lo).Clear();
+                    new ReadOnlySpan<float>(src + iw0 + lo, hi - lo).CopyTo(new Span<float>(d + lo, hi - lo));
+                    if (hi < piece) new Span<float>(d + hi, piece - hi).Clear();
+                }
                 else
                     for (int e = 0; e < piece; e++)
                     {
@@ -51,6 +60,7 @@ internal readonly unsafe struct Im2ColB(in Conv2dDesc d, float* image) : IPackB
     }
 
     /// <summary>col2im for backward-data: adds src[t], columns [j0, j0+count) of row <paramref name="row"/>, back into the image.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void ScatterAddRow(int row, int j0, int count, float* src)
     {
         int s = row % _s, r = row / _s % _r, c = row / (_s * _r);
@@ -81,6 +91,7 @@ internal readonly unsafe struct Im2ColB(in Conv2dDesc d, float* image) : IPackB
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Pack(int k0, int kc, int j0, int nc, float* dst, int nr)
     {
         int panels = (nc + nr - 1) / nr;

@@ -1,5 +1,6 @@
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using System.Runtime.CompilerServices;
 using FastConv.Backends.Reference;
 
 namespace FastConv.Backends.Managed;
@@ -48,28 +49,57 @@ internal sealed unsafe class ManagedPool2dPlan : HostPool2dPlan
         Parallelism.For((long)d.N * d.C, (_, begin, end) =>
         {
             for (long plane = begin; plane < end; plane++)
-            {
-                var xs = new ReadOnlySpan<float>(x + plane * inPlane, (int)inPlane);
-                var dxs = new Span<float>(dx + plane * inPlane, (int)inPlane);
-                dxs.Clear();
-                float* g = dy + plane * outPlane;
-                float area = d.KernelH * d.KernelW;
-                for (int oh = 0; oh < d.OutH; oh++)
-                for (int ow = 0; ow < d.OutW; ow++)
-                {
-                    float v = g[oh * d.OutW + ow];
-                    if (d.Kind == PoolKind.Max) { dxs[ReferenceKernels.FirstMax(d, xs, 0, oh, ow)] += v; continue; }
-                    float share = v / area;
-                    int h0 = oh * d.StrideH - d.PadH, w0 = ow * d.StrideW - d.PadW;
-                    for (int ih = Math.Max(h0, 0); ih < Math.Min(h0 + d.KernelH, d.H); ih++)
-                    for (int iw = Math.Max(w0, 0); iw < Math.Min(w0 + d.KernelW, d.W); iw++)
-                        dxs[ih * d.W + iw] += share;
-                }
-            }
+                BackwardPlane(d, x + plane * inPlane, dy + plane * outPlane, dx + plane * inPlane);
         });
     }
 
+    /// <summary>
+    /// One plane, in the reference's scan order. Non-overlapping 2×2 max windows write each dx element once
+    /// (the gradient at the first maximum, zero elsewhere); everything else clears dx and scatter-adds.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void BackwardPlane(in Pool2dDesc d, float* x, float* dy, float* dx)
+    {
+        if (d.Kind == PoolKind.Max && d.KernelH == 2 && d.KernelW == 2 && d.StrideH == 2 && d.StrideW == 2 && d.PadH == 0 && d.PadW == 0)
+        {
+            if (d.H % 2 != 0 || d.W % 2 != 0) new Span<float>(dx, d.H * d.W).Clear();   // rows/columns no window covers
+            for (int oh = 0; oh < d.OutH; oh++)
+            {
+                float* r0 = x + 2 * oh * d.W, r1 = r0 + d.W, g0 = dx + 2 * oh * d.W, g1 = g0 + d.W, g = dy + oh * d.OutW;
+                for (int ow = 0; ow < d.OutW; ow++)
+                {
+                    int j = 2 * ow;
+                    float a = r0[j], b = r0[j + 1], c = r1[j], e = r1[j + 1];
+                    int arg = 0; float m = a;
+                    if (b > m) { m = b; arg = 1; }
+                    if (c > m) { m = c; arg = 2; }
+                    if (e > m) arg = 3;
+                    float v = g[ow];
+                    g0[j] = arg == 0 ? v : 0f; g0[j + 1] = arg == 1 ? v : 0f;
+                    g1[j] = arg == 2 ? v : 0f; g1[j + 1] = arg == 3 ? v : 0f;
+                }
+            }
+            return;
+        }
+        var xs = new ReadOnlySpan<float>(x, d.H * d.W);
+        var dxs = new Span<float>(dx, d.H * d.W);
+        dxs.Clear();
+        float area = d.KernelH * d.KernelW;
+        for (int oh = 0; oh < d.OutH; oh++)
+        for (int ow = 0; ow < d.OutW; ow++)
+        {
+            float v = dy[oh * d.OutW + ow];
+            if (d.Kind == PoolKind.Max) { dxs[ReferenceKernels.FirstMax(d, xs, 0, oh, ow)] += v; continue; }
+            float share = v / area;
+            int h0 = oh * d.StrideH - d.PadH, w0 = ow * d.StrideW - d.PadW;
+            for (int ih = Math.Max(h0, 0); ih < Math.Min(h0 + d.KernelH, d.H); ih++)
+            for (int iw = Math.Max(w0, 0); iw < Math.Min(w0 + d.KernelW, d.W); iw++)
+                dxs[ih * d.W + iw] += share;
+        }
+    }
+
     /// <summary>Scan-order window loops for one plane, clipped to the image.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Direct(in Pool2dDesc d, float* x, float* y)
     {
         float area = d.KernelH * d.KernelW;
@@ -98,6 +128,7 @@ internal sealed unsafe class ManagedPool2dPlan : HostPool2dPlan
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Fast2x2(in Pool2dDesc d, ManagedIsa isa, float* x, float* y)
     {
         bool max = d.Kind == PoolKind.Max;

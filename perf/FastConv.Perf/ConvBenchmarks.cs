@@ -1,0 +1,80 @@
+using BenchmarkDotNet.Attributes;
+
+namespace FastConv.Perf;
+
+/// <summary>Convolution forward, and forward + backward-data + backward-filter, on every backend; same method names everywhere.</summary>
+public class ConvBenchmarks
+{
+    [ParamsSource(typeof(Suite), nameof(Suite.ConvCases))]
+    public string Case { get; set; } = "";
+
+    private IConv2dPlan _plan = null!;
+    private Tensor _x = null!, _w = null!, _b = null!, _y = null!, _dy = null!, _dx = null!, _dw = null!, _db = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var (be, shape) = Suite.Resolve(Case);
+        var d = shape.Conv!.Value;
+        _plan = be.CreateConv2d(d);
+        var r = new Random(1);
+        Tensor T(int[] s) { var t = be.Allocate(s); var a = new float[t.Length]; for (int i = 0; i < a.Length; i++) a[i] = (float)r.NextDouble() - 0.5f; t.CopyFrom(a); return t; }
+        _x = T(d.InputShape); _w = T(d.WeightShape); _b = T(d.BiasShape); _y = T(d.OutputShape);
+        _dy = T(d.OutputShape); _dx = T(d.InputShape); _dw = T(d.WeightShape); _db = T(d.BiasShape);
+    }
+
+    [Benchmark]
+    public void Forward() => _plan.Forward(_x, _w, _b, _y);
+
+    [Benchmark]
+    public void ForwardBackward()
+    {
+        _plan.Forward(_x, _w, _b, _y);
+        _plan.BackwardData(_dy, _w, _dx);
+        _plan.BackwardFilter(_x, _dy, _dw, _db);
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        _plan.Dispose();
+        foreach (var t in new[] { _x, _w, _b, _y, _dy, _dx, _dw, _db }) t.Dispose();
+    }
+}
+
+public class PoolBenchmarks
+{
+    [ParamsSource(typeof(Suite), nameof(Suite.PoolCases))]
+    public string Case { get; set; } = "";
+
+    private IPool2dPlan _plan = null!;
+    private Tensor _x = null!, _y = null!, _dy = null!, _dx = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var (be, shape) = Suite.Resolve(Case);
+        var d = shape.Pool!.Value;
+        _plan = be.CreatePool2d(d);
+        var r = new Random(1);
+        Tensor T(int[] s) { var t = be.Allocate(s); var a = new float[t.Length]; for (int i = 0; i < a.Length; i++) a[i] = (float)r.NextDouble(); t.CopyFrom(a); return t; }
+        _x = T(d.InputShape); _y = T(d.OutputShape); _dy = T(d.OutputShape); _dx = T(d.InputShape);
+    }
+
+    [Benchmark]
+    public void Forward() => _plan.Forward(_x, _y);
+
+    [Benchmark]
+    public void ForwardBackward()
+    {
+        _plan.Forward(_x, _y);
+        _plan.Backward(_x, _dy, _dx);
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        _plan.Dispose();
+        foreach (var t in new[] { _x, _y, _dy, _dx }) t.Dispose();
+    }
+}

@@ -1,0 +1,28 @@
+using FastConv.Shapes;
+
+namespace FastConv.Perf;
+
+/// <summary>The registry × data/shapes/bench.txt, as "backend shape" case names (habit 3: one registry drives the benchmarks).</summary>
+public static class Suite
+{
+    /// <summary>The naive oracle runs at about 1 GFLOP/s; it is timed only where one call stays short.</summary>
+    public const long ReferenceMaxFlops = 300_000_000;
+
+    public static readonly IReadOnlyList<ShapeCase> Shapes = ShapeSuite.Load(ShapeSuite.Find("bench.txt"));
+
+    public static IEnumerable<string> ConvCases() =>
+        from b in BackendRegistry.Available
+        from s in Shapes where s.Conv is { } d && (b.Name != "reference" || d.Flops <= ReferenceMaxFlops)
+        select $"{b.Name} {s.Name}";
+
+    public static IEnumerable<string> PoolCases() =>
+        from b in BackendRegistry.Available
+        from s in Shapes where s.Pool is not null
+        select $"{b.Name} {s.Name}";
+
+    public static (IBackend Backend, ShapeCase Shape) Resolve(string @case)
+    {
+        var parts = @case.Split(' ');
+        return (BackendRegistry.Get(parts[0]), Shapes.Single(s => s.Name == parts[1]));
+    }
+}
