@@ -28,39 +28,22 @@ public static class Work
     }
 }
 
-/// <summary>GFLOP/s for convolutions, GB/s for pools, from the median time.</summary>
-public sealed class ThroughputColumn : IColumn
+/// <summary>
+/// Throughput from the median time (GFLOP/s for convolutions, GB/s for pools), or, with <c>fractionOfPeak</c>,
+/// that throughput as a fraction of the peak the suite measured at startup with the same thread count.
+/// </summary>
+public sealed class RateColumn(bool fractionOfPeak) : IColumn
 {
-    public string Id => "Throughput";
-    public string ColumnName => "GFLOP/s|GB/s";
+    public string Id => fractionOfPeak ? "PeakFraction" : "Throughput";
+    public string ColumnName => fractionOfPeak ? "% of peak" : "GFLOP/s|GB/s";
     public bool AlwaysShow => true;
     public ColumnCategory Category => ColumnCategory.Custom;
-    public int PriorityInCategory => 0;
+    public int PriorityInCategory => fractionOfPeak ? 1 : 0;
     public bool IsNumeric => true;
     public UnitType UnitType => UnitType.Dimensionless;
-    public string Legend => "Convolutions: GFLOP/s (2·N·K·C·R·S·OH·OW per forward, 3× for forward+backward). Pools: GB/s moved. From the median.";
-    public bool IsAvailable(Summary summary) => true;
-    public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
-    public string GetValue(Summary summary, BenchmarkCase bc) => GetValue(summary, bc, SummaryStyle.Default);
-
-    public string GetValue(Summary summary, BenchmarkCase bc, SummaryStyle style)
-    {
-        var rate = Work.Rate(summary, bc);
-        return rate is null ? "-" : $"{rate:F1} {(Work.Of(bc).IsFlops ? "GFLOP/s" : "GB/s")}";
-    }
-}
-
-/// <summary>The throughput as a fraction of the peak the suite measured on this machine at the same thread count.</summary>
-public sealed class PeakFractionColumn : IColumn
-{
-    public string Id => "PeakFraction";
-    public string ColumnName => "% of peak";
-    public bool AlwaysShow => true;
-    public ColumnCategory Category => ColumnCategory.Custom;
-    public int PriorityInCategory => 1;
-    public bool IsNumeric => true;
-    public UnitType UnitType => UnitType.Dimensionless;
-    public string Legend => "Against the FMA peak (convolutions) or copy bandwidth (pools) measured at startup with the same thread count.";
+    public string Legend => fractionOfPeak
+        ? "Against the FMA peak (convolutions) or copy bandwidth (pools) measured at startup with the same thread count."
+        : "Convolutions: GFLOP/s (2·N·K·C·R·S·OH·OW per forward, 3× for forward+backward). Pools: GB/s moved. From the median.";
     public bool IsAvailable(Summary summary) => true;
     public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
     public string GetValue(Summary summary, BenchmarkCase bc) => GetValue(summary, bc, SummaryStyle.Default);
@@ -69,7 +52,8 @@ public sealed class PeakFractionColumn : IColumn
     {
         var rate = Work.Rate(summary, bc);
         if (rate is null) return "-";
-        double peak = Work.Of(bc).IsFlops ? MachinePeak.FmaGflops : MachinePeak.BandwidthGBs;
-        return $"{rate / peak:P1}";
+        bool flops = Work.Of(bc).IsFlops;
+        if (!fractionOfPeak) return $"{rate:F1} {(flops ? "GFLOP/s" : "GB/s")}";
+        return $"{rate / (flops ? MachinePeak.FmaGflops : MachinePeak.BandwidthGBs):P1}";
     }
 }

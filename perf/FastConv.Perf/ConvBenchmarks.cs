@@ -17,10 +17,9 @@ public class ConvBenchmarks
         var (be, shape) = Suite.Resolve(Case);
         var d = shape.Conv!.Value;
         _plan = be.CreateConv2d(d);
-        var r = new Random(1);
-        Tensor T(int[] s) { var t = be.Allocate(s); var a = new float[t.Length]; for (int i = 0; i < a.Length; i++) a[i] = (float)r.NextDouble() - 0.5f; t.CopyFrom(a); return t; }
-        _x = T(d.InputShape); _w = T(d.WeightShape); _b = T(d.BiasShape); _y = T(d.OutputShape);
-        _dy = T(d.OutputShape); _dx = T(d.InputShape); _dw = T(d.WeightShape); _db = T(d.BiasShape);
+        _x = Suite.Random(be, d.InputShape, 1); _w = Suite.Random(be, d.WeightShape, 2); _b = Suite.Random(be, d.BiasShape, 3);
+        _y = Suite.Random(be, d.OutputShape, 4); _dy = Suite.Random(be, d.OutputShape, 5); _dx = Suite.Random(be, d.InputShape, 6);
+        _dw = Suite.Random(be, d.WeightShape, 7); _db = Suite.Random(be, d.BiasShape, 8);
     }
 
     [Benchmark]
@@ -56,9 +55,8 @@ public class PoolBenchmarks
         var (be, shape) = Suite.Resolve(Case);
         var d = shape.Pool!.Value;
         _plan = be.CreatePool2d(d);
-        var r = new Random(1);
-        Tensor T(int[] s) { var t = be.Allocate(s); var a = new float[t.Length]; for (int i = 0; i < a.Length; i++) a[i] = (float)r.NextDouble(); t.CopyFrom(a); return t; }
-        _x = T(d.InputShape); _y = T(d.OutputShape); _dy = T(d.OutputShape); _dx = T(d.InputShape);
+        _x = Suite.Random(be, d.InputShape, 1); _y = Suite.Random(be, d.OutputShape, 2);
+        _dy = Suite.Random(be, d.OutputShape, 3); _dx = Suite.Random(be, d.InputShape, 4);
     }
 
     [Benchmark]

@@ -37,7 +37,7 @@ var job = quick
 
 var config = ManualConfig.Create(DefaultConfig.Instance)
     .AddJob(job)
-    .AddColumn(StatisticColumn.Median, new ThroughputColumn(), new PeakFractionColumn())
+    .AddColumn(StatisticColumn.Median, new RateColumn(fractionOfPeak: false), new RateColumn(fractionOfPeak: true))
     .HideColumns(Column.Error, Column.StdDev, "Job", "Toolchain", "IterationCount", "LaunchCount", "WarmupCount", "IterationTime")
     .WithOptions(ConfigOptions.JoinSummary | ConfigOptions.DisableLogFile)
     .WithSummaryStyle(BenchmarkDotNet.Reports.SummaryStyle.Default.WithMaxParameterColumnWidth(40));

@@ -20,6 +20,17 @@ public static class Suite
         from s in Shapes where s.Pool is not null
         select $"{b.Name} {s.Name}";
 
+    /// <summary>A tensor of uniform values in [0, 1), the same on every run.</summary>
+    public static Tensor Random(IBackend be, int[] shape, int seed)
+    {
+        var t = be.Allocate(shape);
+        var r = new Random(seed);
+        var a = new float[t.Length];
+        for (int i = 0; i < a.Length; i++) a[i] = r.NextSingle();
+        t.CopyFrom(a);
+        return t;
+    }
+
     public static (IBackend Backend, ShapeCase Shape) Resolve(string @case)
     {
         var parts = @case.Split(' ');

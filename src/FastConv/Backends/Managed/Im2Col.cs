@@ -14,13 +14,20 @@ internal readonly unsafe struct Im2ColB(in Conv2dDesc d, float* image) : IPackB
     private readonly int _sh = d.StrideH, _sw = d.StrideW, _ph = d.PadH, _pw = d.PadW, _dh = d.DilationH, _dw = d.DilationW;
     private readonly float* _x = image;
 
+    /// <summary>Row (c, r, s) of the column matrix reads input plane c, shifted by (r·dh − ph, s·dw − pw).</summary>
+    private float* Origin(int row, out int offH, out int offW)
+    {
+        int s = row % _s, r = row / _s % _r, c = row / (_s * _r);
+        offH = r * _dh - _ph;
+        offW = s * _dw - _pw;
+        return _x + (long)c * _h * _w;
+    }
+
     /// <summary>Writes columns [j0, j0+count) of column-matrix row <paramref name="row"/> to dst[t·step], t = 0..count−1.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Row(int row, int j0, int count, float* dst, int panelWidth, long panelStride)
     {
-        int s = row % _s, r = row / _s % _r, c = row / (_s * _r);
-        int offH = r * _dh - _ph, offW = s * _dw - _pw;
-        float* xc = _x + (long)c * _h * _w;
+        float* xc = Origin(row, out int offH, out int offW);
         int oh = j0 / _ow, ow = j0 % _ow, t = 0;
         while (t < count)
         {
@@ -63,9 +70,7 @@ internal readonly unsafe struct Im2ColB(in Conv2dDesc d, float* image) : IPackB
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void ScatterAddRow(int row, int j0, int count, float* src)
     {
-        int s = row % _s, r = row / _s % _r, c = row / (_s * _r);
-        int offH = r * _dh - _ph, offW = s * _dw - _pw;
-        float* xc = _x + (long)c * _h * _w;
+        float* xc = Origin(row, out int offH, out int offW);
         int oh = j0 / _ow, ow = j0 % _ow, t = 0;
         while (t < count)
         {
