@@ -32,7 +32,7 @@ public static class ShapeSuite
             var tok = line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
             if (tok.Length == 0) continue;
             try { cases.Add(Parse(tok)); }
-            catch (Exception e) when (e is ArgumentException or FormatException or KeyNotFoundException)
+            catch (Exception e) when (e is ArgumentException or FormatException)
             {
                 throw new FormatException($"{path}:{i + 1}: {e.Message}", e);
             }
@@ -68,13 +68,16 @@ public static class ShapeSuite
             if (eq <= 0) throw new FormatException($"'{t}' is not key=value");
             kv[t[..eq]] = t[(eq + 1)..];
         }
-        int I(string k) => int.Parse(kv[k], CultureInfo.InvariantCulture);
+        int Num(string k, string v) => int.TryParse(v, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int n)
+            ? n : throw new FormatException($"{k}={v}: '{v}' is not an integer");
+        int I(string k) => kv.TryGetValue(k, out var v) ? Num(k, v) : throw new FormatException($"{op} {name} is missing {k}=");
         (int, int) Pair(string k, int dflt)
         {
             if (!kv.TryGetValue(k, out var v)) return (dflt, dflt);
             var parts = v.Split('x');
-            int a = int.Parse(parts[0], CultureInfo.InvariantCulture);
-            return parts.Length == 2 ? (a, int.Parse(parts[1], CultureInfo.InvariantCulture)) : (a, a);
+            if (parts.Length > 2) throw new FormatException($"{k}={v}: expected one number or HxW");
+            int a = Num(k, parts[0]);
+            return parts.Length == 2 ? (a, Num(k, parts[1])) : (a, a);
         }
         switch (op.ToLowerInvariant())
         {
