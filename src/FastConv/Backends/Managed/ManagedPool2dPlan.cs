@@ -46,10 +46,11 @@ internal sealed unsafe class ManagedPool2dPlan : HostPool2dPlan
     {
         var d = Desc;
         long inPlane = (long)d.H * d.W, outPlane = (long)d.OutH * d.OutW;
+        bool simd = _isa == ManagedIsa.Vector512 && Avx512F.IsSupported;
         Parallelism.For((long)d.N * d.C, (_, begin, end) =>
         {
             for (long plane = begin; plane < end; plane++)
-                BackwardPlane(d, x + plane * inPlane, dy + plane * outPlane, dx + plane * inPlane);
+                BackwardPlane(d, x + plane * inPlane, dy + plane * outPlane, dx + plane * inPlane, simd);
         });
     }
 
@@ -58,7 +59,7 @@ internal sealed unsafe class ManagedPool2dPlan : HostPool2dPlan
     /// (the gradient at the first maximum, zero elsewhere); everything else clears dx and scatter-adds.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void BackwardPlane(in Pool2dDesc d, float* x, float* dy, float* dx)
+    private static void BackwardPlane(in Pool2dDesc d, float* x, float* dy, float* dx, bool simd)
     {
         if (d.Kind == PoolKind.Max && d.KernelH == 2 && d.KernelW == 2 && d.StrideH == 2 && d.StrideW == 2 && d.PadH == 0 && d.PadW == 0)
         {
@@ -66,7 +67,8 @@ internal sealed unsafe class ManagedPool2dPlan : HostPool2dPlan
             for (int oh = 0; oh < d.OutH; oh++)
             {
                 float* r0 = x + 2 * oh * d.W, r1 = r0 + d.W, g0 = dx + 2 * oh * d.W, g1 = g0 + d.W, g = dy + oh * d.OutW;
-                for (int ow = 0; ow < d.OutW; ow++)
+                int ow = simd ? Backward2x2Simd(d.OutW, r0, r1, g, g0, g1) : 0;
+                for (; ow < d.OutW; ow++)
                 {
                     int j = 2 * ow;
                     float a = r0[j], b = r0[j + 1], c = r1[j], e = r1[j + 1];
@@ -96,6 +98,40 @@ internal sealed unsafe class ManagedPool2dPlan : HostPool2dPlan
             for (int iw = Math.Max(w0, 0); iw < Math.Min(w0 + d.KernelW, d.W); iw++)
                 dxs[ih * d.W + iw] += share;
         }
+    }
+
+    /// <summary>
+    /// 16 windows at a time: masks pick each window's first maximum in scan order (a, then b, then c, else e),
+    /// the gradient goes there and zeros elsewhere, and the four quarters are interleaved back into two rows.
+    /// Returns how many output columns it did.
+    /// </summary>
+    private static int Backward2x2Simd(int outW, float* r0, float* r1, float* g, float* g0, float* g1)
+    {
+        var even = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        var odd = even + Vector512<int>.One;
+        var lo = Vector512.Create(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+        var hi = lo + Vector512.Create(8);
+        int ow = 0;
+        for (; ow + 16 <= outW; ow += 16)
+        {
+            int j = 2 * ow;
+            var a0 = Vector512.Load(r0 + j); var a1 = Vector512.Load(r0 + j + 16);
+            var b0 = Vector512.Load(r1 + j); var b1 = Vector512.Load(r1 + j + 16);
+            var a = Avx512F.PermuteVar16x32x2(a0, even, a1); var b = Avx512F.PermuteVar16x32x2(a0, odd, a1);
+            var c = Avx512F.PermuteVar16x32x2(b0, even, b1); var e = Avx512F.PermuteVar16x32x2(b0, odd, b1);
+            var m = Vector512.Max(Vector512.Max(a, b), Vector512.Max(c, e));
+            var ta = Vector512.Equals(a, m);
+            var tb = Vector512.AndNot(Vector512.Equals(b, m), ta);
+            var tc = Vector512.AndNot(Vector512.AndNot(Vector512.Equals(c, m), ta), tb);
+            var td = ~(ta | tb | tc);
+            var v = Vector512.Load(g + ow);
+            var ga = v & ta; var gb = v & tb; var gc = v & tc; var gd = v & td;
+            Vector512.Store(Avx512F.PermuteVar16x32x2(ga, lo, gb), g0 + j);
+            Vector512.Store(Avx512F.PermuteVar16x32x2(ga, hi, gb), g0 + j + 16);
+            Vector512.Store(Avx512F.PermuteVar16x32x2(gc, lo, gd), g1 + j);
+            Vector512.Store(Avx512F.PermuteVar16x32x2(gc, hi, gd), g1 + j + 16);
+        }
+        return ow;
     }
 
     /// <summary>Scan-order window loops for one plane, clipped to the image.</summary>
