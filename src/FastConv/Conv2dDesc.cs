@@ -77,14 +77,14 @@ public readonly record struct Conv2dDesc
         $"conv2d N{N} C{C} {H}x{W} K{K} {R}x{S} s{StrideH}x{StrideW} p{PadH}x{PadW} d{DilationH}x{DilationW}" +
         (Activation == Activation.Relu ? " +relu" : "") + $" -> {OutH}x{OutW}";
 
-    internal static void Positive(string name, int v)
+    internal static void Positive(string name, int v, string op = "Conv2d")
     {
-        if (v < 1) throw new ArgumentOutOfRangeException(name, v, $"Conv2d: {name} must be >= 1, got {v}.");
+        if (v < 1) throw new ArgumentOutOfRangeException(name, v, $"{op}: {name} must be >= 1, got {v}.");
     }
 
-    internal static void NonNegative(string name, int v)
+    internal static void NonNegative(string name, int v, string op = "Conv2d")
     {
-        if (v < 0) throw new ArgumentOutOfRangeException(name, v, $"Conv2d: {name} must be >= 0, got {v}.");
+        if (v < 0) throw new ArgumentOutOfRangeException(name, v, $"{op}: {name} must be >= 0, got {v}.");
     }
 
     /// <summary>floor((in + 2p − d(k − 1) − 1)/s) + 1, or an exception that shows the formula with the numbers filled in.</summary>

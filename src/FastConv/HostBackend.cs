@@ -47,7 +47,7 @@ public abstract unsafe class HostBackend : IBackend
         if (c.Dim(0) != m || c.Dim(1) != n)
             throw new ArgumentException($"{op}: c has shape {ShapeMath.Format(c.Shape)}, expected [{m}, {n}].", nameof(c));
         HostCheck.Finite(alpha, nameof(alpha), op); HostCheck.Finite(beta, nameof(beta), op);
-        Verbose.Log($"{Name}:gemm", op, $"m{m} n{n} k{k} ta{(transA ? 1 : 0)} tb{(transB ? 1 : 0)}");
+        Verbose.Log(Name, "gemm", $"m{m} n{n} k{k} ta{(transA ? 1 : 0)} tb{(transB ? 1 : 0)}");
         GemmCore(m, n, k, a.HostStorage.Pointer, transA, b.HostStorage.Pointer, transB, c.HostStorage.Pointer, alpha, beta);
     }
 
@@ -68,6 +68,7 @@ public abstract unsafe class HostBackend : IBackend
         HostCheck.Check(x, nameof(x), nameof(BiasAdd));
         var (n, c, inner) = Channels(x, nameof(x), nameof(BiasAdd));
         var pb = HostCheck.Ptr(bias, nameof(bias), [c], nameof(BiasAdd));
+        Log("bias_add", x);
         BiasAddCore(n, c, inner, x.HostStorage.Pointer, pb);
     }
 
@@ -76,6 +77,7 @@ public abstract unsafe class HostBackend : IBackend
         HostCheck.Check(dy, nameof(dy), nameof(BiasBackward));
         var (n, c, inner) = Channels(dy, nameof(dy), nameof(BiasBackward));
         var pdb = HostCheck.Ptr(dbias, nameof(dbias), [c], nameof(BiasBackward));
+        Log("bias_bwd", dy);
         BiasBackwardCore(n, c, inner, dy.HostStorage.Pointer, pdb);
     }
 
@@ -86,6 +88,7 @@ public abstract unsafe class HostBackend : IBackend
     {
         HostCheck.Check(x, nameof(x), nameof(ReluForward));
         var py = HostCheck.Ptr(y, nameof(y), x.Shape, nameof(ReluForward));
+        Log("relu_fwd", x);
         ReluForwardCore(x.HostStorage.Span(x.Length), new Span<float>(py, (int)x.Length));
     }
 
@@ -94,6 +97,7 @@ public abstract unsafe class HostBackend : IBackend
         HostCheck.Check(x, nameof(x), nameof(ReluBackward));
         var pdy = HostCheck.Ptr(dy, nameof(dy), x.Shape, nameof(ReluBackward));
         var pdx = HostCheck.Ptr(dx, nameof(dx), x.Shape, nameof(ReluBackward));
+        Log("relu_bwd", x);
         ReluBackwardCore(x.HostStorage.Span(x.Length), new Span<float>(pdy, (int)x.Length), new Span<float>(pdx, (int)x.Length));
     }
 
@@ -105,6 +109,7 @@ public abstract unsafe class HostBackend : IBackend
         HostCheck.Check(x, nameof(x), nameof(GlobalAvgPoolForward));
         var (n, c, hw) = Channels(x, nameof(x), nameof(GlobalAvgPoolForward));
         var py = HostCheck.Ptr(y, nameof(y), n * (long)c, nameof(GlobalAvgPoolForward));
+        Log("gap_fwd", x);
         GlobalAvgPoolForwardCore(n, c, hw, x.HostStorage.Pointer, py);
     }
 
@@ -113,6 +118,7 @@ public abstract unsafe class HostBackend : IBackend
         HostCheck.Check(dx, nameof(dx), nameof(GlobalAvgPoolBackward));
         var (n, c, hw) = Channels(dx, nameof(dx), nameof(GlobalAvgPoolBackward));
         var pdy = HostCheck.Ptr(dy, nameof(dy), n * (long)c, nameof(GlobalAvgPoolBackward));
+        Log("gap_bwd", dx);
         GlobalAvgPoolBackwardCore(n, c, hw, pdy, dx.HostStorage.Pointer);
     }
 
@@ -131,6 +137,7 @@ public abstract unsafe class HostBackend : IBackend
             HostCheck.Ptr(runningMean, nameof(runningMean), ch, op), HostCheck.Ptr(runningVar, nameof(runningVar), ch, op));
         if (!(momentum >= 0f && momentum <= 1f)) throw new ArgumentOutOfRangeException(nameof(momentum), momentum, $"{op}: momentum must be in [0, 1], got {momentum}.");
         HostCheck.Finite(epsilon, nameof(epsilon), op, positive: true);
+        Log("batchnorm_fwd_train", x);
         BatchNormForwardTrainingCore(n, c, hw, p, momentum, epsilon);
     }
 
@@ -144,6 +151,7 @@ public abstract unsafe class HostBackend : IBackend
             HostCheck.Ptr(y, nameof(y), x.Shape, op), null, null,
             HostCheck.Ptr(runningMean, nameof(runningMean), ch, op), HostCheck.Ptr(runningVar, nameof(runningVar), ch, op));
         HostCheck.Finite(epsilon, nameof(epsilon), op, positive: true);
+        Log("batchnorm_fwd_infer", x);
         BatchNormForwardInferenceCore(n, c, hw, p, epsilon);
     }
 
@@ -153,9 +161,12 @@ public abstract unsafe class HostBackend : IBackend
         HostCheck.Check(x, nameof(x), op);
         var (n, c, hw) = Channels(x, nameof(x), op);
         int[] ch = [c];
-        BatchNormBackwardCore(n, c, hw, x.HostStorage.Pointer, HostCheck.Ptr(dy, nameof(dy), x.Shape, op), HostCheck.Ptr(gamma, nameof(gamma), ch, op),
-            HostCheck.Ptr(saveMean, nameof(saveMean), ch, op), HostCheck.Ptr(saveInvStd, nameof(saveInvStd), ch, op),
-            HostCheck.Ptr(dx, nameof(dx), x.Shape, op), HostCheck.Ptr(dgamma, nameof(dgamma), ch, op), HostCheck.Ptr(dbeta, nameof(dbeta), ch, op));
+        float* pdy = HostCheck.Ptr(dy, nameof(dy), x.Shape, op), pg = HostCheck.Ptr(gamma, nameof(gamma), ch, op);
+        float* pm = HostCheck.Ptr(saveMean, nameof(saveMean), ch, op), ps = HostCheck.Ptr(saveInvStd, nameof(saveInvStd), ch, op);
+        float* pdx = HostCheck.Ptr(dx, nameof(dx), x.Shape, op), pdg = HostCheck.Ptr(dgamma, nameof(dgamma), ch, op);
+        float* pdb = HostCheck.Ptr(dbeta, nameof(dbeta), ch, op);
+        Log("batchnorm_bwd", x);
+        BatchNormBackwardCore(n, c, hw, x.HostStorage.Pointer, pdy, pg, pm, ps, pdx, pdg, pdb);
     }
 
     protected readonly struct BatchNormPointers(float* x, float* gamma, float* beta, float* y, float* saveMean, float* saveInvStd,
@@ -177,6 +188,7 @@ public abstract unsafe class HostBackend : IBackend
         var pm = HostCheck.Ptr(mask, nameof(mask), x.Shape, nameof(DropoutForward));
         FastConv.Dropout.CheckP(p);
         int len = (int)x.Length;
+        Log("dropout_fwd", x);
         DropoutForwardCore(x.HostStorage.Span(len), new Span<float>(py, len), new Span<float>(pm, len), p, seed);
     }
 
@@ -186,6 +198,7 @@ public abstract unsafe class HostBackend : IBackend
         var pm = HostCheck.Ptr(mask, nameof(mask), dy.Shape, nameof(DropoutBackward));
         var pdx = HostCheck.Ptr(dx, nameof(dx), dy.Shape, nameof(DropoutBackward));
         int len = (int)dy.Length;
+        Log("dropout_bwd", dy);
         DropoutBackwardCore(dy.HostStorage.Span(len), new Span<float>(pm, len), new Span<float>(pdx, len));
     }
 
@@ -197,13 +210,9 @@ public abstract unsafe class HostBackend : IBackend
         const string op = nameof(SoftmaxCrossEntropyForward);
         var (n, k) = Logits(logits, op);
         var pp = HostCheck.Ptr(probs, nameof(probs), logits.Shape, op);
-        var lab = ArrayPool<int>.Shared.Rent(n);
-        try
-        {
-            ReadLabels(labels, n, k, lab, op);
-            return SoftmaxCrossEntropyForwardCore(n, k, logits.HostStorage.Pointer, lab.AsSpan(0, n), pp);
-        }
-        finally { ArrayPool<int>.Shared.Return(lab); }
+        using var lab = new LabelBuffer(labels, n, k, op);
+        Log("softmax_xent_fwd", logits);
+        return SoftmaxCrossEntropyForwardCore(n, k, logits.HostStorage.Pointer, lab.Span, pp);
     }
 
     public void SoftmaxCrossEntropyBackward(Tensor probs, Tensor labels, Tensor dlogits)
@@ -211,13 +220,9 @@ public abstract unsafe class HostBackend : IBackend
         const string op = nameof(SoftmaxCrossEntropyBackward);
         var (n, k) = Logits(probs, op);
         var pd = HostCheck.Ptr(dlogits, nameof(dlogits), probs.Shape, op);
-        var lab = ArrayPool<int>.Shared.Rent(n);
-        try
-        {
-            ReadLabels(labels, n, k, lab, op);
-            SoftmaxCrossEntropyBackwardCore(n, k, probs.HostStorage.Pointer, lab.AsSpan(0, n), pd);
-        }
-        finally { ArrayPool<int>.Shared.Return(lab); }
+        using var lab = new LabelBuffer(labels, n, k, op);
+        Log("softmax_xent_bwd", probs);
+        SoftmaxCrossEntropyBackwardCore(n, k, probs.HostStorage.Pointer, lab.Span, pd);
     }
 
     private static (int N, int K) Logits(Tensor t, string op)
@@ -227,17 +232,37 @@ public abstract unsafe class HostBackend : IBackend
         return (t.Dim(0), t.Dim(1));
     }
 
-    /// <summary>Labels are class indices stored as floats; each must be a whole number in [0, classes).</summary>
-    private static void ReadLabels(Tensor labels, int n, int k, int[] into, string op)
+    /// <summary>Labels are class indices stored as floats; each must be a whole number in [0, classes). Read into a pooled array.</summary>
+    private readonly ref struct LabelBuffer
     {
-        var pl = HostCheck.Ptr(labels, nameof(labels), [n], op);
-        for (int i = 0; i < n; i++)
+        private readonly int[] _rented;
+        private readonly int _n;
+
+        public LabelBuffer(Tensor labels, int n, int k, string op)
         {
-            float v = pl[i];
-            if (!(v >= 0 && v < k) || v != MathF.Floor(v))
-                throw new ArgumentOutOfRangeException(nameof(labels), v, $"{op}: label {i} is {v}, expected a class index in [0, {k}).");
-            into[i] = (int)v;
+            var pl = HostCheck.Ptr(labels, nameof(labels), [n], op);
+            _rented = ArrayPool<int>.Shared.Rent(n);
+            _n = n;
+            for (int i = 0; i < n; i++)
+            {
+                float v = pl[i];
+                if (!(v >= 0 && v < k) || v != MathF.Floor(v))
+                {
+                    Dispose();
+                    throw new ArgumentOutOfRangeException(nameof(labels), v, $"{op}: label {i} is {v}, expected a class index in [0, {k}).");
+                }
+                _rented[i] = (int)v;
+            }
         }
+
+        public ReadOnlySpan<int> Span => _rented.AsSpan(0, _n);
+        public void Dispose() => ArrayPool<int>.Shared.Return(_rented);
+    }
+
+    /// <summary>FASTCONV_VERBOSE: one line per op, naming this backend and the shape it ran on.</summary>
+    private void Log(string op, Tensor t)
+    {
+        if (Verbose.Enabled) Verbose.Log(Name, op, ShapeMath.Format(t.Shape));
     }
 
     protected abstract float SoftmaxCrossEntropyForwardCore(int n, int k, float* logits, ReadOnlySpan<int> labels, float* probs);
@@ -253,6 +278,7 @@ public abstract unsafe class HostBackend : IBackend
         if (!(momentum >= 0f && momentum < 1f)) throw new ArgumentOutOfRangeException(nameof(momentum), momentum, $"{op}: momentum must be in [0, 1), got {momentum}.");
         if (!(weightDecay >= 0f) || !float.IsFinite(weightDecay)) throw new ArgumentOutOfRangeException(nameof(weightDecay), weightDecay, $"{op}: weightDecay must be >= 0, got {weightDecay}.");
         int len = (int)weights.Length;
+        Log("sgd_update", weights);
         SgdMomentumUpdateCore(weights.HostStorage.Span(len), new Span<float>(pg, len), new Span<float>(pv, len), lr, momentum, weightDecay, nesterov);
     }
 
@@ -270,6 +296,7 @@ public abstract unsafe class HostBackend : IBackend
         if (step < 1) throw new ArgumentOutOfRangeException(nameof(step), step, $"{op}: step counts from 1, got {step}.");
         if (!(weightDecay >= 0f) || !float.IsFinite(weightDecay)) throw new ArgumentOutOfRangeException(nameof(weightDecay), weightDecay, $"{op}: weightDecay must be >= 0, got {weightDecay}.");
         int len = (int)weights.Length;
+        Log("adam_update", weights);
         AdamUpdateCore(weights.HostStorage.Span(len), new Span<float>(pg, len), new Span<float>(pm, len), new Span<float>(pv, len),
                        lr, beta1, beta2, epsilon, step, weightDecay);
     }

@@ -32,8 +32,7 @@ public readonly record struct Pool2dDesc
         if (!Enum.IsDefined(kind)) throw new ArgumentOutOfRangeException(nameof(kind), kind, $"Pool2d: unknown pool kind {(int)kind}.");
         P("batch N", n); P("channels C", c); P("input height H", h); P("input width W", w);
         P("kernel height", kernelH); P("kernel width", kernelW); P("stride height", strideH); P("stride width", strideW);
-        if (padH < 0) throw new ArgumentOutOfRangeException("padding height", padH, $"Pool2d: padding height must be >= 0, got {padH}.");
-        if (padW < 0) throw new ArgumentOutOfRangeException("padding width", padW, $"Pool2d: padding width must be >= 0, got {padW}.");
+        Conv2dDesc.NonNegative("padding height", padH, Op); Conv2dDesc.NonNegative("padding width", padW, Op);
         if (2 * padH > kernelH || 2 * padW > kernelW)
             throw new ArgumentException($"Pool2d: padding {padH}x{padW} must be at most half the kernel {kernelH}x{kernelW}, " +
                                         "or some windows would see only padding.");
@@ -57,8 +56,6 @@ public readonly record struct Pool2dDesc
     public override string ToString() =>
         $"{(Kind == PoolKind.Max ? "maxpool2d" : "avgpool2d")} N{N} C{C} {H}x{W} k{KernelH}x{KernelW} s{StrideH}x{StrideW} p{PadH}x{PadW} -> {OutH}x{OutW}";
 
-    private static void P(string name, int v)
-    {
-        if (v < 1) throw new ArgumentOutOfRangeException(name, v, $"Pool2d: {name} must be >= 1, got {v}.");
-    }
+    private const string Op = "Pool2d";
+    private static void P(string name, int v) => Conv2dDesc.Positive(name, v, Op);
 }

@@ -39,8 +39,7 @@ public class Im2ColGemmTests
         ReferenceKernels.Gemm<float>(37, 71, 53, a, false, b, false, expected, 1f, 0f);
         foreach (var isa in Enum.GetValues<ManagedIsa>())
         {
-            if (isa == ManagedIsa.Vector512 && !System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated) continue;
-            if (isa == ManagedIsa.Vector256 && !System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated) continue;
+            if (!ManagedIsaInfo.IsSupported(isa)) continue;
             var c = new float[37 * 71];
             ManagedGemm.Multiply(37, 71, 53, a, false, b, false, c, isa: isa);
             Tolerance.Exact(c, expected, $"gemm {isa}");

@@ -36,9 +36,11 @@ public class RegistryTests
         {
             Verbose.Enabled = true; Verbose.Writer = log;
             plan.Forward(x, w, null, y);
+            be.ReluForward(y, y);
         }
         finally { Verbose.Enabled = oldOn; Verbose.Writer = oldWriter; }
         Assert.That(log.ToString(), Does.Contain($"fastconv_verbose,exec,{plan.Implementation},conv2d_fwd,{d}"));
+        Assert.That(log.ToString(), Does.Contain("fastconv_verbose,exec,managed,relu_fwd,[1, 3, 6, 6]"), "element-wise ops log too");
     }
 
     [Test]

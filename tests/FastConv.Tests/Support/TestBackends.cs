@@ -16,20 +16,13 @@ public static class TestBackends
     public static IReadOnlyList<string> FastNames { get; } = BuildNames();
 
     public static IEnumerable<string> MissingIsas =>
-        Enum.GetValues<ManagedIsa>().Where(i => !IsSupported(i)).Select(i => $"managed:{i}");
-
-    private static bool IsSupported(ManagedIsa isa) => isa switch
-    {
-        ManagedIsa.Vector512 => System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated,
-        ManagedIsa.Vector256 => System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated,
-        _ => true,
-    };
+        Enum.GetValues<ManagedIsa>().Where(i => !ManagedIsaInfo.IsSupported(i)).Select(i => $"managed:{i}");
 
     private static List<string> BuildNames()
     {
         var names = BackendRegistry.Available.Select(b => b.Name).Where(n => n != "reference").ToList();
         var best = ((ManagedBackend)BackendRegistry.Get("managed")).Isa;
-        foreach (var isa in Enum.GetValues<ManagedIsa>().Where(i => i != best && IsSupported(i)))
+        foreach (var isa in Enum.GetValues<ManagedIsa>().Where(i => i != best && ManagedIsaInfo.IsSupported(i)))
         {
             var b = new ManagedBackend(isa);
             Variants[b.Name] = b;

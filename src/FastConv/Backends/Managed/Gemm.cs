@@ -152,8 +152,7 @@ public static unsafe class ManagedGemm
 
     internal static void Run(ManagedIsa isa, int m, int n, int k, float* a, bool transA, float* b, bool transB, float* c, float alpha, float beta)
     {
-        if (beta == 0f) { }
-        else if (beta != 1f) System.Numerics.Tensors.TensorPrimitives.Multiply(new ReadOnlySpan<float>(c, checked(m * n)), beta, new Span<float>(c, m * n));
+        if (beta != 0f && beta != 1f) System.Numerics.Tensors.TensorPrimitives.Multiply(new ReadOnlySpan<float>(c, checked(m * n)), beta, new Span<float>(c, m * n));
         bool accumulate = beta != 0f;
         float* ap = Scratch.Get(Scratch.Slot.PackA, GemmDriver.PackedASize(isa, m, k));
         GemmDriver.PackA(isa, m, k, a, transA ? 1 : k, transA ? m : 1, alpha, ap);

@@ -55,8 +55,8 @@ internal sealed unsafe class ManagedPool2dPlan : HostPool2dPlan
     }
 
     /// <summary>
-    /// One plane, in the reference's scan order. Non-overlapping 2×2 max windows write each dx element once
-    /// (the gradient at the first maximum, zero elsewhere); everything else clears dx and scatter-adds.
+    /// One plane. Non-overlapping 2×2 max windows write each dx element once (the gradient at the first maximum,
+    /// zero elsewhere); every other window runs the reference's loops.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void BackwardPlane(in Pool2dDesc d, float* x, float* dy, float* dx, bool simd)
@@ -83,21 +83,10 @@ internal sealed unsafe class ManagedPool2dPlan : HostPool2dPlan
             }
             return;
         }
-        var xs = new ReadOnlySpan<float>(x, d.H * d.W);
-        var dxs = new Span<float>(dx, d.H * d.W);
-        dxs.Clear();
-        float area = d.KernelH * d.KernelW;
-        for (int oh = 0; oh < d.OutH; oh++)
-        for (int ow = 0; ow < d.OutW; ow++)
-        {
-            float v = dy[oh * d.OutW + ow];
-            if (d.Kind == PoolKind.Max) { dxs[ReferenceKernels.FirstMax(d, xs, 0, oh, ow)] += v; continue; }
-            float share = v / area;
-            int h0 = oh * d.StrideH - d.PadH, w0 = ow * d.StrideW - d.PadW;
-            for (int ih = Math.Max(h0, 0); ih < Math.Min(h0 + d.KernelH, d.H); ih++)
-            for (int iw = Math.Max(w0, 0); iw < Math.Min(w0 + d.KernelW, d.W); iw++)
-                dxs[ih * d.W + iw] += share;
-        }
+        // every other window: the reference's scan-order loops on this one plane, so results match it bit for bit
+        var plane = new Pool2dDesc(d.Kind, 1, 1, d.H, d.W, d.KernelH, d.KernelW, d.StrideH, d.StrideW, d.PadH, d.PadW);
+        ReferenceKernels.Pool2dBackward<float>(plane, new ReadOnlySpan<float>(x, d.H * d.W), new ReadOnlySpan<float>(dy, d.OutH * d.OutW),
+                                               new Span<float>(dx, d.H * d.W));
     }
 
     /// <summary>
