@@ -22,20 +22,7 @@ public class NumericGradientTests
 
     private static double Dot(double[] a, double[] b) { double s = 0; for (int i = 0; i < a.Length; i++) s += a[i] * b[i]; return s; }
 
-    /// <summary>Central differences of f with respect to every element of x (x is restored).</summary>
-    private static double[] Numeric(Func<double> f, double[] x)
-    {
-        var g = new double[x.Length];
-        for (int i = 0; i < x.Length; i++)
-        {
-            double old = x[i];
-            x[i] = old + H; double fp = f();
-            x[i] = old - H; double fm = f();
-            x[i] = old;
-            g[i] = (fp - fm) / (2 * H);
-        }
-        return g;
-    }
+    private static double[] Numeric(Func<double> f, double[] x) => Tolerance.CentralDifferences(f, x, H);
 
     private static void Check(double[] analytic, double[] numeric, string what)
     {

@@ -45,6 +45,21 @@ public static class Tolerance
     }
 
     /// <summary>CS231n: max |a − b| / max(1e-8, |a| + |b|).</summary>
+    /// <summary>Central differences (f(x+h) − f(x−h)) / 2h of f with respect to every element of x (x is restored).</summary>
+    public static double[] CentralDifferences(Func<double> f, double[] x, double h)
+    {
+        var g = new double[x.Length];
+        for (int i = 0; i < x.Length; i++)
+        {
+            double old = x[i];
+            x[i] = old + h; double fp = f();
+            x[i] = old - h; double fm = f();
+            x[i] = old;
+            g[i] = (fp - fm) / (2 * h);
+        }
+        return g;
+    }
+
     public static double RelError(double[] a, double[] b)
     {
         double worst = 0;

@@ -1,0 +1,187 @@
+using System.CommandLine;
+using System.Globalization;
+using FastConv.Nn;
+using FastConv.Nn.Data;
+using Spectre.Console;
+
+namespace FastConv.Cli;
+
+/// <summary>The `fastconv` command line: train · eval · summary · shape · info.</summary>
+public static class Commands
+{
+    public static int Run(string[] args)
+    {
+        var root = new RootCommand("FastConv: convolutional networks on reference, managed, native and OpenCL backends.");
+        root.Subcommands.Add(Train());
+        root.Subcommands.Add(Eval());
+        root.Subcommands.Add(Summary());
+        root.Subcommands.Add(Shape());
+        root.Subcommands.Add(Info());
+        var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            // One clear line per problem, not the whole help page.
+            foreach (var e in parsed.Errors) Error(e.Message);
+            var cmd = parsed.CommandResult.Command;
+            Console.Error.WriteLine($"See: fastconv {(cmd is RootCommand ? "" : cmd.Name + " ")}--help");
+            return 2;
+        }
+        try
+        {
+            // Without a terminal (logs, CI) Spectre assumes 80 columns; tables read better wider.
+            if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = 160;
+            return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+        }
+        catch (Exception e) when (IsUserError(e))
+        {
+            Error(e.Message);
+            return 1;
+        }
+    }
+
+    /// <summary>Errors that come from what the user asked for: reported in one line, never a stack trace.</summary>
+    private static bool IsUserError(Exception e) =>
+        e is ArgumentException or IOException or UnauthorizedAccessException or CheckpointException or DataFormatException
+            or BackendUnavailableException or InvalidOperationException or OperationCanceledException;
+
+    private static void Error(string message) => Console.Error.WriteLine($"fastconv: error: {message}");
+
+    private static Option<T> Opt<T>(string name, string description, T defaultValue) =>
+        new(name) { Description = description, DefaultValueFactory = _ => defaultValue };
+
+    private static readonly Option<string> BackendOption = Opt("--backend", "auto, reference, managed, native or opencl (auto: the best available).", "auto");
+    private static readonly Option<int?> ThreadsOption = new("--threads") { Description = "Threads for the kernels (default: FASTCONV_THREADS, else all cores)." };
+
+    private static IBackend Backend(ParseResult p)
+    {
+        if (p.GetValue(ThreadsOption) is int t)
+        {
+            if (t < 1) throw new ArgumentException($"--threads must be at least 1, got {t}.");
+            Parallelism.Threads = t;
+        }
+        return BackendRegistry.Get(p.GetValue(BackendOption)!);
+    }
+
+    private static Command Train()
+    {
+        var d = new RunSettings();
+        var data = Opt("--data", "fashion-mnist (shipped in data/) or cifar10 (needs --data-dir).", d.Data);
+        var dataDir = new Option<string?>("--data-dir") { Description = "Directory with the data files (default: the shipped data/fashion-mnist)." };
+        var model = Opt("--model", $"Model preset: {string.Join(", ", ModelZoo.Names)}.", d.Model);
+        var epochs = Opt("--epochs", "Epochs to train (with --resume: the new total).", d.Epochs);
+        var lr = Opt("--lr", "Base learning rate.", d.Lr);
+        var batch = Opt("--batch", "Mini-batch size.", d.Batch);
+        var optimizer = Opt("--optimizer", "sgd (momentum), nesterov or adam.", d.Optimizer);
+        var momentum = Opt("--momentum", "Momentum for sgd/nesterov.", d.Momentum);
+        var wd = Opt("--weight-decay", "L2 regularisation strength λ (weights only).", d.WeightDecay);
+        var schedule = Opt("--schedule", "Learning-rate schedule: cosine, step (×0.1 every third of the run) or constant.", d.Schedule);
+        var loss = Opt("--loss", "softmax (cross-entropy) or svm (multiclass hinge).", d.Loss);
+        var seed = Opt("--seed", "Seed for initialisation, shuffling, dropout and augmentation.", d.Seed);
+        var validation = Opt("--validation", "Training examples held out for validation.", d.Validation);
+        var limit = Opt("--limit", "Train on only the first N training examples (0: all).", d.Limit);
+        var outDir = new Option<string?>("--out") { Description = "Run folder (default: runs/<model>-<time>). Refuses one that already holds a run." };
+        var resume = new Option<string?>("--resume") { Description = "Continue the run in this folder from its last.ckpt." };
+        var cmd = new Command("train", "Train a model and write metrics.csv, best.ckpt, last.ckpt and curves.png to the run folder.")
+        {
+            data, dataDir, model, epochs, lr, batch, optimizer, momentum, wd, schedule, loss, BackendOption, ThreadsOption, seed, validation, limit, outDir, resume,
+        };
+        cmd.SetAction(p =>
+        {
+            var be = Backend(p);
+            TrainingRun run;
+            if (p.GetValue(resume) is string dir)
+            {
+                run = TrainingRun.Resume(dir, be, p.GetResult(epochs) is { Implicit: false } ? p.GetValue(epochs) : null);
+                AnsiConsole.MarkupLine($"Resuming [bold]{Markup.Escape(dir)}[/] after epoch {run.Trainer.Epoch} of {run.Settings.Epochs}.");
+            }
+            else
+            {
+                var s = new RunSettings
+                {
+                    Data = p.GetValue(data)!, DataDir = p.GetValue(dataDir), Model = p.GetValue(model)!, Epochs = p.GetValue(epochs),
+                    Lr = p.GetValue(lr), Batch = p.GetValue(batch), Optimizer = p.GetValue(optimizer)!, Momentum = p.GetValue(momentum),
+                    WeightDecay = p.GetValue(wd), Schedule = p.GetValue(schedule)!, Loss = p.GetValue(loss)!, Seed = p.GetValue(seed),
+                    Validation = p.GetValue(validation), Limit = p.GetValue(limit),
+                };
+                s.Validate();
+                string o = p.GetValue(outDir) ?? Path.Combine("runs", $"{s.Model}-{DateTime.Now:yyyyMMdd-HHmmss}");
+                run = TrainingRun.Start(s, be, o);
+            }
+            using (run) return TrainCommand.Execute(run);
+        });
+        return cmd;
+    }
+
+    private static Command Eval()
+    {
+        var ckpt = new Option<string>("--checkpoint") { Description = "A checkpoint written by fastconv train (best.ckpt or last.ckpt).", Required = true };
+        var dataDir = new Option<string?>("--data-dir") { Description = "Data directory, if not the one the run used." };
+        var cmd = new Command("eval", "Test accuracy, confusion matrix and per-class accuracy of a checkpoint.") { ckpt, dataDir, BackendOption, ThreadsOption };
+        cmd.SetAction(p =>
+        {
+            var be = Backend(p);
+            var (ck, ev) = TrainingRun.EvaluateCheckpoint(p.GetValue(ckpt)!, be, p.GetValue(dataDir));
+            AnsiConsole.MarkupLine($"[bold]{Markup.Escape(ck.Model)}[/] after {ck.Epoch} epochs, on {ev.Count} test images ({Markup.Escape(be.Name)}, {ev.Seconds:0.0} s):");
+            Reports.Evaluation(ev);
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command Summary()
+    {
+        var model = Opt("--model", $"Model preset: {string.Join(", ", ModelZoo.Names)}.", "cs231n-3layer");
+        var input = new Option<string?>("--input") { Description = "Input C,H,W (default 1,28,28; 3,224,224 for vgg16)." };
+        var classes = new Option<int?>("--classes") { Description = "Number of classes (default 10; 1000 for vgg16, as in the notes' table)." };
+        var batch = Opt("--batch", "Batch size for activation memory and FLOPs.", 1);
+        var cmd = new Command("summary", "Layers, output shapes, activation memory, parameters and FLOPs (the notes' VGG table).") { model, input, classes, batch };
+        cmd.SetAction(p =>
+        {
+            string name = p.GetValue(model)!;
+            int[] shape = ParseShape(p.GetValue(input) ?? (name == "vgg16" ? "3,224,224" : "1,28,28"), "--input");
+            using var m = ModelZoo.Create(name, BackendRegistry.Get("reference"), shape, p.GetValue(classes) ?? (name == "vgg16" ? 1000 : 10), seed: 0, initialize: false);
+            Reports.Summary(name, m, Math.Max(1, p.GetValue(batch)));
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command Shape()
+    {
+        var input = Opt("--input", "Input C,H,W (or H,W).", "3,32,32");
+        var filters = Opt("--filters", "Filters K.", 16);
+        var kernel = Opt("--kernel", "Kernel size F.", 3);
+        var stride = Opt("--stride", "Stride S.", 1);
+        var pad = Opt("--pad", "Zero padding P.", 1);
+        var batch = Opt("--batch", "Batch N.", 1);
+        var cmd = new Command("shape", "Output size (W − F + 2P)/S + 1, parameters and FLOPs of one convolution, and whether it tiles evenly.")
+        { input, filters, kernel, stride, pad, batch };
+        cmd.SetAction(p =>
+        {
+            int[] s = ParseShape(p.GetValue(input)!, "--input");
+            if (s.Length == 2) s = [1, s[0], s[1]];
+            var d = new Conv2dDesc(p.GetValue(batch), s[0], s[1], s[2], p.GetValue(filters), p.GetValue(kernel), p.GetValue(kernel), p.GetValue(stride), p.GetValue(pad));
+            Reports.Shape(d);
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command Info()
+    {
+        var cmd = new Command("info", "Backends available and why any is not, the ISA each uses, threads.");
+        cmd.SetAction(_ => { Reports.Info(); return 0; });
+        return cmd;
+    }
+
+    internal static int[] ParseShape(string text, string option)
+    {
+        var parts = text.Split([',', 'x', 'X'], StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        var r = new int[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+            if (!int.TryParse(parts[i], NumberStyles.None, CultureInfo.InvariantCulture, out r[i]) || r[i] <= 0)
+                throw new ArgumentException($"{option} '{text}': expected positive sizes like 3,32,32.");
+        if (r.Length is < 2 or > 3) throw new ArgumentException($"{option} '{text}': expected C,H,W or H,W.");
+        return r.Length == 2 ? [1, r[0], r[1]] : r;
+    }
+}

@@ -1,0 +1,3 @@
+using FastConv.Cli;
+
+return Commands.Run(args);

@@ -1,0 +1,101 @@
+namespace FastConv.Nn.Data;
+
+/// <summary>Random-crop (zero padding) and horizontal-flip augmentation, the CIFAR-10 recipe.</summary>
+public sealed record Augmentation(int CropPadding, bool HorizontalFlip)
+{
+    public static readonly Augmentation None = new(0, false);
+    public static readonly Augmentation Cifar = new(4, true);
+    public bool IsNone => CropPadding == 0 && !HorizontalFlip;
+}
+
+/// <summary>
+/// Turns a data set into mini-batches: a seeded shuffle per epoch, pixels normalised per channel into a
+/// reusable host buffer, then one copy into the batch tensor. Training drops the last partial batch
+/// (every batch has the same shape, so layers never reallocate); evaluation pads it and reports how many rows are real.
+/// </summary>
+public sealed class BatchLoader
+{
+    private readonly Dataset _data;
+    private readonly Normalization _norm;
+    private readonly float[] _x, _y;
+    private readonly float[] _scale, _shift;
+
+    public BatchLoader(Dataset data, int batchSize, Normalization norm, Augmentation? augmentation = null)
+    {
+        if (batchSize <= 0) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "Batch size must be at least 1.");
+        if (norm.Mean.Length != data.Channels || norm.Std.Length != data.Channels)
+            throw new ArgumentException($"Normalization has {norm.Mean.Length} channels, the data set {data.Name} has {data.Channels}.");
+        _data = data; _norm = norm; BatchSize = batchSize;
+        Augmentation = augmentation ?? Augmentation.None;
+        _x = new float[batchSize * data.ImageSize];
+        _y = new float[batchSize];
+        _scale = norm.Std.Select(s => 1f / (255f * s)).ToArray();
+        _shift = norm.Mean.Zip(norm.Std, (m, s) => -m / s).ToArray();
+    }
+
+    public int BatchSize { get; }
+    public Augmentation Augmentation { get; }
+    public Dataset Data => _data;
+    /// <summary>Full batches per training epoch.</summary>
+    public int TrainBatches => _data.Count / BatchSize;
+    /// <summary>Batches to cover every example once (the last one padded).</summary>
+    public int EvalBatches => (_data.Count + BatchSize - 1) / BatchSize;
+
+    /// <summary>The example order of an epoch: a permutation drawn from (seed, epoch), so a resumed run sees the same order.</summary>
+    public int[] Order(int seed, int epoch)
+    {
+        var order = Enumerable.Range(0, _data.Count).ToArray();
+        // Not HashCode.Combine: that is randomised per process, and runs must repeat across processes.
+        new Random(unchecked(seed * 1_000_003 + epoch * 7919 + 0x5EED)).Shuffle(order);
+        return order;
+    }
+
+    /// <summary>Fills x [B, C, H, W] and labels [B] with examples order[first..]; returns how many rows are real (the rest are zeros).</summary>
+    public int Fill(ReadOnlySpan<int> order, int first, Tensor x, Tensor labels, Random? augmentRng = null)
+    {
+        int count = Math.Min(BatchSize, order.Length - first);
+        if (count <= 0) throw new ArgumentOutOfRangeException(nameof(first), first, "BatchLoader: no examples left at this offset.");
+        int size = _data.ImageSize, plane = _data.Height * _data.Width;
+        for (int b = 0; b < count; b++)
+        {
+            int idx = order[first + b];
+            var src = _data.Image(idx);
+            var dst = _x.AsSpan(b * size, size);
+            for (int c = 0; c < _data.Channels; c++)
+            {
+                float sc = _scale[c], sh = _shift[c];
+                var s = src.Slice(c * plane, plane);
+                var d = dst.Slice(c * plane, plane);
+                for (int i = 0; i < plane; i++) d[i] = s[i] * sc + sh;
+            }
+            if (augmentRng is not null && !Augmentation.IsNone) Augment(dst, augmentRng);
+            _y[b] = _data.Labels[idx];
+        }
+        _x.AsSpan(count * size).Clear();
+        _y.AsSpan(count).Clear();
+        x.CopyFrom(_x);
+        labels.CopyFrom(_y);
+        return count;
+    }
+
+    private void Augment(Span<float> image, Random rng)
+    {
+        int h = _data.Height, w = _data.Width, p = Augmentation.CropPadding;
+        int dy = p > 0 ? rng.Next(-p, p + 1) : 0, dx = p > 0 ? rng.Next(-p, p + 1) : 0;
+        bool flip = Augmentation.HorizontalFlip && rng.Next(2) == 1;
+        if (dy == 0 && dx == 0 && !flip) return;
+        Span<float> tmp = stackalloc float[h * w];
+        for (int c = 0; c < _data.Channels; c++)
+        {
+            var plane = image.Slice(c * h * w, h * w);
+            plane.CopyTo(tmp);
+            // Pixels shifted in from the padding are 0 in normalised space, i.e. the channel mean.
+            for (int y = 0; y < h; y++)
+                for (int xx = 0; xx < w; xx++)
+                {
+                    int sy = y + dy, sx = (flip ? w - 1 - xx : xx) + dx;
+                    plane[y * w + xx] = sy >= 0 && sy < h && sx >= 0 && sx < w ? tmp[sy * w + sx] : 0f;
+                }
+        }
+    }
+}

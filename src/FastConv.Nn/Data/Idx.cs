@@ -1,0 +1,113 @@
+using System.Buffers.Binary;
+using System.IO.Compression;
+
+namespace FastConv.Nn.Data;
+
+/// <summary>Thrown when a data file does not hold what its format says; names the file and the byte offset.</summary>
+public sealed class DataFormatException(string path, long offset, string problem)
+    : Exception($"{path}: {problem} (at byte {offset})")
+{
+    public string Path { get; } = path;
+    public long Offset { get; } = offset;
+}
+
+/// <summary>
+/// LeCun's IDX format (MNIST, Fashion-MNIST): magic 0x0000 · type 0x08 (unsigned byte) · rank, then rank
+/// big-endian int32 sizes, then the data. Gzipped files (magic 1f 8b) are read the same way.
+/// </summary>
+public static class Idx
+{
+    /// <summary>Reads an IDX file whole, returning its dimensions and bytes.</summary>
+    public static (int[] Dims, byte[] Data) Read(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"IDX file not found: {path}", path);
+        byte[] raw = File.ReadAllBytes(path);
+        if (raw.Length >= 2 && raw[0] == 0x1f && raw[1] == 0x8b)
+        {
+            try
+            {
+                using var gz = new GZipStream(new MemoryStream(raw), CompressionMode.Decompress);
+                using var ms = new MemoryStream();
+                gz.CopyTo(ms);
+                raw = ms.ToArray();
+            }
+            catch (InvalidDataException e) { throw new DataFormatException(path, 0, $"gzip stream is corrupt or truncated: {e.Message}"); }
+        }
+        return Parse(path, raw);
+    }
+
+    internal static (int[] Dims, byte[] Data) Parse(string path, byte[] raw)
+    {
+        if (raw.Length < 4) throw new DataFormatException(path, raw.Length, $"file ends after {raw.Length} bytes, before the 4-byte IDX magic");
+        if (raw[0] != 0 || raw[1] != 0)
+            throw new DataFormatException(path, 0, $"not an IDX file: magic starts {raw[0]:x2} {raw[1]:x2}, expected 00 00");
+        if (raw[2] != 0x08)
+            throw new DataFormatException(path, 2, $"IDX element type 0x{raw[2]:x2} is not unsigned byte (0x08)");
+        int rank = raw[3];
+        if (rank is < 1 or > 4) throw new DataFormatException(path, 3, $"IDX rank {rank} is not between 1 and 4");
+        int header = 4 + 4 * rank;
+        if (raw.Length < header) throw new DataFormatException(path, raw.Length, $"file ends inside the {rank} dimension sizes");
+        var dims = new int[rank];
+        long count = 1;
+        for (int i = 0; i < rank; i++)
+        {
+            dims[i] = BinaryPrimitives.ReadInt32BigEndian(raw.AsSpan(4 + 4 * i));
+            if (dims[i] <= 0) throw new DataFormatException(path, 4 + 4 * i, $"dimension {i} has size {dims[i]}");
+            count *= dims[i];
+        }
+        long expected = header + count;
+        if (raw.Length != expected)
+            throw new DataFormatException(path, Math.Min(raw.Length, expected),
+                $"{(raw.Length < expected ? "truncated" : "trailing bytes")}: dimensions [{string.Join(", ", dims)}] need {expected} bytes, the file has {raw.Length}");
+        return (dims, raw[header..]);
+    }
+
+    /// <summary>An image file [N, H, W] with its label file [N], as a one-channel data set.</summary>
+    public static Dataset Load(string name, string imagesPath, string labelsPath, IReadOnlyList<string> classNames)
+    {
+        var (idims, pixels) = Read(imagesPath);
+        if (idims.Length != 3) throw new DataFormatException(imagesPath, 3, $"an image file has rank 3 [N, H, W], this one rank {idims.Length}");
+        var (ldims, labels) = Read(labelsPath);
+        if (ldims.Length != 1) throw new DataFormatException(labelsPath, 3, $"a label file has rank 1 [N], this one rank {ldims.Length}");
+        if (ldims[0] != idims[0])
+            throw new DataFormatException(labelsPath, 4, $"{ldims[0]} labels for {idims[0]} images in {imagesPath}");
+        for (int i = 0; i < labels.Length; i++)
+            if (labels[i] >= classNames.Count)
+                throw new DataFormatException(labelsPath, 8 + i, $"label {labels[i]} is not one of the {classNames.Count} classes");
+        return new Dataset(name, pixels, labels, 1, idims[1], idims[2], classNames);
+    }
+}
+
+/// <summary>Fashion-MNIST (Zalando, MIT licence): 60,000 training and 10,000 test images, 28×28 grey, 10 classes.</summary>
+public static class FashionMnist
+{
+    public static readonly string[] ClassNames =
+        ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
+
+    /// <summary>Loads train and test from a directory with the four IDX files (gzipped or not).</summary>
+    public static (Dataset Train, Dataset Test) Load(string directory)
+    {
+        if (!Directory.Exists(directory)) throw new DirectoryNotFoundException($"Fashion-MNIST directory not found: {directory}");
+        return (Idx.Load("fashion-mnist-train", Find(directory, "train-images-idx3-ubyte"), Find(directory, "train-labels-idx1-ubyte"), ClassNames),
+                Idx.Load("fashion-mnist-test", Find(directory, "t10k-images-idx3-ubyte"), Find(directory, "t10k-labels-idx1-ubyte"), ClassNames));
+    }
+
+    private static string Find(string dir, string stem)
+    {
+        foreach (var p in new[] { Path.Combine(dir, stem + ".gz"), Path.Combine(dir, stem) })
+            if (File.Exists(p)) return p;
+        throw new FileNotFoundException($"Fashion-MNIST: {dir} has neither {stem}.gz nor {stem}.");
+    }
+
+    /// <summary>data/fashion-mnist of the repository, found from the working directory or the program's directory upwards.</summary>
+    public static string? FindShipped()
+    {
+        foreach (var start in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
+            for (var d = new DirectoryInfo(start); d is not null; d = d.Parent)
+            {
+                var p = Path.Combine(d.FullName, "data", "fashion-mnist");
+                if (File.Exists(Path.Combine(p, "train-images-idx3-ubyte.gz"))) return p;
+            }
+        return null;
+    }
+}

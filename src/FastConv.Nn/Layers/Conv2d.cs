@@ -1,0 +1,86 @@
+namespace FastConv.Nn;
+
+/// <summary>
+/// Convolution: y [N, K, OH, OW] = conv(x [N, C, H, W], w [K, C, R, R]) + b [K]. One plan per batch shape,
+/// made by the backend, which picks the algorithm and packs what it can.
+/// </summary>
+public sealed class Conv2d : Layer
+{
+    private Conv2dDesc _desc;
+    private IConv2dPlan? _plan;
+
+    public Conv2d(IBackend backend, int inChannels, int outChannels, int kernel, int stride = 1, int padding = 0) : base(backend)
+    {
+        // Validates the hyper-parameters on a 1x1-padded probe so a bad layer fails where it is declared.
+        Conv2dDesc.Positive("channels C", inChannels, Kind); Conv2dDesc.Positive("filters K", outChannels, Kind);
+        Conv2dDesc.Positive("kernel", kernel, Kind); Conv2dDesc.Positive("stride", stride, Kind);
+        Conv2dDesc.NonNegative("padding", padding, Kind);
+        InChannels = inChannels; OutChannels = outChannels; KernelSize = kernel; Stride = stride; Padding = padding;
+        Weight = new Parameter(backend, "weight", [outChannels, inChannels, kernel, kernel], decay: true);
+        Bias = new Parameter(backend, "bias", [outChannels], decay: false);
+    }
+
+    public override string Kind => "Conv2d";
+    public int InChannels { get; }
+    public int OutChannels { get; }
+    public int KernelSize { get; }
+    public int Stride { get; }
+    public int Padding { get; }
+    public Parameter Weight { get; }
+    public Parameter Bias { get; }
+    /// <summary>The implementation the backend chose for the current batch shape, once Forward has run.</summary>
+    public string? Implementation => _plan?.Implementation;
+
+    public override IReadOnlyList<Parameter> Parameters => [Weight, Bias];
+
+    public override string Describe() => $"{OutChannels} filters {KernelSize}x{KernelSize}, stride {Stride}, pad {Padding}";
+
+    private Conv2dDesc DescFor(ReadOnlySpan<int> input)
+    {
+        CheckRank(input, 4, $"Conv2d '{Name}'");
+        if (input[1] != InChannels)
+            throw new ArgumentException($"Conv2d '{Name}': expects {InChannels} input channels, got {input[1]} (input {ShapeMath.Format(input)}).");
+        return new Conv2dDesc(input[0], InChannels, input[2], input[3], OutChannels, KernelSize, KernelSize, Stride, Padding);
+    }
+
+    public override int[] OutputShape(ReadOnlySpan<int> input) => DescFor(input).OutputShape;
+
+    /// <summary>He initialisation: w ~ N(0, 2 / (C·R·S)), b = 0.</summary>
+    public override void Initialize(Random rng)
+    {
+        FillNormal(Weight.Value, rng, Math.Sqrt(2.0 / (InChannels * KernelSize * KernelSize)));
+        Fill(Bias.Value, 0f);
+    }
+
+    protected override void OnShapeChanged(ReadOnlySpan<int> input)
+    {
+        _desc = DescFor(input);
+        _plan = Backend.CreateConv2d(_desc);
+    }
+
+    public override Tensor Forward(Tensor x, bool training)
+    {
+        Bind(x);
+        _plan!.Forward(x, Weight.Value, Bias.Value, Y!);
+        return Y!;
+    }
+
+    public override Tensor? Backward(Tensor dy)
+    {
+        var x = Input;
+        _plan!.BackwardFilter(x, dy, Weight.Grad, Bias.Grad);
+        if (!ComputeInputGradient) return null;
+        _plan.BackwardData(dy, Weight.Value, Dx!);
+        return Dx;
+    }
+
+    protected override void DisposeBuffers()
+    {
+        _plan?.Dispose();
+        _plan = null;
+        base.DisposeBuffers();
+    }
+
+    /// <summary>The descriptor of the last forward pass (for summaries and FLOP counts).</summary>
+    public Conv2dDesc LastDesc => _desc;
+}

@@ -1,0 +1,104 @@
+namespace FastConv.Nn;
+
+/// <summary>One row of a model summary: the notes' VGG table (activation memory and parameters per layer).</summary>
+public sealed record LayerSummary(string Name, string Kind, string Description, int[] OutputShape, long Activations, long Parameters, long Flops);
+
+/// <summary>
+/// Layers applied in order. The input shape [C, H, W] (without the batch) is fixed at construction and every
+/// layer's shape is checked then, so a model that does not fit together fails with the layer's name, not mid-epoch.
+/// </summary>
+public sealed class Sequential : IDisposable
+{
+    private readonly Layer[] _layers;
+
+    public Sequential(IBackend backend, int[] inputShape, params Layer[] layers)
+    {
+        if (layers.Length == 0) throw new ArgumentException("Sequential: a model needs at least one layer.", nameof(layers));
+        Backend = backend;
+        InputShape = (int[])inputShape.Clone();
+        _layers = layers;
+        var counts = new Dictionary<string, int>();
+        foreach (var l in layers)
+        {
+            if (!ReferenceEquals(l.Backend, backend))
+                throw new ArgumentException($"Sequential: layer {l.Kind} is on backend '{l.Backend.Name}', the model on '{backend.Name}'.");
+            string stem = l.Kind switch { "Conv2d" => "conv", "Linear" => "fc", "BatchNorm2d" => "bn", "ReLU" => "relu",
+                                          "MaxPool2d" or "AvgPool2d" or "GlobalAvgPool2d" => "pool", "Dropout" => "drop", _ => l.Kind.ToLowerInvariant() };
+            counts[stem] = counts.GetValueOrDefault(stem) + 1;
+            l.Name = $"{stem}{counts[stem]}";
+            foreach (var p in l.Parameters) p.Name = $"{l.Name}.{RoleOf(l, p)}";
+        }
+        layers[0].ComputeInputGradient = false;
+        Summary = Summarize(1);
+        OutputShape = Summary[^1].OutputShape[1..];
+    }
+
+    private static string RoleOf(Layer l, Parameter p) => p.Name.Contains('.') ? p.Name[(p.Name.LastIndexOf('.') + 1)..] : p.Name;
+
+    public IBackend Backend { get; }
+    /// <summary>[C, H, W] of one example.</summary>
+    public int[] InputShape { get; }
+    /// <summary>Shape of one example's output, e.g. [10].</summary>
+    public int[] OutputShape { get; }
+    public IReadOnlyList<Layer> Layers => _layers;
+    public IReadOnlyList<LayerSummary> Summary { get; }
+    public IEnumerable<Parameter> Parameters => _layers.SelectMany(l => l.Parameters);
+    public long ParameterCount => Parameters.Sum(p => p.Value.Length);
+
+    /// <summary>Per-layer output shapes, activation counts, parameter counts and forward FLOPs for a batch of <paramref name="batch"/>.</summary>
+    public IReadOnlyList<LayerSummary> Summarize(int batch)
+    {
+        var rows = new List<LayerSummary>();
+        int[] shape = [batch, .. InputShape];
+        foreach (var l in _layers)
+        {
+            int[] outShape;
+            try { outShape = l.OutputShape(shape); }
+            catch (ArgumentException e) { throw new ArgumentException($"Model does not fit together at {l.Name} ({l.Kind}, {l.Describe()}): {e.Message}", e); }
+            long flops = l switch
+            {
+                Conv2d c => new Conv2dDesc(shape[0], c.InChannels, shape[2], shape[3], c.OutChannels, c.KernelSize, c.KernelSize, c.Stride, c.Padding).Flops,
+                Linear f => 2L * shape[0] * f.InFeatures * f.OutFeatures,
+                _ => 0,
+            };
+            rows.Add(new LayerSummary(l.Name, l.Kind, l.Describe(), outShape, ShapeMath.ElementCount(outShape, "activations"),
+                l.Parameters.Sum(p => p.Value.Length), flops));
+            shape = outShape;
+        }
+        return rows;
+    }
+
+    /// <summary>Seeded initialisation of every layer, in order.</summary>
+    public void Initialize(int seed)
+    {
+        var rng = new Random(seed);
+        foreach (var l in _layers) l.Initialize(rng);
+    }
+
+    /// <summary>Forward through every layer. <paramref name="step"/> seeds the dropout masks of a training step.</summary>
+    public Tensor Forward(Tensor x, bool training, long step = 0)
+    {
+        if (x.Rank != InputShape.Length + 1 || !x.Shape[1..].SequenceEqual(InputShape))
+            throw new ArgumentException($"Model: expects input [N, {string.Join(", ", InputShape)}], got {ShapeMath.Format(x.Shape)}.", nameof(x));
+        Tensor h = x;
+        for (int i = 0; i < _layers.Length; i++)
+        {
+            if (_layers[i] is DropoutLayer d) d.Seed = unchecked((ulong)step * 0x9E3779B97F4A7C15UL + (ulong)i);
+            h = _layers[i].Forward(h, training);
+        }
+        return h;
+    }
+
+    /// <summary>Backward from dL/d(output) through every layer, filling each parameter's gradient.</summary>
+    public void Backward(Tensor dy)
+    {
+        Tensor? g = dy;
+        for (int i = _layers.Length - 1; i >= 0 && g is not null; i--)
+            g = _layers[i].Backward(g);
+    }
+
+    public void Dispose()
+    {
+        foreach (var l in _layers) l.Dispose();
+    }
+}

@@ -1,0 +1,176 @@
+using System.Diagnostics;
+using FastConv.Nn.Data;
+
+namespace FastConv.Nn;
+
+/// <summary>What a training run reports while it runs; the CLI draws a progress bar from it.</summary>
+public interface ITrainingObserver
+{
+    void EpochStarted(int epoch, int epochs, int batches) { }
+    /// <summary>After each batch: running mean loss and accuracy of the epoch so far, and images per second.</summary>
+    void BatchDone(int epoch, int batch, int batches, double loss, double accuracy, double imagesPerSecond) { }
+    void EpochDone(EpochMetrics metrics, bool best) { }
+}
+
+/// <summary>Loss, accuracy and confusion matrix of a model over a data set.</summary>
+public sealed record Evaluation(double Loss, double Accuracy, int[,] Confusion, IReadOnlyList<string> ClassNames, double Seconds)
+{
+    public int Count { get; } = Sum(Confusion);
+    private static int Sum(int[,] m) { int s = 0; foreach (int v in m) s += v; return s; }
+
+    /// <summary>Recall per class: correct / examples of that class.</summary>
+    public double[] PerClassAccuracy()
+    {
+        int k = Confusion.GetLength(0);
+        var a = new double[k];
+        for (int i = 0; i < k; i++)
+        {
+            int row = 0;
+            for (int j = 0; j < k; j++) row += Confusion[i, j];
+            a[i] = row == 0 ? double.NaN : (double)Confusion[i, i] / row;
+        }
+        return a;
+    }
+}
+
+/// <summary>
+/// The epoch loop: shuffled mini-batches, forward, loss, backward, optimizer step, learning-rate schedule;
+/// validation after each epoch; metrics kept per epoch. Batch tensors are allocated once. Given the same seed,
+/// backend and thread count, a run produces the same numbers bit for bit, and a run resumed from a
+/// checkpoint continues exactly as if it had not stopped (shuffles, augmentation and dropout masks are drawn
+/// from (seed, epoch, step), not from state that lives only in memory).
+/// </summary>
+public sealed class Trainer : IDisposable
+{
+    private readonly Tensor _x, _labels;
+    private readonly float[] _scores, _y;
+    private readonly int _classes;
+
+    public Trainer(Sequential model, Loss loss, Optimizer optimizer, LrSchedule schedule, int batchSize, int seed)
+    {
+        if (batchSize <= 0) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "Batch size must be at least 1.");
+        if (model.OutputShape.Length != 1) throw new ArgumentException($"Trainer: the model must output class scores [N, K], it outputs [N, {string.Join(", ", model.OutputShape)}].");
+        Model = model; Loss = loss; Optimizer = optimizer; Schedule = schedule; BatchSize = batchSize; Seed = seed;
+        _classes = model.OutputShape[0];
+        _x = model.Backend.Allocate([batchSize, .. model.InputShape]);
+        _labels = model.Backend.Allocate([batchSize]);
+        _scores = new float[batchSize * _classes];
+        _y = new float[batchSize];
+    }
+
+    public Sequential Model { get; }
+    public Loss Loss { get; }
+    public Optimizer Optimizer { get; }
+    public LrSchedule Schedule { get; }
+    public int BatchSize { get; }
+    public int Seed { get; }
+    /// <summary>Epochs completed.</summary>
+    public int Epoch { get; set; }
+    /// <summary>Optimizer steps taken.</summary>
+    public long Step { get; set; }
+    public List<EpochMetrics> History { get; } = [];
+    public double BestValidationAccuracy { get; set; } = double.NegativeInfinity;
+    public int BestEpoch { get; set; }
+    public ITrainingObserver? Observer { get; set; }
+
+    /// <summary>One optimizer step on the batch already in the trainer's tensors; returns the loss.</summary>
+    public float TrainStep(Tensor x, Tensor labels, float lr)
+    {
+        var scores = Model.Forward(x, training: true, step: Step);
+        _lastScores = scores;
+        float l = Loss.Forward(scores, labels);
+        Model.Backward(Loss.Backward());
+        Optimizer.Step(lr);
+        Step++;
+        return l;
+    }
+
+    /// <summary>Runs one epoch of training over <paramref name="train"/>, then evaluates <paramref name="validation"/>.
+    /// Returns the epoch's metrics and whether validation accuracy was the best so far.</summary>
+    public (EpochMetrics Metrics, bool Best) RunEpoch(BatchLoader train, BatchLoader validation, int epochs, CancellationToken cancel = default)
+    {
+        if (train.BatchSize != BatchSize) throw new ArgumentException($"Trainer: loader batch {train.BatchSize} differs from the trainer's {BatchSize}.");
+        int epoch = Epoch;
+        int batches = train.TrainBatches;
+        if (batches == 0) throw new ArgumentException($"Trainer: {train.Data.Count} training examples do not fill one batch of {BatchSize}.");
+        var order = train.Order(Seed, epoch);
+        var augment = train.Augmentation.IsNone ? null : new Random(unchecked(Seed * 31 + epoch));
+        Observer?.EpochStarted(epoch + 1, epochs, batches);
+        double lossSum = 0; long correct = 0, seen = 0;
+        var sw = Stopwatch.StartNew();
+        double lr = 0;
+        for (int b = 0; b < batches; b++)
+        {
+            cancel.ThrowIfCancellationRequested();
+            train.Fill(order, b * BatchSize, _x, _labels, augment);
+            lr = Schedule.Rate(epoch + (double)b / batches);
+            float l = TrainStep(_x, _labels, (float)lr);
+            if (!float.IsFinite(l))
+                throw new InvalidOperationException($"Training diverged: loss is {l} at epoch {epoch + 1}, batch {b + 1} (learning rate {lr:g3}). Try a smaller --lr.");
+            lossSum += l;
+            correct += CountCorrect(_lastScores!, BatchSize);
+            seen += BatchSize;
+            Observer?.BatchDone(epoch + 1, b + 1, batches, lossSum / (b + 1), (double)correct / seen, seen / sw.Elapsed.TotalSeconds);
+        }
+        double seconds = sw.Elapsed.TotalSeconds;
+        var val = Evaluate(validation);
+        Epoch = epoch + 1;
+        var m = new EpochMetrics(Epoch, lr, lossSum / batches, (double)correct / seen, val.Loss, val.Accuracy, seconds, seen / seconds);
+        History.Add(m);
+        bool best = m.ValidationAccuracy > BestValidationAccuracy;
+        if (best) { BestValidationAccuracy = m.ValidationAccuracy; BestEpoch = Epoch; }
+        Observer?.EpochDone(m, best);
+        return (m, best);
+    }
+
+    private Tensor? _lastScores;
+
+    private int CountCorrect(Tensor scores, int rows)
+    {
+        scores.CopyTo(_scores);
+        _labels.CopyTo(_y);
+        int c = 0;
+        for (int i = 0; i < rows; i++) if (ArgMax(_scores.AsSpan(i * _classes, _classes)) == (int)_y[i]) c++;
+        return c;
+    }
+
+    private static int ArgMax(ReadOnlySpan<float> s)
+    {
+        int best = 0;
+        for (int j = 1; j < s.Length; j++) if (s[j] > s[best]) best = j;
+        return best;
+    }
+
+    /// <summary>Loss (the trainer's loss function, without regularisation), accuracy and confusion matrix, in inference mode.</summary>
+    public Evaluation Evaluate(BatchLoader data)
+    {
+        if (data.BatchSize != BatchSize) throw new ArgumentException($"Trainer: loader batch {data.BatchSize} differs from the trainer's {BatchSize}.");
+        var sw = Stopwatch.StartNew();
+        var order = Enumerable.Range(0, data.Data.Count).ToArray();
+        var confusion = new int[_classes, _classes];
+        double loss = 0;
+        for (int b = 0; b < data.EvalBatches; b++)
+        {
+            int rows = data.Fill(order, b * BatchSize, _x, _labels);
+            var scores = Model.Forward(_x, training: false);
+            scores.CopyTo(_scores);
+            _labels.CopyTo(_y);
+            for (int i = 0; i < rows; i++)
+            {
+                var s = _scores.AsSpan(i * _classes, _classes);
+                int y = (int)_y[i];
+                loss += Loss.ExampleLoss(s, y);
+                confusion[y, ArgMax(s)]++;
+            }
+        }
+        int correct = 0;
+        for (int i = 0; i < _classes; i++) correct += confusion[i, i];
+        return new Evaluation(loss / data.Data.Count, (double)correct / data.Data.Count, confusion, data.Data.ClassNames, sw.Elapsed.TotalSeconds);
+    }
+
+    public void Dispose()
+    {
+        _x.Dispose();
+        _labels.Dispose();
+    }
+}

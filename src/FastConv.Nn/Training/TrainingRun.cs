@@ -1,0 +1,211 @@
+using System.Globalization;
+using FastConv.Nn.Data;
+
+namespace FastConv.Nn;
+
+/// <summary>What `fastconv train` was asked for. Everything has a default that trains on the shipped Fashion-MNIST.</summary>
+public sealed record RunSettings
+{
+    public string Data { get; init; } = "fashion-mnist";
+    /// <summary>Null: the shipped data/fashion-mnist (Fashion-MNIST only).</summary>
+    public string? DataDir { get; init; }
+    public string Model { get; init; } = "cs231n-3layer";
+    public int Epochs { get; init; } = 5;
+    public float Lr { get; init; } = 0.01f;
+    public int Batch { get; init; } = 64;
+    public string Optimizer { get; init; } = "sgd";
+    public float Momentum { get; init; } = 0.9f;
+    public float WeightDecay { get; init; } = 1e-4f;
+    public string Schedule { get; init; } = "cosine";
+    public string Loss { get; init; } = "softmax";
+    public int Seed { get; init; } = 1;
+    /// <summary>Examples held out of the training set for validation.</summary>
+    public int Validation { get; init; } = 5000;
+    /// <summary>Use only the first N training examples (0: all) — for quick runs and tests.</summary>
+    public int Limit { get; init; }
+
+    public void Validate()
+    {
+        static void Need(bool ok, string message) { if (!ok) throw new ArgumentException(message); }
+        Need(Data is "fashion-mnist" or "cifar10", $"Unknown data set '{Data}': use fashion-mnist or cifar10.");
+        Need(Data != "cifar10" || DataDir is not null, "CIFAR-10 is not shipped: give --data-dir with data_batch_1.bin … test_batch.bin.");
+        Need(ModelZoo.Names.Contains(Model), $"Unknown model '{Model}': choose one of {string.Join(", ", ModelZoo.Names)}.");
+        Need(Epochs >= 1, $"--epochs must be at least 1, got {Epochs}.");
+        Need(Lr > 0 && float.IsFinite(Lr), $"--lr must be greater than 0, got {Lr.ToString(CultureInfo.InvariantCulture)}.");
+        Need(Batch >= 1, $"--batch must be at least 1, got {Batch}.");
+        Need(Optimizer is "sgd" or "nesterov" or "adam", $"Unknown optimizer '{Optimizer}': use sgd, nesterov or adam.");
+        Need(Momentum >= 0 && Momentum < 1, $"--momentum must be in [0, 1), got {Momentum}.");
+        Need(WeightDecay >= 0, $"--weight-decay must be at least 0, got {WeightDecay}.");
+        Need(Schedule is "constant" or "step" or "cosine", $"Unknown schedule '{Schedule}': use constant, step or cosine.");
+        Need(Loss is "softmax" or "svm", $"Unknown loss '{Loss}': use softmax or svm.");
+        Need(Validation >= 1, $"--validation must be at least 1, got {Validation}.");
+        Need(Limit >= 0, $"--limit must be at least 0, got {Limit}.");
+    }
+
+    public Dictionary<string, string> ToDictionary() => new()
+    {
+        ["data"] = Data, ["data_dir"] = DataDir ?? "", ["model"] = Model, ["epochs"] = I(Epochs), ["lr"] = F(Lr), ["batch"] = I(Batch),
+        ["optimizer"] = Optimizer, ["momentum"] = F(Momentum), ["weight_decay"] = F(WeightDecay), ["schedule"] = Schedule,
+        ["loss"] = Loss, ["seed"] = I(Seed), ["validation"] = I(Validation), ["limit"] = I(Limit),
+    };
+
+    public static RunSettings FromDictionary(IReadOnlyDictionary<string, string> d)
+    {
+        string G(string k) => d.TryGetValue(k, out var v) ? v : throw new CheckpointException($"Checkpoint settings lack '{k}'.");
+        return new RunSettings
+        {
+            Data = G("data"), DataDir = G("data_dir") is "" ? null : G("data_dir"), Model = G("model"), Epochs = int.Parse(G("epochs"), CultureInfo.InvariantCulture),
+            Lr = float.Parse(G("lr"), CultureInfo.InvariantCulture), Batch = int.Parse(G("batch"), CultureInfo.InvariantCulture), Optimizer = G("optimizer"),
+            Momentum = float.Parse(G("momentum"), CultureInfo.InvariantCulture), WeightDecay = float.Parse(G("weight_decay"), CultureInfo.InvariantCulture),
+            Schedule = G("schedule"), Loss = G("loss"), Seed = int.Parse(G("seed"), CultureInfo.InvariantCulture),
+            Validation = int.Parse(G("validation"), CultureInfo.InvariantCulture), Limit = int.Parse(G("limit"), CultureInfo.InvariantCulture),
+        };
+    }
+
+    private static string I(int v) => v.ToString(CultureInfo.InvariantCulture);
+    private static string F(float v) => v.ToString("R", CultureInfo.InvariantCulture);
+}
+
+/// <summary>The result of a whole run: where it went and the test-set evaluation of the best checkpoint.</summary>
+public sealed record RunResult(string OutDir, IReadOnlyList<EpochMetrics> History, int BestEpoch, double BestValidationAccuracy, Evaluation Test);
+
+/// <summary>
+/// A training run in a folder: data, model, optimizer and trainer put together from <see cref="RunSettings"/>,
+/// with last.ckpt (for --resume), best.ckpt (best validation accuracy), metrics.csv and curves.png kept up to date
+/// after every epoch.
+/// </summary>
+public sealed class TrainingRun : IDisposable
+{
+    public const string LastCheckpoint = "last.ckpt", BestCheckpoint = "best.ckpt", MetricsFile = "metrics.csv", CurvesFile = "curves.png";
+
+    private readonly BatchLoader _trainLoader, _valLoader, _testLoader;
+
+    private TrainingRun(RunSettings settings, IBackend backend, string outDir, Checkpoint? resume)
+    {
+        settings.Validate();
+        Settings = settings; Backend = backend; OutDir = outDir;
+        var (train, test) = LoadData(settings);
+        if (settings.Limit > 0 && settings.Limit < train.Count) train = train.Subset(train.Name, Enumerable.Range(0, settings.Limit).ToArray());
+        int validation = Math.Min(settings.Validation, train.Count / 10);
+        if (validation < 1) throw new ArgumentException($"{train.Count} training examples are too few to hold out a validation set.");
+        var (tr, val) = train.Split(validation, settings.Seed);
+        if (tr.Count < settings.Batch) throw new ArgumentException($"--batch {settings.Batch} is larger than the {tr.Count} training examples.");
+        Normalization = resume?.Normalization ?? tr.ComputeNormalization();
+        var augment = settings.Data == "cifar10" ? Augmentation.Cifar : Augmentation.None;
+        _trainLoader = new BatchLoader(tr, settings.Batch, Normalization, augment);
+        _valLoader = new BatchLoader(val, settings.Batch, Normalization);
+        _testLoader = new BatchLoader(test, settings.Batch, Normalization);
+        TrainData = tr; ValidationData = val; TestData = test;
+
+        Model = ModelZoo.Create(settings.Model, backend, tr.ImageShape, tr.ClassNames.Count, settings.Seed);
+        var ps = Model.Parameters.ToList();
+        Optimizer = settings.Optimizer switch
+        {
+            "adam" => new Adam(ps, weightDecay: settings.WeightDecay),
+            _ => new Sgd(ps, settings.Momentum, nesterov: settings.Optimizer == "nesterov", weightDecay: settings.WeightDecay),
+        };
+        Trainer = new Trainer(Model, Loss.Create(settings.Loss, backend), Optimizer,
+            LrSchedule.Create(settings.Schedule, settings.Lr, settings.Epochs), settings.Batch, settings.Seed);
+        if (resume is not null)
+        {
+            resume.Restore(Model, Optimizer);
+            Trainer.Epoch = resume.Epoch; Trainer.Step = resume.Step;
+            Optimizer.Steps = resume.Step;
+            Trainer.BestValidationAccuracy = resume.BestValidationAccuracy; Trainer.BestEpoch = resume.BestEpoch;
+            Trainer.History.AddRange(resume.History);
+        }
+    }
+
+    public RunSettings Settings { get; }
+    public IBackend Backend { get; }
+    public string OutDir { get; }
+    public Normalization Normalization { get; }
+    public Dataset TrainData { get; }
+    public Dataset ValidationData { get; }
+    public Dataset TestData { get; }
+    public Sequential Model { get; }
+    public Optimizer Optimizer { get; }
+    public Trainer Trainer { get; }
+
+    /// <summary>A new run in <paramref name="outDir"/>; refuses a folder that already holds a run, so nothing is overwritten.</summary>
+    public static TrainingRun Start(RunSettings settings, IBackend backend, string outDir)
+    {
+        settings.Validate();
+        if (File.Exists(Path.Combine(outDir, LastCheckpoint)))
+            throw new IOException($"{outDir} already holds a run ({LastCheckpoint}); continue it with --resume {outDir}, or choose another --out.");
+        return new TrainingRun(settings, backend, outDir, null);
+    }
+
+    /// <summary>Continues the run in <paramref name="outDir"/> from its last.ckpt, with the settings it was started with
+    /// (optionally more epochs).</summary>
+    public static TrainingRun Resume(string outDir, IBackend backend, int? epochs = null)
+    {
+        var ck = Checkpoint.Load(Path.Combine(outDir, LastCheckpoint));
+        var settings = RunSettings.FromDictionary(ck.Settings);
+        if (epochs is int e) settings = settings with { Epochs = e };
+        if (ck.Epoch >= settings.Epochs)
+            throw new ArgumentException($"{outDir} has already finished {ck.Epoch} of {settings.Epochs} epochs; pass --epochs with a larger number to go on.");
+        return new TrainingRun(settings, backend, outDir, ck);
+    }
+
+    public static (Dataset Train, Dataset Test) LoadData(RunSettings s) => s.Data switch
+    {
+        "cifar10" => Cifar10.Load(s.DataDir!),
+        _ => FashionMnist.Load(s.DataDir ?? FashionMnist.FindShipped()
+                ?? throw new DirectoryNotFoundException("The shipped Fashion-MNIST (data/fashion-mnist) was not found above the working directory; pass --data-dir.")),
+    };
+
+    /// <summary>Trains the remaining epochs, then evaluates best.ckpt on the test set.</summary>
+    public RunResult Run(ITrainingObserver? observer = null, CancellationToken cancel = default)
+    {
+        Trainer.Observer = observer;
+        Directory.CreateDirectory(OutDir);
+        while (Trainer.Epoch < Settings.Epochs)
+        {
+            var (_, best) = Trainer.RunEpoch(_trainLoader, _valLoader, Settings.Epochs, cancel);
+            var ck = Capture();
+            if (best) ck.Save(Path.Combine(OutDir, BestCheckpoint));
+            ck.Save(Path.Combine(OutDir, LastCheckpoint));
+            RunFiles.WriteMetrics(Path.Combine(OutDir, MetricsFile), Trainer.History);
+            RunFiles.WriteCurves(Path.Combine(OutDir, CurvesFile), Trainer.History, $"{Settings.Model} on {Settings.Data} ({Backend.Name})");
+        }
+        // Test with the best-validation weights, as the checkpoint a user would keep.
+        Checkpoint.Load(Path.Combine(OutDir, BestCheckpoint)).Restore(Model, null);
+        var test = Trainer.Evaluate(_testLoader);
+        Checkpoint.Load(Path.Combine(OutDir, LastCheckpoint)).Restore(Model, null);
+        return new RunResult(OutDir, Trainer.History, Trainer.BestEpoch, Trainer.BestValidationAccuracy, test);
+    }
+
+    public Checkpoint Capture() => new()
+    {
+        Model = Settings.Model, InputShape = Model.InputShape, ClassNames = [.. TrainData.ClassNames], Normalization = Normalization,
+        Settings = Settings.ToDictionary(), Epoch = Trainer.Epoch, Step = Trainer.Step,
+        BestValidationAccuracy = Trainer.BestValidationAccuracy, BestEpoch = Trainer.BestEpoch,
+        History = [.. Trainer.History], Tensors = Checkpoint.Capture(Model, Optimizer),
+    };
+
+    /// <summary>Evaluates a checkpoint on the test set of the data it was trained on (or <paramref name="dataDir"/>).</summary>
+    public static (Checkpoint Checkpoint, Evaluation Test) EvaluateCheckpoint(string path, IBackend backend, string? dataDir = null, int batch = 256)
+    {
+        var ck = Checkpoint.Load(path);
+        var settings = RunSettings.FromDictionary(ck.Settings);
+        if (dataDir is not null) settings = settings with { DataDir = dataDir };
+        var (_, test) = LoadData(settings);
+        if (!test.ImageShape.SequenceEqual(ck.InputShape))
+            throw new CheckpointException($"{path} is for images [{string.Join(", ", ck.InputShape)}], the test set has [{string.Join(", ", test.ImageShape)}].");
+        using var model = ModelZoo.Create(ck.Model, backend, ck.InputShape, ck.ClassNames.Length, settings.Seed);
+        ck.Restore(model, null);
+        using var loss = Loss.Create(settings.Loss, backend);
+        using var opt = new Sgd(model.Parameters.ToList());
+        using var trainer = new Trainer(model, loss, opt, new ConstantLr(1f), batch, settings.Seed);
+        return (ck, trainer.Evaluate(new BatchLoader(test, batch, ck.Normalization)));
+    }
+
+    public void Dispose()
+    {
+        Trainer.Dispose();
+        Trainer.Loss.Dispose();
+        Optimizer.Dispose();
+        Model.Dispose();
+    }
+}

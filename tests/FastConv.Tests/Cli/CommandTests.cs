@@ -1,0 +1,96 @@
+using FastConv.Cli;
+
+namespace FastConv.Tests.Cli;
+
+/// <summary>The `fastconv` command: bad arguments give one clear line and a non-zero exit, never a stack trace.</summary>
+[TestFixture, NonParallelizable]
+public class CommandTests
+{
+    private static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var (oldOut, oldErr) = (Console.Out, Console.Error);
+        var (o, e) = (new StringWriter(), new StringWriter());
+        Console.SetOut(o); Console.SetError(e);
+        try
+        {
+            Spectre.Console.AnsiConsole.Console = Spectre.Console.AnsiConsole.Create(new Spectre.Console.AnsiConsoleSettings
+            {
+                Out = new Spectre.Console.AnsiConsoleOutput(o), Interactive = Spectre.Console.InteractionSupport.No,
+            });
+            int code = Commands.Run(args);
+            return (code, o.ToString(), e.ToString());
+        }
+        finally
+        {
+            Console.SetOut(oldOut); Console.SetError(oldErr);
+        }
+    }
+
+    [TestCase("train --lr 0", "--lr must be greater than 0")]
+    [TestCase("train --lr -0.5", "--lr must be greater than 0")]
+    [TestCase("train --batch 0", "--batch must be at least 1")]
+    [TestCase("train --model resnet-9000", "Unknown model 'resnet-9000'")]
+    [TestCase("train --optimizer rmsprop", "Unknown optimizer 'rmsprop'")]
+    [TestCase("train --data-dir /nonexistent/fashion", "Fashion-MNIST directory not found: /nonexistent/fashion")]
+    [TestCase("train --data cifar10", "CIFAR-10 is not shipped")]
+    [TestCase("train --backend tpu", "Unknown backend 'tpu'")]
+    [TestCase("train --threads 0", "--threads must be at least 1")]
+    [TestCase("train --resume /nonexistent/run", "Checkpoint not found")]
+    [TestCase("eval --checkpoint /nonexistent.ckpt", "Checkpoint not found")]
+    [TestCase("summary --model alexnet", "Unknown model 'alexnet'")]
+    [TestCase("shape --input 3,5,5 --kernel 7 --pad 0", "output height (5 - 7 + 2*0)/1 + 1 = -1")]
+    public void BadArguments_OneLine_NonZeroExit(string args, string message)
+    {
+        var (code, _, err) = Run(args.Split(' '));
+        Assert.That(code, Is.Not.Zero);
+        var lines = err.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.That(lines, Has.Length.EqualTo(1), err);
+        Assert.That(lines[0], Does.StartWith("fastconv: error: ").And.Contain(message));
+        Assert.That(err, Does.Not.Contain("   at "), "no stack trace");
+    }
+
+    [TestCase("train --epochs many")]
+    [TestCase("train --no-such-option 1")]
+    public void UnparsableArguments_Exit2_WithHint(string args)
+    {
+        var (code, _, err) = Run(args.Split(' '));
+        Assert.That(code, Is.EqualTo(2));
+        Assert.That(err, Does.Contain("fastconv: error: ").And.Contain("See: fastconv train --help"));
+    }
+
+    [Test]
+    public void Summary_Vgg16_MatchesTheNotes()
+    {
+        var (code, output, _) = Run("summary", "--model", "vgg16");
+        Assert.That(code, Is.Zero);
+        Assert.That(output, Does.Contain("138,357,544").And.Contain("102,764,544"), "FC1: 7·7·512·4096 weights + 4096 biases");
+    }
+
+    [Test]
+    public void Info_ListsBackends()
+    {
+        var (code, output, _) = Run("info");
+        Assert.That(code, Is.Zero);
+        Assert.That(output, Does.Contain("managed:").And.Contain("reference").And.Contain("auto"));
+    }
+
+    [Test]
+    public void Train_Tiny_Then_Eval()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "fastconv-cli-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var (code, output, err) = Run("train", "--epochs", "1", "--limit", "500", "--validation", "100", "--batch", "50", "--out", dir, "--threads", "1");
+            Assert.That(code, Is.Zero, err);
+            Assert.That(output, Does.Contain("Test accuracy of best.ckpt").And.Contain("images/s"));
+            var (ecode, eout, eerr) = Run("eval", "--checkpoint", Path.Combine(dir, "best.ckpt"));
+            Assert.That(ecode, Is.Zero, eerr);
+            Assert.That(eout, Does.Contain("Confusion matrix").And.Contain("Ankle boot").And.Contain("Per-class accuracy"));
+        }
+        finally
+        {
+            if (Directory.Exists(dir)) Directory.Delete(dir, true);
+            Parallelism.Threads = Environment.ProcessorCount;
+        }
+    }
+}

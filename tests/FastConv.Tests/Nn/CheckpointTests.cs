@@ -1,0 +1,185 @@
+using FastConv.Nn;
+
+namespace FastConv.Tests.Nn;
+
+/// <summary>
+/// Runs in a temporary folder on a 600-image slice of the shipped Fashion-MNIST: checkpoint round trip,
+/// resume that continues bit for bit, refusal of corrupt, truncated and mismatched files (changing nothing),
+/// and a run folder that is never overwritten.
+/// </summary>
+[TestFixture]
+public class CheckpointTests
+{
+    private string _dir = "";
+
+    [SetUp]
+    public void SetUp() => _dir = Directory.CreateTempSubdirectory("fastconv-ckpt-").FullName;
+
+    [TearDown]
+    public void TearDown() => Directory.Delete(_dir, recursive: true);
+
+    private static readonly RunSettings Tiny = new()
+    {
+        Model = "cs231n-3layer", Epochs = 3, Batch = 50, Limit = 600, Validation = 100, Lr = 0.02f, Seed = 4,
+    };
+
+    private static IBackend Managed => BackendRegistry.Get("managed");
+
+    private static float[][] Weights(Sequential m) => m.Parameters.Select(p => p.Value.ToArray()).ToArray();
+
+    private static void AssertSameMetrics(IReadOnlyList<EpochMetrics> a, IReadOnlyList<EpochMetrics> b)
+    {
+        Assert.That(b, Has.Count.EqualTo(a.Count));
+        for (int i = 0; i < a.Count; i++)
+        {
+            // Everything but the wall-clock columns, bit for bit.
+            Assert.That((b[i].Epoch, b[i].LearningRate, b[i].TrainLoss, b[i].TrainAccuracy, b[i].ValidationLoss, b[i].ValidationAccuracy),
+                Is.EqualTo((a[i].Epoch, a[i].LearningRate, a[i].TrainLoss, a[i].TrainAccuracy, a[i].ValidationLoss, a[i].ValidationAccuracy)), $"epoch {i + 1}");
+        }
+    }
+
+    [Test]
+    public void Run_WritesFiles_AndResumeContinuesBitForBit()
+    {
+        string full = Path.Combine(_dir, "full"), split = Path.Combine(_dir, "split");
+        RunResult whole;
+        float[][] wholeWeights;
+        using (var run = TrainingRun.Start(Tiny, Managed, full))
+        {
+            whole = run.Run();
+            wholeWeights = Weights(run.Model);
+        }
+        foreach (var f in new[] { "metrics.csv", "curves.png", "best.ckpt", "last.ckpt" })
+            Assert.That(File.Exists(Path.Combine(full, f)), f);
+        Assert.That(Directory.GetFiles(full, "*tmp*"), Is.Empty, "temporary files left behind");
+        var csv = RunFiles.ReadMetrics(Path.Combine(full, "metrics.csv"));
+        Assert.That(csv.Rows.Count, Is.EqualTo(3));
+        Assert.That(csv.Columns.Select(c => c.Name), Is.EqualTo(RunFiles.MetricColumns));
+        Assert.That((double)csv["val_accuracy"][2], Is.EqualTo(whole.History[2].ValidationAccuracy).Within(1e-12));
+        Assert.That(whole.Test.Accuracy, Is.GreaterThan(0.5), "600 images and 3 epochs should already beat chance by far");
+
+        // The same run interrupted during its second epoch (as Ctrl+C does), then resumed from last.ckpt.
+        using (var run = TrainingRun.Start(Tiny, Managed, split))
+        {
+            using var cancel = new CancellationTokenSource();
+            Assert.Throws<OperationCanceledException>(() => run.Run(new CancelAfterBatches(cancel, 12 + 3), cancel.Token));
+        }
+        using (var resumed = TrainingRun.Resume(split, Managed))
+        {
+            Assert.That(resumed.Trainer.Epoch, Is.EqualTo(1));
+            var r = resumed.Run();
+            AssertSameMetrics(whole.History, r.History);
+            Assert.That(Weights(resumed.Model), Is.EqualTo(wholeWeights), "weights after resume differ from the uninterrupted run");
+            Assert.That(r.Test.Accuracy, Is.EqualTo(whole.Test.Accuracy));
+        }
+    }
+
+    /// <summary>Cancels after a number of batches (an epoch of the tiny run is 10 batches).</summary>
+    private sealed class CancelAfterBatches(CancellationTokenSource cancel, int batches) : ITrainingObserver
+    {
+        private int _seen;
+        public void BatchDone(int epoch, int batch, int count, double loss, double accuracy, double imagesPerSecond)
+        {
+            if (++_seen == batches) cancel.Cancel();
+        }
+    }
+
+    [Test]
+    public void Start_RefusesAFolderThatHoldsARun()
+    {
+        string dir = Path.Combine(_dir, "r");
+        using (var run = TrainingRun.Start(Tiny with { Epochs = 1 }, Managed, dir)) run.Run();
+        byte[] before = File.ReadAllBytes(Path.Combine(dir, "last.ckpt"));
+        var e = Assert.Throws<IOException>(() => TrainingRun.Start(Tiny, Managed, dir));
+        Assert.That(e!.Message, Does.Contain("--resume"));
+        Assert.That(File.ReadAllBytes(Path.Combine(dir, "last.ckpt")), Is.EqualTo(before));
+        var done = Assert.Throws<ArgumentException>(() => TrainingRun.Resume(dir, Managed));
+        Assert.That(done!.Message, Does.Contain("already finished 1 of 1"));
+    }
+
+    private string SavedCheckpoint(out Sequential model)
+    {
+        model = ModelZoo.Create("lenet", Managed, [1, 28, 28], 10, seed: 7);
+        var ck = new Checkpoint
+        {
+            Model = "lenet", InputShape = [1, 28, 28], ClassNames = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"],
+            Normalization = new(new[] { 0.5f }, new[] { 0.25f }), Settings = new() { ["seed"] = "7" }, Epoch = 2, Step = 99,
+            BestValidationAccuracy = 0.75, BestEpoch = 1,
+            History = [new EpochMetrics(1, 0.1, 1.5, 0.6, 1.4, 0.75, 3.0, 1000)],
+            Tensors = Checkpoint.Capture(model, null),
+        };
+        string path = Path.Combine(_dir, "m.ckpt");
+        ck.Save(path);
+        return path;
+    }
+
+    [Test]
+    public void RoundTrip_RestoresEveryTensorAndField()
+    {
+        string path = SavedCheckpoint(out var source);
+        using (source)
+        {
+            var ck = Checkpoint.Load(path);
+            Assert.That((ck.Model, ck.Epoch, ck.Step, ck.BestEpoch, ck.BestValidationAccuracy), Is.EqualTo(("lenet", 2, 99L, 1, 0.75)));
+            Assert.That(ck.Normalization.Mean, Is.EqualTo(new[] { 0.5f }));
+            Assert.That(ck.History[0], Is.EqualTo(new EpochMetrics(1, 0.1, 1.5, 0.6, 1.4, 0.75, 3.0, 1000)));
+            using var target = ModelZoo.Create("lenet", Managed, [1, 28, 28], 10, seed: 8);
+            Assert.That(Weights(target), Is.Not.EqualTo(Weights(source)));
+            ck.Restore(target, null);
+            Assert.That(Weights(target), Is.EqualTo(Weights(source)));
+        }
+    }
+
+    private static IEnumerable<TestCaseData> Damages()
+    {
+        yield return new TestCaseData((Func<byte[], byte[]>)(b => { b[b.Length / 2] ^= 0x40; return b; }), "corrupt").SetName("FlippedBit_IsCorrupt");
+        yield return new TestCaseData((Func<byte[], byte[]>)(b => b[..(b.Length - 100)]), "truncated").SetName("Truncated");
+        yield return new TestCaseData((Func<byte[], byte[]>)(b => b[..30]), "truncated").SetName("TruncatedInHeader");
+        yield return new TestCaseData((Func<byte[], byte[]>)(b => { b[0] = (byte)'X'; return b; }), "not a FastConv checkpoint").SetName("WrongMagic");
+        yield return new TestCaseData((Func<byte[], byte[]>)(b => { b[8] = 9; return b; }), "version 9").SetName("OtherVersion");
+        yield return new TestCaseData((Func<byte[], byte[]>)(b => [.. b, 1, 2, 3]), "trailing").SetName("TrailingBytes");
+    }
+
+    [TestCaseSource(nameof(Damages))]
+    public void DamagedFile_IsRefused_AndChangesNothing(Func<byte[], byte[]> damage, string expected)
+    {
+        string path = SavedCheckpoint(out var source);
+        source.Dispose();
+        File.WriteAllBytes(path, damage(File.ReadAllBytes(path)));
+        using var target = ModelZoo.Create("lenet", Managed, [1, 28, 28], 10, seed: 8);
+        var before = Weights(target);
+        var e = Assert.Throws<CheckpointException>(() => Checkpoint.Load(path).Restore(target, null));
+        Assert.That(e!.Message, Does.Contain(expected).And.Contain(path));
+        Assert.That(Weights(target), Is.EqualTo(before));
+    }
+
+    [Test]
+    public void OtherModel_IsRefused_AndChangesNothing()
+    {
+        string path = SavedCheckpoint(out var source);
+        source.Dispose();
+        using var target = ModelZoo.Create("cs231n-3layer", Managed, [1, 28, 28], 10, seed: 8);
+        var before = Weights(target);
+        var e = Assert.Throws<CheckpointException>(() => Checkpoint.Load(path).Restore(target, null));
+        Assert.That(e!.Message, Does.Contain("conv1.weight").And.Contain("shape"));
+        Assert.That(Weights(target), Is.EqualTo(before));
+    }
+
+    [Test]
+    public void SaveOverExisting_LeavesOnlyTheNewFile()
+    {
+        string path = SavedCheckpoint(out var m);
+        using (m)
+        {
+            var ck = Checkpoint.Load(path);
+            var newer = new Checkpoint
+            {
+                Model = ck.Model, InputShape = ck.InputShape, ClassNames = ck.ClassNames, Normalization = ck.Normalization,
+                Epoch = 3, Tensors = ck.Tensors,
+            };
+            newer.Save(path);
+            Assert.That(Checkpoint.Load(path).Epoch, Is.EqualTo(3));
+            Assert.That(Directory.GetFiles(_dir), Has.Length.EqualTo(1));
+        }
+    }
+}
