@@ -12,8 +12,9 @@ public static class Work
 {
     public static (double Amount, bool IsFlops) Of(BenchmarkCase bc)
     {
+        if (bc.Descriptor.WorkloadMethod.Name == nameof(TrainStepBenchmarks.TrainStep)) return (TrainStepBenchmarks.StepFlops, true);
         var @case = (string)bc.Parameters["Case"];
-        var (_, shape) = Suite.Resolve(@case);
+        var shape = Suite.Shape(@case);
         bool both = bc.Descriptor.WorkloadMethod.Name == "ForwardBackward";
         if (shape.Conv is { } d) return (d.Flops * (both ? 3.0 : 1.0), true);
         var p = shape.Pool!.Value;

@@ -31,9 +31,12 @@ public static class Suite
         return t;
     }
 
-    public static (IBackend Backend, ShapeCase Shape) Resolve(string @case)
+    public static (IBackend Backend, ShapeCase Shape) Resolve(string @case) => (BackendRegistry.Get(@case.Split(' ')[0]), Shape(@case));
+
+    /// <summary>The shape of a case "runner shape"; the runner may be a FastConv backend or a peer such as "torchsharp".</summary>
+    public static ShapeCase Shape(string @case)
     {
-        var parts = @case.Split(' ');
-        return (BackendRegistry.Get(parts[0]), Shapes.Single(s => s.Name == parts[1]));
+        string name = @case.Split(' ')[^1];
+        return Shapes.SingleOrDefault(s => s.Name == name) ?? throw new ArgumentException($"No shape '{name}' in bench.txt (case '{@case}').");
     }
 }

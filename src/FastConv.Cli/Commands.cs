@@ -16,6 +16,7 @@ public static class Commands
         root.Subcommands.Add(Eval());
         root.Subcommands.Add(Summary());
         root.Subcommands.Add(Shape());
+        root.Subcommands.Add(Visualize());
         root.Subcommands.Add(Info());
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
@@ -79,11 +80,12 @@ public static class Commands
         var seed = Opt("--seed", "Seed for initialisation, shuffling, dropout and augmentation.", d.Seed);
         var validation = Opt("--validation", "Training examples held out for validation.", d.Validation);
         var limit = Opt("--limit", "Train on only the first N training examples (0: all).", d.Limit);
+        var augment = Opt("--augment", "auto (crop-flip for cifar10, none for fashion-mnist), none, flip or crop-flip.", d.Augment);
         var outDir = new Option<string?>("--out") { Description = "Run folder (default: runs/<model>-<time>). Refuses one that already holds a run." };
         var resume = new Option<string?>("--resume") { Description = "Continue the run in this folder from its last.ckpt." };
         var cmd = new Command("train", "Train a model and write metrics.csv, best.ckpt, last.ckpt and curves.png to the run folder.")
         {
-            data, dataDir, model, epochs, lr, batch, optimizer, momentum, wd, schedule, loss, BackendOption, ThreadsOption, seed, validation, limit, outDir, resume,
+            data, dataDir, model, epochs, lr, batch, optimizer, momentum, wd, schedule, loss, BackendOption, ThreadsOption, seed, validation, limit, augment, outDir, resume,
         };
         cmd.SetAction(p =>
         {
@@ -101,7 +103,7 @@ public static class Commands
                     Data = p.GetValue(data)!, DataDir = p.GetValue(dataDir), Model = p.GetValue(model)!, Epochs = p.GetValue(epochs),
                     Lr = p.GetValue(lr), Batch = p.GetValue(batch), Optimizer = p.GetValue(optimizer)!, Momentum = p.GetValue(momentum),
                     WeightDecay = p.GetValue(wd), Schedule = p.GetValue(schedule)!, Loss = p.GetValue(loss)!, Seed = p.GetValue(seed),
-                    Validation = p.GetValue(validation), Limit = p.GetValue(limit),
+                    Validation = p.GetValue(validation), Limit = p.GetValue(limit), Augment = p.GetValue(augment)!,
                 };
                 s.Validate();
                 string o = p.GetValue(outDir) ?? Path.Combine("runs", $"{s.Model}-{DateTime.Now:yyyyMMdd-HHmmss}");
@@ -123,6 +125,26 @@ public static class Commands
             var (ck, ev) = TrainingRun.EvaluateCheckpoint(p.GetValue(ckpt)!, be, p.GetValue(dataDir));
             AnsiConsole.MarkupLine($"[bold]{Markup.Escape(ck.Model)}[/] after {ck.Epoch} epochs, on {ev.Count} test images ({Markup.Escape(be.Name)}, {ev.Seconds:0.0} s):");
             Reports.Evaluation(ev);
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command Visualize()
+    {
+        var ckpt = new Option<string>("--checkpoint") { Description = "A checkpoint written by fastconv train.", Required = true };
+        var image = Opt("--image", "Index of the test image whose activation maps are drawn.", 0);
+        var outDir = new Option<string?>("--out") { Description = "Folder for filters.png and activations.png (default: the checkpoint's folder)." };
+        var dataDir = new Option<string?>("--data-dir") { Description = "Data directory, if not the one the run used." };
+        var cmd = new Command("visualize", "Draw the first layer's filters and one test image's activation maps (the notes' \"what ConvNets learn\").")
+            { ckpt, image, outDir, dataDir, BackendOption, ThreadsOption };
+        cmd.SetAction(p =>
+        {
+            string path = p.GetValue(ckpt)!;
+            string dir = p.GetValue(outDir) ?? Path.GetDirectoryName(Path.GetFullPath(path))!;
+            var (truth, predicted) = TrainingRun.Visualize(path, Backend(p), p.GetValue(image), dir, p.GetValue(dataDir));
+            AnsiConsole.MarkupLine($"Test image {p.GetValue(image)}: [bold]{Markup.Escape(truth)}[/], predicted [bold]{Markup.Escape(predicted)}[/].");
+            AnsiConsole.MarkupLine($"Written: {Markup.Escape(Path.Combine(dir, "filters.png"))}, {Markup.Escape(Path.Combine(dir, "activations.png"))}");
             return 0;
         });
         return cmd;

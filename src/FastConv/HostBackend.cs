@@ -47,7 +47,7 @@ public abstract unsafe class HostBackend : IBackend
         if (c.Dim(0) != m || c.Dim(1) != n)
             throw new ArgumentException($"{op}: c has shape {ShapeMath.Format(c.Shape)}, expected [{m}, {n}].", nameof(c));
         HostCheck.Finite(alpha, nameof(alpha), op); HostCheck.Finite(beta, nameof(beta), op);
-        Verbose.Log(Name, "gemm", $"m{m} n{n} k{k} ta{(transA ? 1 : 0)} tb{(transB ? 1 : 0)}");
+        using var verbose = Verbose.Op(Name, "gemm", $"m{m} n{n} k{k} ta{(transA ? 1 : 0)} tb{(transB ? 1 : 0)}");
         GemmCore(m, n, k, a.HostStorage.Pointer, transA, b.HostStorage.Pointer, transB, c.HostStorage.Pointer, alpha, beta);
     }
 
@@ -68,7 +68,7 @@ public abstract unsafe class HostBackend : IBackend
         HostCheck.Check(x, nameof(x), nameof(BiasAdd));
         var (n, c, inner) = Channels(x, nameof(x), nameof(BiasAdd));
         var pb = HostCheck.Ptr(bias, nameof(bias), [c], nameof(BiasAdd));
-        Log("bias_add", x);
+        using var verbose = Log("bias_add", x);
         BiasAddCore(n, c, inner, x.HostStorage.Pointer, pb);
     }
 
@@ -77,7 +77,7 @@ public abstract unsafe class HostBackend : IBackend
         HostCheck.Check(dy, nameof(dy), nameof(BiasBackward));
         var (n, c, inner) = Channels(dy, nameof(dy), nameof(BiasBackward));
         var pdb = HostCheck.Ptr(dbias, nameof(dbias), [c], nameof(BiasBackward));
-        Log("bias_bwd", dy);
+        using var verbose = Log("bias_bwd", dy);
         BiasBackwardCore(n, c, inner, dy.HostStorage.Pointer, pdb);
     }
 
@@ -88,7 +88,7 @@ public abstract unsafe class HostBackend : IBackend
     {
         HostCheck.Check(x, nameof(x), nameof(ReluForward));
         var py = HostCheck.Ptr(y, nameof(y), x.Shape, nameof(ReluForward));
-        Log("relu_fwd", x);
+        using var verbose = Log("relu_fwd", x);
         ReluForwardCore(x.HostStorage.Span(x.Length), new Span<float>(py, (int)x.Length));
     }
 
@@ -97,7 +97,7 @@ public abstract unsafe class HostBackend : IBackend
         HostCheck.Check(x, nameof(x), nameof(ReluBackward));
         var pdy = HostCheck.Ptr(dy, nameof(dy), x.Shape, nameof(ReluBackward));
         var pdx = HostCheck.Ptr(dx, nameof(dx), x.Shape, nameof(ReluBackward));
-        Log("relu_bwd", x);
+        using var verbose = Log("relu_bwd", x);
         ReluBackwardCore(x.HostStorage.Span(x.Length), new Span<float>(pdy, (int)x.Length), new Span<float>(pdx, (int)x.Length));
     }
 
@@ -109,7 +109,7 @@ public abstract unsafe class HostBackend : IBackend
         HostCheck.Check(x, nameof(x), nameof(GlobalAvgPoolForward));
         var (n, c, hw) = Channels(x, nameof(x), nameof(GlobalAvgPoolForward));
         var py = HostCheck.Ptr(y, nameof(y), n * (long)c, nameof(GlobalAvgPoolForward));
-        Log("gap_fwd", x);
+        using var verbose = Log("gap_fwd", x);
         GlobalAvgPoolForwardCore(n, c, hw, x.HostStorage.Pointer, py);
     }
 
@@ -118,7 +118,7 @@ public abstract unsafe class HostBackend : IBackend
         HostCheck.Check(dx, nameof(dx), nameof(GlobalAvgPoolBackward));
         var (n, c, hw) = Channels(dx, nameof(dx), nameof(GlobalAvgPoolBackward));
         var pdy = HostCheck.Ptr(dy, nameof(dy), n * (long)c, nameof(GlobalAvgPoolBackward));
-        Log("gap_bwd", dx);
+        using var verbose = Log("gap_bwd", dx);
         GlobalAvgPoolBackwardCore(n, c, hw, pdy, dx.HostStorage.Pointer);
     }
 
@@ -137,7 +137,7 @@ public abstract unsafe class HostBackend : IBackend
             HostCheck.Ptr(runningMean, nameof(runningMean), ch, op), HostCheck.Ptr(runningVar, nameof(runningVar), ch, op));
         if (!(momentum >= 0f && momentum <= 1f)) throw new ArgumentOutOfRangeException(nameof(momentum), momentum, $"{op}: momentum must be in [0, 1], got {momentum}.");
         HostCheck.Finite(epsilon, nameof(epsilon), op, positive: true);
-        Log("batchnorm_fwd_train", x);
+        using var verbose = Log("batchnorm_fwd_train", x);
         BatchNormForwardTrainingCore(n, c, hw, p, momentum, epsilon);
     }
 
@@ -151,7 +151,7 @@ public abstract unsafe class HostBackend : IBackend
             HostCheck.Ptr(y, nameof(y), x.Shape, op), null, null,
             HostCheck.Ptr(runningMean, nameof(runningMean), ch, op), HostCheck.Ptr(runningVar, nameof(runningVar), ch, op));
         HostCheck.Finite(epsilon, nameof(epsilon), op, positive: true);
-        Log("batchnorm_fwd_infer", x);
+        using var verbose = Log("batchnorm_fwd_infer", x);
         BatchNormForwardInferenceCore(n, c, hw, p, epsilon);
     }
 
@@ -165,7 +165,7 @@ public abstract unsafe class HostBackend : IBackend
         float* pm = HostCheck.Ptr(saveMean, nameof(saveMean), ch, op), ps = HostCheck.Ptr(saveInvStd, nameof(saveInvStd), ch, op);
         float* pdx = HostCheck.Ptr(dx, nameof(dx), x.Shape, op), pdg = HostCheck.Ptr(dgamma, nameof(dgamma), ch, op);
         float* pdb = HostCheck.Ptr(dbeta, nameof(dbeta), ch, op);
-        Log("batchnorm_bwd", x);
+        using var verbose = Log("batchnorm_bwd", x);
         BatchNormBackwardCore(n, c, hw, x.HostStorage.Pointer, pdy, pg, pm, ps, pdx, pdg, pdb);
     }
 
@@ -188,7 +188,7 @@ public abstract unsafe class HostBackend : IBackend
         var pm = HostCheck.Ptr(mask, nameof(mask), x.Shape, nameof(DropoutForward));
         FastConv.Dropout.CheckP(p);
         int len = (int)x.Length;
-        Log("dropout_fwd", x);
+        using var verbose = Log("dropout_fwd", x);
         DropoutForwardCore(x.HostStorage.Span(len), new Span<float>(py, len), new Span<float>(pm, len), p, seed);
     }
 
@@ -198,7 +198,7 @@ public abstract unsafe class HostBackend : IBackend
         var pm = HostCheck.Ptr(mask, nameof(mask), dy.Shape, nameof(DropoutBackward));
         var pdx = HostCheck.Ptr(dx, nameof(dx), dy.Shape, nameof(DropoutBackward));
         int len = (int)dy.Length;
-        Log("dropout_bwd", dy);
+        using var verbose = Log("dropout_bwd", dy);
         DropoutBackwardCore(dy.HostStorage.Span(len), new Span<float>(pm, len), new Span<float>(pdx, len));
     }
 
@@ -211,7 +211,7 @@ public abstract unsafe class HostBackend : IBackend
         var (n, k) = Logits(logits, op);
         var pp = HostCheck.Ptr(probs, nameof(probs), logits.Shape, op);
         using var lab = new LabelBuffer(labels, n, k, op);
-        Log("softmax_xent_fwd", logits);
+        using var verbose = Log("softmax_xent_fwd", logits);
         return SoftmaxCrossEntropyForwardCore(n, k, logits.HostStorage.Pointer, lab.Span, pp);
     }
 
@@ -221,7 +221,7 @@ public abstract unsafe class HostBackend : IBackend
         var (n, k) = Logits(probs, op);
         var pd = HostCheck.Ptr(dlogits, nameof(dlogits), probs.Shape, op);
         using var lab = new LabelBuffer(labels, n, k, op);
-        Log("softmax_xent_bwd", probs);
+        using var verbose = Log("softmax_xent_bwd", probs);
         SoftmaxCrossEntropyBackwardCore(n, k, probs.HostStorage.Pointer, lab.Span, pd);
     }
 
@@ -260,9 +260,9 @@ public abstract unsafe class HostBackend : IBackend
     }
 
     /// <summary>FASTCONV_VERBOSE: one line per op, naming this backend and the shape it ran on.</summary>
-    private void Log(string op, Tensor t)
+    private Verbose.Scope Log(string op, Tensor t)
     {
-        if (Verbose.Enabled) Verbose.Log(Name, op, ShapeMath.Format(t.Shape));
+        return Verbose.Enabled ? Verbose.Op(Name, op, ShapeMath.Format(t.Shape)) : default;
     }
 
     protected abstract float SoftmaxCrossEntropyForwardCore(int n, int k, float* logits, ReadOnlySpan<int> labels, float* probs);
@@ -278,7 +278,7 @@ public abstract unsafe class HostBackend : IBackend
         if (!(momentum >= 0f && momentum < 1f)) throw new ArgumentOutOfRangeException(nameof(momentum), momentum, $"{op}: momentum must be in [0, 1), got {momentum}.");
         if (!(weightDecay >= 0f) || !float.IsFinite(weightDecay)) throw new ArgumentOutOfRangeException(nameof(weightDecay), weightDecay, $"{op}: weightDecay must be >= 0, got {weightDecay}.");
         int len = (int)weights.Length;
-        Log("sgd_update", weights);
+        using var verbose = Log("sgd_update", weights);
         SgdMomentumUpdateCore(weights.HostStorage.Span(len), new Span<float>(pg, len), new Span<float>(pv, len), lr, momentum, weightDecay, nesterov);
     }
 
@@ -296,7 +296,7 @@ public abstract unsafe class HostBackend : IBackend
         if (step < 1) throw new ArgumentOutOfRangeException(nameof(step), step, $"{op}: step counts from 1, got {step}.");
         if (!(weightDecay >= 0f) || !float.IsFinite(weightDecay)) throw new ArgumentOutOfRangeException(nameof(weightDecay), weightDecay, $"{op}: weightDecay must be >= 0, got {weightDecay}.");
         int len = (int)weights.Length;
-        Log("adam_update", weights);
+        using var verbose = Log("adam_update", weights);
         AdamUpdateCore(weights.HostStorage.Span(len), new Span<float>(pg, len), new Span<float>(pm, len), new Span<float>(pv, len),
                        lr, beta1, beta2, epsilon, step, weightDecay);
     }
@@ -322,7 +322,7 @@ public abstract unsafe class HostConv2dPlan(Conv2dDesc desc) : IConv2dPlan
         var pw = HostCheck.Ptr(w, nameof(w), d.WeightShape, op);
         var pb = bias is null ? null : HostCheck.Ptr(bias, nameof(bias), d.BiasShape, op);
         var py = HostCheck.Ptr(y, nameof(y), d.OutputShape, op);
-        Verbose.Log(Implementation, "conv2d_fwd", d);
+        using var verbose = Verbose.Op(Implementation, "conv2d_fwd", d);
         ForwardCore(px, pw, pb, py);
     }
 
@@ -333,7 +333,7 @@ public abstract unsafe class HostConv2dPlan(Conv2dDesc desc) : IConv2dPlan
         var pdy = HostCheck.Ptr(dy, nameof(dy), d.OutputShape, op);
         var pw = HostCheck.Ptr(w, nameof(w), d.WeightShape, op);
         var pdx = HostCheck.Ptr(dx, nameof(dx), d.InputShape, op);
-        Verbose.Log(Implementation, "conv2d_bwd_data", d);
+        using var verbose = Verbose.Op(Implementation, "conv2d_bwd_data", d);
         BackwardDataCore(pdy, pw, pdx);
     }
 
@@ -345,7 +345,7 @@ public abstract unsafe class HostConv2dPlan(Conv2dDesc desc) : IConv2dPlan
         var pdy = HostCheck.Ptr(dy, nameof(dy), d.OutputShape, op);
         var pdw = HostCheck.Ptr(dw, nameof(dw), d.WeightShape, op);
         var pdb = dbias is null ? null : HostCheck.Ptr(dbias, nameof(dbias), d.BiasShape, op);
-        Verbose.Log(Implementation, "conv2d_bwd_filter", d);
+        using var verbose = Verbose.Op(Implementation, "conv2d_bwd_filter", d);
         BackwardFilterCore(px, pdy, pdw, pdb);
     }
 
@@ -365,7 +365,7 @@ public abstract unsafe class HostPool2dPlan(Pool2dDesc desc) : IPool2dPlan
     {
         var px = HostCheck.Ptr(x, nameof(x), Desc.InputShape, "Pool2d.Forward");
         var py = HostCheck.Ptr(y, nameof(y), Desc.OutputShape, "Pool2d.Forward");
-        Verbose.Log(Implementation, Desc.Kind == PoolKind.Max ? "maxpool2d_fwd" : "avgpool2d_fwd", Desc);
+        using var verbose = Verbose.Op(Implementation, Desc.Kind == PoolKind.Max ? "maxpool2d_fwd" : "avgpool2d_fwd", Desc);
         ForwardCore(px, py);
     }
 
@@ -374,7 +374,7 @@ public abstract unsafe class HostPool2dPlan(Pool2dDesc desc) : IPool2dPlan
         var px = HostCheck.Ptr(x, nameof(x), Desc.InputShape, "Pool2d.Backward");
         var pdy = HostCheck.Ptr(dy, nameof(dy), Desc.OutputShape, "Pool2d.Backward");
         var pdx = HostCheck.Ptr(dx, nameof(dx), Desc.InputShape, "Pool2d.Backward");
-        Verbose.Log(Implementation, Desc.Kind == PoolKind.Max ? "maxpool2d_bwd" : "avgpool2d_bwd", Desc);
+        using var verbose = Verbose.Op(Implementation, Desc.Kind == PoolKind.Max ? "maxpool2d_bwd" : "avgpool2d_bwd", Desc);
         BackwardCore(px, pdy, pdx);
     }
 

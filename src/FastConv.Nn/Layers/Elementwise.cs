@@ -29,6 +29,7 @@ public sealed class Flatten(IBackend backend) : Layer(backend)
     private Tensor? _x, _view, _dy, _dxView;
 
     public override string Kind => "Flatten";
+    public override Tensor? Output => _view;
     public override string Describe() => "to [N, features]";
 
     public override int[] OutputShape(ReadOnlySpan<int> input)
@@ -80,6 +81,7 @@ public sealed class DropoutLayer : Layer
     }
 
     public override string Kind => "Dropout";
+    public override Tensor? Output => _trained ? Y : X;
     public float P { get; }
     /// <summary>Set by the model before each training forward pass (derived from the run seed and the step), so resumed runs draw the same masks.</summary>
     public ulong Seed { get; set; }

@@ -73,6 +73,9 @@ public abstract class Layer : IDisposable
     /// <summary>The input of the last Forward, and the layer's output and input-gradient buffers for its shape.</summary>
     protected Tensor? X, Y, Dx;
 
+    /// <summary>The output of the last Forward (activation maps, for inspection); null before the first.</summary>
+    public virtual Tensor? Output => Y;
+
     /// <summary>
     /// Called first in Forward: remembers <paramref name="x"/> and, when its shape differs from the last one,
     /// frees the per-shape buffers and allocates Y (of <see cref="OutputShape"/>) and Dx (of the input's shape),

@@ -23,6 +23,16 @@ public sealed record RunSettings
     public int Validation { get; init; } = 5000;
     /// <summary>Use only the first N training examples (0: all) — for quick runs and tests.</summary>
     public int Limit { get; init; }
+    /// <summary>none, flip, crop-flip, or auto (crop-flip for CIFAR-10, none for Fashion-MNIST).</summary>
+    public string Augment { get; init; } = "auto";
+
+    public Augmentation Augmentation => Augment switch
+    {
+        "none" => Augmentation.None,
+        "flip" => new Augmentation(0, true),
+        "crop-flip" => Data == "cifar10" ? Augmentation.Cifar : new Augmentation(2, true),
+        _ => Data == "cifar10" ? Augmentation.Cifar : Augmentation.None,
+    };
 
     public void Validate()
     {
@@ -40,13 +50,14 @@ public sealed record RunSettings
         Need(Loss is "softmax" or "svm", $"Unknown loss '{Loss}': use softmax or svm.");
         Need(Validation >= 1, $"--validation must be at least 1, got {Validation}.");
         Need(Limit >= 0, $"--limit must be at least 0, got {Limit}.");
+        Need(Augment is "auto" or "none" or "flip" or "crop-flip", $"Unknown augmentation '{Augment}': use auto, none, flip or crop-flip.");
     }
 
     public Dictionary<string, string> ToDictionary() => new()
     {
         ["data"] = Data, ["data_dir"] = DataDir ?? "", ["model"] = Model, ["epochs"] = I(Epochs), ["lr"] = F(Lr), ["batch"] = I(Batch),
         ["optimizer"] = Optimizer, ["momentum"] = F(Momentum), ["weight_decay"] = F(WeightDecay), ["schedule"] = Schedule,
-        ["loss"] = Loss, ["seed"] = I(Seed), ["validation"] = I(Validation), ["limit"] = I(Limit),
+        ["loss"] = Loss, ["seed"] = I(Seed), ["validation"] = I(Validation), ["limit"] = I(Limit), ["augment"] = Augment,
     };
 
     public static RunSettings FromDictionary(IReadOnlyDictionary<string, string> d)
@@ -58,7 +69,7 @@ public sealed record RunSettings
             Lr = float.Parse(G("lr"), CultureInfo.InvariantCulture), Batch = int.Parse(G("batch"), CultureInfo.InvariantCulture), Optimizer = G("optimizer"),
             Momentum = float.Parse(G("momentum"), CultureInfo.InvariantCulture), WeightDecay = float.Parse(G("weight_decay"), CultureInfo.InvariantCulture),
             Schedule = G("schedule"), Loss = G("loss"), Seed = int.Parse(G("seed"), CultureInfo.InvariantCulture),
-            Validation = int.Parse(G("validation"), CultureInfo.InvariantCulture), Limit = int.Parse(G("limit"), CultureInfo.InvariantCulture),
+            Validation = int.Parse(G("validation"), CultureInfo.InvariantCulture), Limit = int.Parse(G("limit"), CultureInfo.InvariantCulture), Augment = d.GetValueOrDefault("augment", "auto"),
         };
     }
 
@@ -91,8 +102,7 @@ public sealed class TrainingRun : IDisposable
         var (tr, val) = train.Split(validation, settings.Seed);
         if (tr.Count < settings.Batch) throw new ArgumentException($"--batch {settings.Batch} is larger than the {tr.Count} training examples.");
         Normalization = resume?.Normalization ?? tr.ComputeNormalization();
-        var augment = settings.Data == "cifar10" ? Augmentation.Cifar : Augmentation.None;
-        _trainLoader = new BatchLoader(tr, settings.Batch, Normalization, augment);
+        _trainLoader = new BatchLoader(tr, settings.Batch, Normalization, settings.Augmentation);
         _valLoader = new BatchLoader(val, settings.Batch, Normalization);
         _testLoader = new BatchLoader(test, settings.Batch, Normalization);
         TrainData = tr; ValidationData = val; TestData = test;
@@ -199,6 +209,27 @@ public sealed class TrainingRun : IDisposable
         using var opt = new Sgd(model.Parameters.ToList());
         using var trainer = new Trainer(model, loss, opt, new ConstantLr(1f), batch, settings.Seed);
         return (ck, trainer.Evaluate(new BatchLoader(test, batch, ck.Normalization)));
+    }
+
+    /// <summary>Loads a checkpoint's model on <paramref name="backend"/>, runs test image <paramref name="index"/> through it and
+    /// writes filters.png and activations.png to <paramref name="outDir"/>. Returns the true and predicted class names.</summary>
+    public static (string Truth, string Predicted) Visualize(string path, IBackend backend, int index, string outDir, string? dataDir = null)
+    {
+        var ck = Checkpoint.Load(path);
+        var settings = RunSettings.FromDictionary(ck.Settings);
+        if (dataDir is not null) settings = settings with { DataDir = dataDir };
+        var (_, test) = LoadData(settings);
+        if (index < 0 || index >= test.Count) throw new ArgumentOutOfRangeException(nameof(index), index, $"--image must be in [0, {test.Count}).");
+        using var model = ModelZoo.Create(ck.Model, backend, ck.InputShape, ck.ClassNames.Length, settings.Seed, initialize: false);
+        ck.Restore(model, null);
+        using var x = backend.Allocate([1, .. ck.InputShape]);
+        using var y = backend.Allocate([1]);
+        new BatchLoader(test, 1, ck.Normalization).Fill([index], 0, x, y);
+        var scores = model.Forward(x, training: false).ToArray();
+        int best = Array.IndexOf(scores, scores.Max());
+        Plots.Filters(model, Path.Combine(outDir, "filters.png"));
+        Plots.Activations(model, Path.Combine(outDir, "activations.png"));
+        return (ck.ClassNames[test.Labels[index]], ck.ClassNames[best]);
     }
 
     public void Dispose()

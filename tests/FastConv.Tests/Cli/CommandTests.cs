@@ -16,6 +16,7 @@ public class CommandTests
             Spectre.Console.AnsiConsole.Console = Spectre.Console.AnsiConsole.Create(new Spectre.Console.AnsiConsoleSettings
             {
                 Out = new Spectre.Console.AnsiConsoleOutput(o), Interactive = Spectre.Console.InteractionSupport.No,
+                Ansi = Spectre.Console.AnsiSupport.No, ColorSystem = Spectre.Console.ColorSystemSupport.NoColors,
             });
             int code = Commands.Run(args);
             return (code, o.ToString(), e.ToString());
@@ -86,6 +87,14 @@ public class CommandTests
             var (ecode, eout, eerr) = Run("eval", "--checkpoint", Path.Combine(dir, "best.ckpt"));
             Assert.That(ecode, Is.Zero, eerr);
             Assert.That(eout, Does.Contain("Confusion matrix").And.Contain("Ankle boot").And.Contain("Per-class accuracy"));
+            var (vcode, vout, verr) = Run("visualize", "--checkpoint", Path.Combine(dir, "best.ckpt"), "--image", "3");
+            Assert.That(vcode, Is.Zero, verr);
+            Assert.That(vout, Does.Contain("Test image 3: Trouser"));
+            foreach (var png in new[] { "filters.png", "activations.png", "curves.png" })
+                Assert.That(new FileInfo(Path.Combine(dir, png)).Length, Is.GreaterThan(1000), png);
+            var (bad, _, berr) = Run("visualize", "--checkpoint", Path.Combine(dir, "best.ckpt"), "--image", "10000");
+            Assert.That(bad, Is.EqualTo(1));
+            Assert.That(berr, Does.Contain("--image must be in [0, 10000)"));
         }
         finally
         {

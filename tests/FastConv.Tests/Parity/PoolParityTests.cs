@@ -38,23 +38,24 @@ public class PoolParityTests
 
     public static IEnumerable<string> AllBackends() => TestBackends.FastNames.Prepend("reference");
 
-    /// <summary>DESIGN.md: max pool ties go to the first maximum in scan order, on every backend.</summary>
-    [TestCaseSource(nameof(AllBackends))]
-    public void MaxPoolBackward_Ties_GoToFirstMaximumInScanOrder(string backend)
+    public static IEnumerable<TestCaseData> TieCases() =>
+        from b in AllBackends() from w in new[] { 4, 32, 48, 56 } select new TestCaseData(b, w);
+
+    /// <summary>DESIGN.md: max pool ties go to the first maximum in scan order, on every backend. The 4x4 pattern is
+    /// repeated across widths that reach every SIMD path (4: scalar; 32: 16 windows; 48: 16 + 8; 56: 16 + 8 + scalar).</summary>
+    [TestCaseSource(nameof(TieCases))]
+    public void MaxPoolBackward_Ties_GoToFirstMaximumInScanOrder(string backend, int width)
     {
         var be = TestBackends.Get(backend);
-        var d = new Pool2dDesc(PoolKind.Max, 1, 1, 4, 4, 2, 2);
+        var d = new Pool2dDesc(PoolKind.Max, 1, 1, 4, width, 2, 2);
         // windows: all equal | max at (0,3) and (1,2) tie | max at (2,1),(3,0),(3,1) tie | strictly increasing
-        float[] x = [5, 5, 1, 7,
-                     5, 5, 7, 2,
-                     0, 9, 1, 2,
-                     9, 9, 3, 4];
-        var (y, dx) = Run(be, d, x, [1, 2, 3, 4]);
-        Assert.That(y, Is.EqualTo(new float[] { 5, 7, 9, 4 }));
-        Assert.That(dx, Is.EqualTo(new float[] { 1, 0, 0, 2,
-                                                 0, 0, 0, 0,
-                                                 0, 3, 0, 0,
-                                                 0, 0, 0, 4 }), $"{backend}: each gradient goes to its window's first maximum");
+        float[][] rows = [[5, 5, 1, 7], [5, 5, 7, 2], [0, 9, 1, 2], [9, 9, 3, 4]];
+        float[][] grads = [[1, 0, 0, 2], [0, 0, 0, 0], [0, 3, 0, 0], [0, 0, 0, 4]];
+        float[] Tile(float[][] m) => Enumerable.Range(0, 4).SelectMany(r => Enumerable.Range(0, width).Select(c => m[r][c % 4])).ToArray();
+        float[] dy = Enumerable.Range(0, 2 * width / 2).Select(i => i / (width / 2) == 0 ? (i % 2 == 0 ? 1f : 2f) : (i % 2 == 0 ? 3f : 4f)).ToArray();
+        var (y, dx) = Run(be, d, Tile(rows), dy);
+        Assert.That(y, Is.EqualTo(Enumerable.Range(0, width).Select(i => i < width / 2 ? (i % 2 == 0 ? 5f : 7f) : (i % 2 == 0 ? 9f : 4f)).ToArray()));
+        Assert.That(dx, Is.EqualTo(Tile(grads)), $"{backend}, width {width}: each gradient goes to its window's first maximum");
     }
 
     [TestCaseSource(nameof(Cases))]

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace FastConv.Backends.Managed;
 
@@ -23,12 +24,16 @@ internal readonly unsafe struct Im2ColB(in Conv2dDesc d, float* image) : IPackB
         return _x + (long)c * _h * _w;
     }
 
-    /// <summary>Writes columns [j0, j0+count) of column-matrix row <paramref name="row"/> to dst[t·step], t = 0..count−1.</summary>
+    /// <summary>Writes columns [j0, j0+count) of column-matrix row <paramref name="row"/> into panels of
+    /// <paramref name="panelWidth"/> columns, <paramref name="panelStride"/> floats apart (one wide panel: a plain row).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Row(int row, int j0, int count, float* dst, int panelWidth, long panelStride)
     {
         float* xc = Origin(row, out int offH, out int offW);
         int oh = j0 / _ow, ow = j0 % _ow, t = 0;
+        // the destination position advances with t; tracked, not divided out per piece (small images have many pieces)
+        int inPanel = 0;
+        float* panel = dst;
         while (t < count)
         {
             int run = Math.Min(_ow - ow, count - t);
@@ -38,19 +43,18 @@ internal readonly unsafe struct Im2ColB(in Conv2dDesc d, float* image) : IPackB
             for (int u = 0; u < run;)
             {
                 // a piece never crosses a panel boundary of the destination
-                int col = t + u, inPanel = col % panelWidth;
                 int piece = Math.Min(run - u, panelWidth - inPanel);
-                float* d = dst + col / panelWidth * panelStride + inPanel;
+                float* d = panel + inPanel;
                 int iw0 = (ow + u) * _sw + offW;
                 if (!rowInside)
-                    new Span<float>(d, piece).Clear();
+                    Zero(d, piece);
                 else if (_sw == 1)
                 {
                     // zeros where the window hangs over the left or right padding, one copy in between
                     int lo = Math.Clamp(-iw0, 0, piece), hi = Math.Clamp(_w - iw0, lo, piece);
-                    if (lo > 0) new Span<float>(d, lo).Clear();
-                    new ReadOnlySpan<float>(src + iw0 + lo, hi - lo).CopyTo(new Span<float>(d + lo, hi - lo));
-                    if (hi < piece) new Span<float>(d + hi, piece - hi).Clear();
+                    if (lo > 0) Zero(d, lo);
+                    Copy(src + iw0 + lo, d + lo, hi - lo);
+                    if (hi < piece) Zero(d + hi, piece - hi);
                 }
                 else
                     for (int e = 0; e < piece; e++)
@@ -59,11 +63,32 @@ internal readonly unsafe struct Im2ColB(in Conv2dDesc d, float* image) : IPackB
                         d[e] = iw >= 0 && iw < _w ? src[iw] : 0f;
                     }
                 u += piece;
+                inPanel += piece;
+                if (inPanel == panelWidth) { inPanel = 0; panel += panelStride; }
             }
             t += run;
             ow = 0;
             oh++;
         }
+    }
+
+    /// <summary>Short copies (a run is one output row: often 8–32 floats) without Span set-up.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Copy(float* s, float* d, int n)
+    {
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+            for (; i + 16 <= n; i += 16) Vector512.Store(Vector512.Load(s + i), d + i);
+        for (; i + 8 <= n; i += 8) Vector256.Store(Vector256.Load(s + i), d + i);
+        for (; i < n; i++) d[i] = s[i];
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Zero(float* d, int n)
+    {
+        int i = 0;
+        for (; i + 8 <= n; i += 8) Vector256.Store(Vector256<float>.Zero, d + i);
+        for (; i < n; i++) d[i] = 0f;
     }
 
     /// <summary>col2im for backward-data: adds src[t], columns [j0, j0+count) of row <paramref name="row"/>, back into the image.</summary>
@@ -101,10 +126,12 @@ internal readonly unsafe struct Im2ColB(in Conv2dDesc d, float* image) : IPackB
     {
         int panels = (nc + nr - 1) / nr;
         long panelStride = (long)kc * nr;
+        int tail = nc % nr;
+        float* last = dst + (long)(panels - 1) * panelStride;
         for (int l = 0; l < kc; l++)
         {
             Row(k0 + l, j0, nc, dst + (long)l * nr, nr, panelStride);
-            for (int j = nc; j < panels * nr; j++) dst[(long)(j / nr) * panelStride + l * nr + j % nr] = 0f;
+            if (tail != 0) Zero(last + (long)l * nr + tail, nr - tail);   // the last panel's unused columns
         }
     }
 }

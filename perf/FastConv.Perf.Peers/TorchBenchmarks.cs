@@ -1,0 +1,152 @@
+using BenchmarkDotNet.Attributes;
+using FastConv.Shapes;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace FastConv.Perf.Peers;
+
+// Inside the namespace, so it wins over FastConv.Tensor.
+using Tensor = TorchSharp.torch.Tensor;
+
+/// <summary>Shared set-up for TorchSharp rows: the GLIBCXX fix, one thread count for both libraries, a fixed seed.</summary>
+public static class Torch
+{
+    private static bool _ready;
+
+    public static void Init()
+    {
+        if (_ready) return;
+        LibTorchCompat.Apply();
+        torch.set_num_threads(Parallelism.Threads);
+        torch.manual_seed(1);
+        _ready = true;
+    }
+
+    public static Tensor Rand(params long[] shape) => torch.rand(shape, ScalarType.Float32);
+}
+
+/// <summary>TorchSharp's conv2d (oneDNN on CPU) on the suite's shapes; method names match <see cref="ConvBenchmarks"/>.</summary>
+public class TorchConvBenchmarks
+{
+    public static IEnumerable<string> Cases() => Suite.Shapes.Where(s => s.Conv is not null).Select(s => $"torchsharp {s.Name}");
+
+    [ParamsSource(nameof(Cases))]
+    public string Case { get; set; } = "";
+
+    private Conv2dDesc _d;
+    private Tensor _x = null!, _w = null!, _b = null!, _dy = null!;
+    private long[] _stride = [], _pad = [], _dil = [];
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        Torch.Init();
+        _d = Suite.Shape(Case).Conv!.Value;
+        _x = Torch.Rand(_d.N, _d.C, _d.H, _d.W).requires_grad_(true);
+        _w = Torch.Rand(_d.K, _d.C, _d.R, _d.S).requires_grad_(true);
+        _b = Torch.Rand(_d.K).requires_grad_(true);
+        _dy = Torch.Rand(_d.N, _d.K, _d.OutH, _d.OutW);
+        _stride = [_d.StrideH, _d.StrideW]; _pad = [_d.PadH, _d.PadW]; _dil = [_d.DilationH, _d.DilationW];
+    }
+
+    [Benchmark]
+    public void Forward()
+    {
+        using var scope = torch.NewDisposeScope();
+        using var _ = torch.no_grad();
+        nn.functional.conv2d(_x, _w, _b, _stride, _pad, _dil);
+    }
+
+    /// <summary>Forward, then dx, dw and db (autograd.grad: gradients returned, not accumulated).</summary>
+    [Benchmark]
+    public void ForwardBackward()
+    {
+        using var scope = torch.NewDisposeScope();
+        var y = nn.functional.conv2d(_x, _w, _b, _stride, _pad, _dil);
+        torch.autograd.grad([y], [_x, _w, _b], [_dy]);
+    }
+
+    [GlobalCleanup]
+    public void Cleanup() { foreach (var t in new[] { _x, _w, _b, _dy }) t.Dispose(); }
+}
+
+/// <summary>TorchSharp's max/avg pooling on the suite's shapes; method names match <see cref="PoolBenchmarks"/>.</summary>
+public class TorchPoolBenchmarks
+{
+    public static IEnumerable<string> Cases() => Suite.Shapes.Where(s => s.Pool is not null).Select(s => $"torchsharp {s.Name}");
+
+    [ParamsSource(nameof(Cases))]
+    public string Case { get; set; } = "";
+
+    private Pool2dDesc _d;
+    private Tensor _x = null!, _dy = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        Torch.Init();
+        _d = Suite.Shape(Case).Pool!.Value;
+        _x = Torch.Rand(_d.N, _d.C, _d.H, _d.W).requires_grad_(true);
+        _dy = Torch.Rand(_d.N, _d.C, _d.OutH, _d.OutW);
+    }
+
+    private Tensor Pool(Tensor x) => _d.Kind == PoolKind.Max
+        ? nn.functional.max_pool2d(x, [_d.KernelH, _d.KernelW], [_d.StrideH, _d.StrideW], [_d.PadH, _d.PadW])
+        : nn.functional.avg_pool2d(x, [_d.KernelH, _d.KernelW], [_d.StrideH, _d.StrideW], [_d.PadH, _d.PadW]);
+
+    [Benchmark]
+    public void Forward()
+    {
+        using var scope = torch.NewDisposeScope();
+        using var _ = torch.no_grad();
+        Pool(_x);
+    }
+
+    [Benchmark]
+    public void ForwardBackward()
+    {
+        using var scope = torch.NewDisposeScope();
+        torch.autograd.grad([Pool(_x)], [_x], [_dy]);
+    }
+
+    [GlobalCleanup]
+    public void Cleanup() { _x.Dispose(); _dy.Dispose(); }
+}
+
+/// <summary>The same training step as <see cref="TrainStepBenchmarks"/> in TorchSharp: conv16 5x5 – relu – pool – conv32 5x5 – relu – pool – fc10, SGD momentum.</summary>
+public class TorchTrainStepBenchmarks
+{
+    public static IEnumerable<string> Backends() => ["torchsharp"];
+
+    [ParamsSource(nameof(Backends))]
+    public string Backend { get; set; } = "";
+
+    private nn.Module<Tensor, Tensor> _model = null!;
+    private optim.Optimizer _opt = null!;
+    private Tensor _x = null!, _y = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        Torch.Init();
+        _model = nn.Sequential(nn.Conv2d(1, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(16, 32, 5), nn.ReLU(), nn.MaxPool2d(2),
+                               nn.Flatten(), nn.Linear(32 * 4 * 4, 10));
+        _opt = optim.SGD(_model.parameters(), 0.01, momentum: 0.9);
+        _x = Torch.Rand(TrainStepBenchmarks.Batch, 1, 28, 28);
+        _y = torch.arange(TrainStepBenchmarks.Batch, ScalarType.Int64) % 10;
+    }
+
+    [Benchmark]
+    public float TrainStep()
+    {
+        using var scope = torch.NewDisposeScope();
+        _opt.zero_grad();
+        var loss = nn.functional.cross_entropy(_model.call(_x), _y);
+        loss.backward();
+        _opt.step();
+        return loss.item<float>();
+    }
+
+    [GlobalCleanup]
+    public void Cleanup() { _model.Dispose(); _x.Dispose(); _y.Dispose(); }
+}

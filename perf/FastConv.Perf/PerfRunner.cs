@@ -1,0 +1,72 @@
+using BenchmarkDotNet.Columns;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Reports;
+using BenchmarkDotNet.Running;
+using BenchmarkDotNet.Toolchains.InProcess.Emit;
+using Perfolizer.Horology;
+
+namespace FastConv.Perf;
+
+/// <summary>
+/// The suite's command line, shared by FastConv.Perf and FastConv.Perf.Peers:
+/// [--quick] [--threads N] [BenchmarkDotNet arguments, e.g. --filter '*C4*'].
+/// Measures the machine's peak first, so every row can print its fraction of it.
+/// </summary>
+public static class PerfRunner
+{
+    public static int Threads { get; private set; } = Parallelism.Threads;
+
+    /// <summary>Parses the suite's own options, sets the thread count, measures the peak; returns BenchmarkDotNet's arguments (null on a usage error).</summary>
+    public static (List<string>? BenchmarkArgs, bool Quick) Prepare(string[] args)
+    {
+        var rest = new List<string>();
+        bool quick = false;
+        int threads = Parallelism.Threads;
+        for (int i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--quick": quick = true; break;
+                case "--threads" when i + 1 < args.Length && int.TryParse(args[i + 1], out var t) && t >= 1: threads = t; i++; break;
+                case "--threads": Console.Error.WriteLine("--threads needs a positive integer"); return (null, quick);
+                default: rest.Add(args[i]); break;
+            }
+        }
+        Environment.SetEnvironmentVariable("FASTCONV_THREADS", threads.ToString());
+        Parallelism.Threads = threads;
+        Threads = threads;
+        Console.WriteLine($"Measuring this machine's peak at {threads} thread(s)...");
+        MachinePeak.Measure(threads);
+        Console.WriteLine($"  FMA peak ({MachinePeak.FmaWidth}): {MachinePeak.FmaGflops:F1} GFLOP/s   copy bandwidth: {MachinePeak.BandwidthGBs:F1} GB/s");
+        Console.WriteLine($"  backends: {string.Join(", ", BackendRegistry.List().Select(b => b.IsAvailable ? b.Name : $"{b.Name} (unavailable: {b.Reason})"))}");
+        if (!rest.Any(a => a.StartsWith("--filter"))) rest.AddRange(["--filter", "*"]);
+        return (rest, quick);
+    }
+
+    public static IConfig Config(bool quick)
+    {
+        var job = quick
+            ? Job.Default.WithToolchain(InProcessEmitToolchain.Instance)
+                .WithLaunchCount(1).WithWarmupCount(2).WithIterationCount(5)
+                .WithIterationTime(TimeInterval.FromMilliseconds(120)).WithId("quick")
+            : Job.Default.WithEnvironmentVariable("FASTCONV_THREADS", Threads.ToString());
+        return ManualConfig.Create(DefaultConfig.Instance)
+            .AddJob(job)
+            .AddColumn(StatisticColumn.Median, new RateColumn(fractionOfPeak: false), new RateColumn(fractionOfPeak: true))
+            .HideColumns(Column.Error, Column.StdDev, "Job", "Toolchain", "IterationCount", "LaunchCount", "WarmupCount", "IterationTime")
+            .WithOptions(ConfigOptions.JoinSummary | ConfigOptions.DisableLogFile)
+            .WithSummaryStyle(SummaryStyle.Default.WithMaxParameterColumnWidth(40));
+    }
+
+    /// <summary>Runs the given benchmark classes; returns the summaries and the process exit code.</summary>
+    public static (Summary[] Summaries, int ExitCode) Run(string[] args, params Type[] types)
+    {
+        var (rest, quick) = Prepare(args);
+        if (rest is null) return ([], 2);
+        var summaries = BenchmarkSwitcher.FromTypes(types).Run(rest.ToArray(), Config(quick)).ToArray();
+        Console.WriteLine($"Peaks used for '% of peak': FMA {MachinePeak.FmaGflops:F1} GFLOP/s, copy {MachinePeak.BandwidthGBs:F1} GB/s, {Threads} thread(s).");
+        bool failed = summaries.Any(s => s.HasCriticalValidationErrors || s.Reports.Any(r => !r.Success));
+        return (summaries, failed ? 1 : 0);
+    }
+}

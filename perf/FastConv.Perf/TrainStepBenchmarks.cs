@@ -1,0 +1,62 @@
+using BenchmarkDotNet.Attributes;
+using FastConv.Nn;
+
+namespace FastConv.Perf;
+
+/// <summary>
+/// One SGD-momentum training step of the small CNN on a batch of 64 Fashion-MNIST-sized images:
+/// conv 16 5x5 – relu – pool 2 – conv 32 5x5 – relu – pool 2 – fc 10, softmax cross-entropy
+/// (the same network as perf/FastConv.Perf.Peers runs through TorchSharp).
+/// </summary>
+public class TrainStepBenchmarks
+{
+    public const int Batch = 64;
+
+    public static IEnumerable<string> Backends() =>
+        BackendRegistry.Available.Where(b => b.Name != "reference" || StepFlops <= Suite.ReferenceMaxFlops).Select(b => b.Name);
+
+    [ParamsSource(nameof(Backends))]
+    public string Backend { get; set; } = "";
+
+    private Sequential _model = null!;
+    private Trainer _trainer = null!;
+    private Tensor _x = null!, _y = null!;
+
+    public static Sequential Network(IBackend be) => new(be, [1, 28, 28],
+        new Conv2d(be, 1, 16, 5), new ReLU(be), new MaxPool2d(be),
+        new Conv2d(be, 16, 32, 5), new ReLU(be), new MaxPool2d(be),
+        new Flatten(be), new Linear(be, 32 * 4 * 4, 10, heInit: false));
+
+    /// <summary>FLOPs of one step: forward, backward-filter and backward-data of every conv and fc layer,
+    /// except the first layer's backward-data, which a step does not need.</summary>
+    public static double StepFlops { get; } = ComputeFlops();
+
+    private static double ComputeFlops()
+    {
+        using var m = Network(BackendRegistry.Get("reference"));
+        var rows = m.Summarize(Batch);
+        return rows.Sum(r => 3.0 * r.Flops) - rows.First(r => r.Flops > 0).Flops;
+    }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var be = BackendRegistry.Get(Backend);
+        _model = Network(be);
+        _model.Initialize(1);
+        _trainer = new Trainer(_model, new SoftmaxCrossEntropyLoss(be), new Sgd(_model.Parameters.ToList(), 0.9f), new ConstantLr(0.01f), Batch, 1);
+        _x = Suite.Random(be, [Batch, 1, 28, 28], 1);
+        _y = be.Allocate([Batch]);
+        _y.CopyFrom(Enumerable.Range(0, Batch).Select(i => (float)(i % 10)).ToArray());
+    }
+
+    [Benchmark]
+    public float TrainStep() => _trainer.TrainStep(_x, _y, 0.01f);
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        _trainer.Dispose(); _trainer.Loss.Dispose(); _trainer.Optimizer.Dispose(); _model.Dispose();
+        _x.Dispose(); _y.Dispose();
+    }
+}

@@ -1,0 +1,106 @@
+using FastConv.Nn;
+using FastConv.Tests.Support;
+
+namespace FastConv.Tests.Nn;
+
+[TestFixture]
+public class LossAndScheduleTests
+{
+    private static IBackend Be => BackendRegistry.Get("managed");
+
+    /// <summary>The notes' worked example (cat / car / frog scores): SVM losses 2.9, 0 and 12.9, mean 5.27.</summary>
+    [Test]
+    public void SvmLoss_MatchesTheNotesExample()
+    {
+        using var loss = new SvmLoss(Be);
+        using var scores = Be.Allocate([3, 3]);
+        using var labels = Be.Allocate([3]);
+        scores.CopyFrom([3.2f, 5.1f, -1.7f,
+                         1.3f, 4.9f, 2.0f,
+                         2.2f, 2.5f, -3.1f]);
+        labels.CopyFrom([0f, 1f, 2f]);
+        Assert.That(loss.Forward(scores, labels), Is.EqualTo((2.9 + 0 + 12.9) / 3).Within(1e-5));
+        Assert.That(loss.ExampleLoss([3.2f, 5.1f, -1.7f], 0), Is.EqualTo(2.9).Within(1e-6));
+        // dL/ds: each violated margin adds 1/N to the wrong class and −1/N to the right one
+        var g = loss.Backward().ToArray();
+        Assert.That(g, Is.EqualTo(new[] { -1f / 3, 1f / 3, 0f, 0f, 0f, 0f, 1f / 3, 1f / 3, -2f / 3 }).Within(1e-7));
+    }
+
+    /// <summary>Both losses' backward against central differences of their host-side per-example loss (double).</summary>
+    [TestCase("softmax")]
+    [TestCase("svm")]
+    public void LossGradient_MatchesNumeric(string name)
+    {
+        var be = new Float64Backend();
+        using var loss = Loss.Create(name, be);
+        using var scores = be.Allocate([4, 5]);
+        using var labels = be.Allocate([4]);
+        var s = Float64Backend.D(scores);
+        var r = new Random(3);
+        for (int i = 0; i < s.Length; i++) s[i] = r.NextDouble() * 4 - 2;
+        labels.CopyFrom([1f, 0f, 4f, 2f]);
+        loss.Forward(scores, labels);
+        var analytic = (double[])Float64Backend.D(loss.Backward()).Clone();
+        double Mean()
+        {
+            double t = 0;
+            for (int n = 0; n < 4; n++) t += loss.ExampleLoss(s.AsSpan(n * 5, 5).ToArray().Select(v => (float)v).ToArray(), (int)Float64Backend.D(labels)[n]);
+            return t / 4;
+        }
+        // float scores inside ExampleLoss: a coarser step keeps rounding out of the differences (the SVM is piecewise linear).
+        var numeric = Tolerance.CentralDifferences(Mean, s, 1e-3);
+        Assert.That(Tolerance.RelError(analytic, numeric), Is.LessThan(1e-3));
+    }
+
+    [Test]
+    public void SvmLoss_RefusesBadLabels()
+    {
+        using var loss = new SvmLoss(Be);
+        using var scores = Be.Allocate([2, 3]);
+        using var labels = Be.Allocate([2]);
+        labels.CopyFrom([0f, 3f]);
+        var e = Assert.Throws<ArgumentException>(() => loss.Forward(scores, labels));
+        Assert.That(e!.Message, Does.Contain("label 3 at row 1"));
+    }
+
+    [Test]
+    public void Schedules()
+    {
+        var step = new StepDecayLr(0.1f, 2, 0.5f);
+        Assert.That(new[] { step.Rate(0), step.Rate(1.9), step.Rate(2), step.Rate(4.5) }, Is.EqualTo(new[] { 0.1f, 0.1f, 0.05f, 0.025f }).Within(1e-7));
+        var cos = new CosineLr(0.1f, 10);
+        Assert.That(cos.Rate(0), Is.EqualTo(0.1f));
+        Assert.That(cos.Rate(5), Is.EqualTo(0.05f).Within(1e-6));
+        Assert.That(cos.Rate(10), Is.GreaterThan(0f).And.LessThan(1e-3f));
+        Assert.That(new ConstantLr(0.3f).Rate(99), Is.EqualTo(0.3f));
+        Assert.Throws<ArgumentException>(() => LrSchedule.Create("warmup", 0.1f, 5));
+    }
+
+    [Test]
+    public void Optimizer_RefusesBadLearningRate_AndAppliesDecayToWeightsOnly()
+    {
+        using var model = new Sequential(Be, [4], new Linear(Be, 4, 2));
+        model.Initialize(1);
+        using var sgd = new Sgd(model.Parameters.ToList(), momentum: 0f, weightDecay: 0.5f);
+        Assert.Throws<ArgumentOutOfRangeException>(() => sgd.Step(0f));
+        Assert.Throws<ArgumentOutOfRangeException>(() => sgd.Step(float.NaN));
+        var fc = (Linear)model.Layers[0];
+        fc.Bias.Value.CopyFrom([1f, 1f]);
+        var w0 = fc.Weight.Value.ToArray();
+        fc.Weight.Grad.CopyFrom(new float[8]); fc.Bias.Grad.CopyFrom(new float[2]);
+        sgd.Step(0.1f);
+        // zero gradients: weights shrink by lr·λ·w, biases stay
+        Assert.That(fc.Weight.Value.ToArray(), Is.EqualTo(w0.Select(w => w - 0.1f * 0.5f * w).ToArray()).Within(1e-6));
+        Assert.That(fc.Bias.Value.ToArray(), Is.EqualTo(new[] { 1f, 1f }));
+    }
+
+    [Test]
+    public void Sequential_ReportsTheLayerThatDoesNotFit()
+    {
+        var e = Assert.Throws<ArgumentException>(() => new Sequential(Be, [1, 28, 28],
+            new Conv2d(Be, 1, 8, 3), new Flatten(Be), new Linear(Be, 8 * 28 * 28, 10)));
+        Assert.That(e!.Message, Does.Contain("fc1").And.Contain("expects 6272 input features, got 5408"));
+        var c = Assert.Throws<ArgumentException>(() => new Sequential(Be, [3, 8, 8], new Conv2d(Be, 1, 8, 3)));
+        Assert.That(c!.Message, Does.Contain("conv1").And.Contain("expects 1 input channels, got 3"));
+    }
+}
