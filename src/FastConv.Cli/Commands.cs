@@ -17,6 +17,7 @@ public static class Commands
         root.Subcommands.Add(Summary());
         root.Subcommands.Add(Shape());
         root.Subcommands.Add(Visualize());
+        root.Subcommands.Add(Bench());
         root.Subcommands.Add(Info());
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
@@ -70,9 +71,9 @@ public static class Commands
         var dataDir = new Option<string?>("--data-dir") { Description = "Directory with the data files (default: the shipped data/fashion-mnist)." };
         var model = Opt("--model", $"Model preset: {string.Join(", ", ModelZoo.Names)}.", d.Model);
         var epochs = Opt("--epochs", "Epochs to train (with --resume: the new total).", d.Epochs);
-        var lr = Opt("--lr", "Base learning rate.", d.Lr);
+        var lr = new Option<float?>("--lr") { Description = "Base learning rate (default: 0.001 for adam, 0.01 for sgd and nesterov)." };
         var batch = Opt("--batch", "Mini-batch size.", d.Batch);
-        var optimizer = Opt("--optimizer", "sgd (momentum), nesterov or adam.", d.Optimizer);
+        var optimizer = Opt("--optimizer", "adam, sgd (momentum) or nesterov.", d.Optimizer);
         var momentum = Opt("--momentum", "Momentum for sgd/nesterov.", d.Momentum);
         var wd = Opt("--weight-decay", "L2 regularisation strength λ (weights only).", d.WeightDecay);
         var schedule = Opt("--schedule", "Learning-rate schedule: cosine, step (×0.1 every third of the run) or constant.", d.Schedule);
@@ -145,6 +146,27 @@ public static class Commands
             var (truth, predicted) = TrainingRun.Visualize(path, Backend(p), p.GetValue(image), dir, p.GetValue(dataDir));
             AnsiConsole.MarkupLine($"Test image {p.GetValue(image)}: [bold]{Markup.Escape(truth)}[/], predicted [bold]{Markup.Escape(predicted)}[/].");
             AnsiConsole.MarkupLine($"Written: {Markup.Escape(Path.Combine(dir, "filters.png"))}, {Markup.Escape(Path.Combine(dir, "activations.png"))}");
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command Bench()
+    {
+        var model = Opt("--model", $"Model preset: {string.Join(", ", ModelZoo.Names)}.", new RunSettings().Model);
+        var input = new Option<string?>("--input") { Description = "Input C,H,W (default 1,28,28)." };
+        var batch = Opt("--batch", "Batch size.", 64);
+        var steps = Opt("--steps", "Timed training steps (after 5 warm-up steps).", 20);
+        var cmd = new Command("bench", "Time training steps of a model on random data, and each op in them (FASTCONV_VERBOSE timings).")
+            { model, input, batch, steps, BackendOption, ThreadsOption };
+        cmd.SetAction(p =>
+        {
+            int n = p.GetValue(batch), count = p.GetValue(steps);
+            if (n < 1) throw new ArgumentException($"--batch must be at least 1, got {n}.");
+            if (count < 1) throw new ArgumentException($"--steps must be at least 1, got {count}.");
+            var be = Backend(p);
+            int[] shape = ParseShape(p.GetValue(input) ?? "1,28,28", "--input");
+            Reports.Bench(StepBench.Run(be, p.GetValue(model)!, shape, n, count));
             return 0;
         });
         return cmd;

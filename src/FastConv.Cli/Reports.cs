@@ -95,6 +95,19 @@ internal static class Reports
         return plan.Implementation;
     }
 
+    public static void Bench(StepBenchResult r)
+    {
+        AnsiConsole.MarkupLine($"[bold]{Markup.Escape(r.Model)}[/], batch {r.Batch}, backend {Markup.Escape(r.Backend)}, {r.Threads} thread(s): " +
+            $"training step [bold]{r.MedianMilliseconds:0.00} ms[/] (median of {r.StepMilliseconds.Length}), {r.ImagesPerSecond:N0} images/s, " +
+            $"{r.Gflops:0.0} GFLOP/s of {r.StepFlops / 1e6:N0} MFLOP");
+        var t = new Table().Title("Ops of one step, slowest first (medians; FASTCONV_VERBOSE timings)").AddColumns("ms", "% of step", "op", "implementation", "shape");
+        t.Columns[0].RightAligned(); t.Columns[1].RightAligned();
+        foreach (var o in r.Ops)
+            t.AddRow((o.Milliseconds * o.PerStep).ToString("0.000"), (o.Milliseconds * o.PerStep / r.MedianMilliseconds).ToString("P1"),
+                     o.Op + (o.PerStep > 1 ? $" ×{o.PerStep}" : ""), Markup.Escape(o.Implementation), Markup.Escape(o.Shape));
+        AnsiConsole.Write(t);
+    }
+
     private static string Bytes(long b) => b switch
     {
         >= 1L << 30 => $"{b / (double)(1L << 30):0.00} GiB",

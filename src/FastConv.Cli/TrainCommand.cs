@@ -12,7 +12,7 @@ internal static class TrainCommand
         AnsiConsole.MarkupLine($"[bold]fastconv train[/]: {Markup.Escape(s.Model)} on {Markup.Escape(s.Data)} " +
             $"({run.TrainData.Count} train / {run.ValidationData.Count} validation / {run.TestData.Count} test images), " +
             $"backend [bold]{Markup.Escape(run.Backend.Name)}[/], {Parallelism.Threads} thread(s)");
-        AnsiConsole.MarkupLine($"  {s.Epochs} epochs, batch {s.Batch}, {s.Optimizer} lr {s.Lr} ({s.Schedule}), weight decay {s.WeightDecay}, " +
+        AnsiConsole.MarkupLine($"  {s.Epochs} epochs, batch {s.Batch}, {s.Optimizer} lr {s.BaseLr} ({s.Schedule}), weight decay {s.WeightDecay}, " +
             $"{s.Loss} loss, seed {s.Seed}, {run.Model.ParameterCount:N0} parameters → [link]{Markup.Escape(run.OutDir)}[/]");
 
         using var cancel = new CancellationTokenSource();

@@ -3,14 +3,13 @@ namespace FastConv.Nn;
 /// <summary>Models by name, each built for an input shape [C, H, W] and a class count.</summary>
 public static class ModelZoo
 {
-    public static readonly string[] Names = ["cs231n-3layer", "cs231n-convnet", "convnet-bn", "lenet", "vgg-small", "vgg16"];
+    public static readonly string[] Names = ["cs231n-3layer", "cs231n-convnet", "lenet", "vgg-small", "vgg16"];
 
     /// <summary>What each preset is, for help texts.</summary>
     public static string Description(string name) => name switch
     {
         "cs231n-3layer" => "conv 32 7x7 - relu - 2x2 max pool - affine 100 - relu - affine (the assignment's ThreeLayerConvNet)",
         "cs231n-convnet" => "the notes' pattern INPUT - [CONV - RELU - POOL] x2 - FC - RELU - FC: conv 32 3x3, conv 64 3x3, fc 128",
-        "convnet-bn" => "experimental",
         "lenet" => "conv 6 5x5 - relu - pool - conv 16 5x5 - relu - pool - fc 120 - fc 84 - fc (LeNet-5 with ReLU and max pool)",
         "vgg-small" => "[conv 3x3 - bn - relu] x2 - pool, three times (32, 64, 128), fc 256 - dropout - fc",
         "vgg16" => "VGG-16 configuration D (13 conv 3x3 + 3 fc; 138M parameters at 224x224)",
@@ -35,11 +34,6 @@ public static class ModelZoo
             "cs231n-convnet" => new Sequential(be, inputShape,
                 new Conv2d(be, c, 32, 3, padding: 1), new ReLU(be), new MaxPool2d(be),
                 new Conv2d(be, 32, 64, 3, padding: 1), new ReLU(be), new MaxPool2d(be),
-                new Flatten(be), new Linear(be, 64 * (h / 4) * (w / 4), 128), new ReLU(be),
-                new Linear(be, 128, classes, heInit: false)),
-            "convnet-bn" => new Sequential(be, inputShape,
-                new Conv2d(be, c, 32, 3, padding: 1), new BatchNorm2d(be, 32), new ReLU(be), new MaxPool2d(be),
-                new Conv2d(be, 32, 64, 3, padding: 1), new BatchNorm2d(be, 64), new ReLU(be), new MaxPool2d(be),
                 new Flatten(be), new Linear(be, 64 * (h / 4) * (w / 4), 128), new ReLU(be),
                 new Linear(be, 128, classes, heInit: false)),
             "lenet" => new Sequential(be, inputShape,

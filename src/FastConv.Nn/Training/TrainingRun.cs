@@ -9,11 +9,15 @@ public sealed record RunSettings
     public string Data { get; init; } = "fashion-mnist";
     /// <summary>Null: the shipped data/fashion-mnist (Fashion-MNIST only).</summary>
     public string? DataDir { get; init; }
-    public string Model { get; init; } = "cs231n-3layer";
+    public string Model { get; init; } = "cs231n-convnet";
     public int Epochs { get; init; } = 5;
-    public float Lr { get; init; } = 0.01f;
+    /// <summary>Base learning rate; null takes the optimizer's usual one (<see cref="BaseLr"/>).</summary>
+    public float? Lr { get; init; }
     public int Batch { get; init; } = 64;
-    public string Optimizer { get; init; } = "sgd";
+    public string Optimizer { get; init; } = "adam";
+
+    /// <summary>The learning rate used: <see cref="Lr"/>, else 0.001 for Adam and 0.01 for SGD (Adam at 0.01 is a classic way to diverge).</summary>
+    public float BaseLr => Lr ?? (Optimizer == "adam" ? 0.001f : 0.01f);
     public float Momentum { get; init; } = 0.9f;
     public float WeightDecay { get; init; } = 1e-4f;
     public string Schedule { get; init; } = "cosine";
@@ -41,7 +45,7 @@ public sealed record RunSettings
         Need(Data != "cifar10" || DataDir is not null, "CIFAR-10 is not shipped: give --data-dir with data_batch_1.bin … test_batch.bin.");
         Need(ModelZoo.Names.Contains(Model), $"Unknown model '{Model}': choose one of {string.Join(", ", ModelZoo.Names)}.");
         Need(Epochs >= 1, $"--epochs must be at least 1, got {Epochs}.");
-        Need(Lr > 0 && float.IsFinite(Lr), $"--lr must be greater than 0, got {Lr.ToString(CultureInfo.InvariantCulture)}.");
+        Need(Lr is null || (Lr > 0 && float.IsFinite(Lr.Value)), $"--lr must be greater than 0, got {Lr?.ToString(CultureInfo.InvariantCulture)}.");
         Need(Batch >= 1, $"--batch must be at least 1, got {Batch}.");
         Need(Optimizer is "sgd" or "nesterov" or "adam", $"Unknown optimizer '{Optimizer}': use sgd, nesterov or adam.");
         Need(Momentum >= 0 && Momentum < 1, $"--momentum must be in [0, 1), got {Momentum}.");
@@ -55,7 +59,7 @@ public sealed record RunSettings
 
     public Dictionary<string, string> ToDictionary() => new()
     {
-        ["data"] = Data, ["data_dir"] = DataDir ?? "", ["model"] = Model, ["epochs"] = I(Epochs), ["lr"] = F(Lr), ["batch"] = I(Batch),
+        ["data"] = Data, ["data_dir"] = DataDir ?? "", ["model"] = Model, ["epochs"] = I(Epochs), ["lr"] = F(BaseLr), ["batch"] = I(Batch),
         ["optimizer"] = Optimizer, ["momentum"] = F(Momentum), ["weight_decay"] = F(WeightDecay), ["schedule"] = Schedule,
         ["loss"] = Loss, ["seed"] = I(Seed), ["validation"] = I(Validation), ["limit"] = I(Limit), ["augment"] = Augment,
     };
@@ -115,7 +119,7 @@ public sealed class TrainingRun : IDisposable
             _ => new Sgd(ps, settings.Momentum, nesterov: settings.Optimizer == "nesterov", weightDecay: settings.WeightDecay),
         };
         Trainer = new Trainer(Model, Loss.Create(settings.Loss, backend), Optimizer,
-            LrSchedule.Create(settings.Schedule, settings.Lr, settings.Epochs), settings.Batch, settings.Seed);
+            LrSchedule.Create(settings.Schedule, settings.BaseLr, settings.Epochs), settings.Batch, settings.Seed);
         if (resume is not null)
         {
             resume.Restore(Model, Optimizer);

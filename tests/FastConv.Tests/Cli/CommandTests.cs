@@ -50,6 +50,22 @@ public class CommandTests
         Assert.That(err, Does.Not.Contain("   at "), "no stack trace");
     }
 
+    [Test]
+    public void Divergence_IsReportedInOneLine()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "fastconv-diverge-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var (code, _, err) = Run("train", "--limit", "500", "--validation", "100", "--batch", "50", "--optimizer", "sgd", "--lr", "1000", "--out", dir);
+            Assert.That(code, Is.EqualTo(1));
+            Assert.That(err.Trim(), Does.StartWith("fastconv: error: Training diverged: loss is").And.Contain("Try a smaller --lr"));
+        }
+        finally
+        {
+            if (Directory.Exists(dir)) Directory.Delete(dir, true);
+        }
+    }
+
     [TestCase("train --epochs many")]
     [TestCase("train --no-such-option 1")]
     public void UnparsableArguments_Exit2_WithHint(string args)

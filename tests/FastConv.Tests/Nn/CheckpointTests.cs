@@ -20,7 +20,7 @@ public class CheckpointTests
 
     private static readonly RunSettings Tiny = new()
     {
-        Model = "cs231n-3layer", Epochs = 3, Batch = 50, Limit = 600, Validation = 100, Lr = 0.02f, Seed = 4,
+        Model = "cs231n-3layer", Optimizer = "sgd", Epochs = 3, Batch = 50, Limit = 600, Validation = 100, Lr = 0.02f, Seed = 4,
     };
 
     private static IBackend Managed => BackendRegistry.Get("managed");

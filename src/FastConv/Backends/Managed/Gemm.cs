@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics.X86;
 using System.Runtime.CompilerServices;
 
 namespace FastConv.Backends.Managed;
@@ -8,8 +9,12 @@ internal unsafe interface IPackB
     void Pack(int k0, int kc, int j0, int nc, float* dst, int nr);
 }
 
-/// <summary>B as a strided matrix: B(l, j) = p[l·rowStride + j·colStride]. Transposes are just swapped strides.</summary>
-internal readonly unsafe struct StridedB(float* p, long rowStride, long colStride) : IPackB
+/// <summary>
+/// B as a strided matrix: B(l, j) = p[l·rowStride + j·colStride]. Transposes are just swapped strides.
+/// With <c>wrap</c>, row l continues in the next block every <c>wrap</c> rows: B(l, j) =
+/// p[(l / wrap)·wrapStride + (l % wrap)·rowStride + j·colStride] (dYᵀ of consecutive images, for example).
+/// </summary>
+internal readonly unsafe struct StridedB(float* p, long rowStride, long colStride, int wrap = int.MaxValue, long wrapStride = 0) : IPackB
 {
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Pack(int k0, int kc, int j0, int nc, float* dst, int nr)
@@ -19,12 +24,14 @@ internal readonly unsafe struct StridedB(float* p, long rowStride, long colStrid
         {
             int jn = Math.Min(nr, nc - q * nr);
             float* d = dst + (long)q * kc * nr;
-            for (int l = 0; l < kc; l++, d += nr)
+            int block = k0 / wrap, l = k0 % wrap;
+            for (int t = 0; t < kc; t++, d += nr)
             {
-                float* s = p + (k0 + l) * rowStride + (long)(j0 + q * nr) * colStride;
+                float* s = p + block * wrapStride + l * rowStride + (long)(j0 + q * nr) * colStride;
                 if (colStride == 1) new ReadOnlySpan<float>(s, jn).CopyTo(new Span<float>(d, jn));
                 else for (int j = 0; j < jn; j++) d[j] = s[j * colStride];
                 for (int j = jn; j < nr; j++) d[j] = 0f;
+                if (++l == wrap) { l = 0; block++; }
             }
         }
     }
@@ -64,13 +71,41 @@ internal static unsafe class GemmDriver
         {
             int mn = Math.Min(mr, m - i0);
             float* d = dst + (long)(i0 / mr) * kd * mr;
-            for (int l = 0; l < kd; l++, d += mr)
+            int l0 = 0;
+            if (mr == 8 && mn == 8 && colStride == 1 && alpha == 1f && Avx.IsSupported)
+            {
+                // row-major A (weights, im2col columns): 8×8 blocks transposed in registers
+                for (; l0 + 8 <= kd; l0 += 8, d += 64) Transpose8x8(a + i0 * rowStride + l0, rowStride, d);
+            }
+            for (int l = l0; l < kd; l++, d += mr)
             {
                 float* s = a + i0 * rowStride + l * colStride;
                 for (int i = 0; i < mn; i++) d[i] = s[i * rowStride] * alpha;
                 for (int i = mn; i < mr; i++) d[i] = 0f;
             }
         }
+    }
+
+    /// <summary>dst[c·8 + r] = src[r·stride + c] for an 8×8 block: unpack, shuffle, then swap 128-bit halves.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose8x8(float* src, long stride, float* dst)
+    {
+        var r0 = Avx.LoadVector256(src); var r1 = Avx.LoadVector256(src + stride);
+        var r2 = Avx.LoadVector256(src + 2 * stride); var r3 = Avx.LoadVector256(src + 3 * stride);
+        var r4 = Avx.LoadVector256(src + 4 * stride); var r5 = Avx.LoadVector256(src + 5 * stride);
+        var r6 = Avx.LoadVector256(src + 6 * stride); var r7 = Avx.LoadVector256(src + 7 * stride);
+        var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+        var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
+        var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
+        var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
+        var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
+        var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
+        var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Store(dst, Avx.Permute2x128(u0, u4, 0x20)); Avx.Store(dst + 8, Avx.Permute2x128(u1, u5, 0x20));
+        Avx.Store(dst + 16, Avx.Permute2x128(u2, u6, 0x20)); Avx.Store(dst + 24, Avx.Permute2x128(u3, u7, 0x20));
+        Avx.Store(dst + 32, Avx.Permute2x128(u0, u4, 0x31)); Avx.Store(dst + 40, Avx.Permute2x128(u1, u5, 0x31));
+        Avx.Store(dst + 48, Avx.Permute2x128(u2, u6, 0x31)); Avx.Store(dst + 56, Avx.Permute2x128(u3, u7, 0x31));
     }
 
     /// <summary>

@@ -31,6 +31,29 @@ internal readonly unsafe struct Im2ColB(in Conv2dDesc d, float* image) : IPackB
     {
         float* xc = Origin(row, out int offH, out int offW);
         int oh = j0 / _ow, ow = j0 % _ow, t = 0;
+        if (_sw == 1 && ow == 0 && count % _ow == 0 && (panelWidth >= count || panelWidth % _ow == 0))
+        {
+            // whole output rows that never straddle a panel (backward-filter's plain rows; forward panels of NR = 32
+            // when OW divides 32): the padding bounds are the same for every output row, so each row is at most
+            // a zero run, one copy and a zero run
+            int lo = Math.Clamp(-offW, 0, _ow), hi = Math.Clamp(_w - offW, lo, _ow);
+            int at = 0, rows = count / _ow;
+            float* panelStart = dst;
+            for (int q = 0; q < rows; q++, oh++)
+            {
+                float* d = panelStart + at;
+                int ih = oh * _sh + offH;
+                if ((uint)ih >= (uint)_h) Zero(d, _ow);
+                else
+                {
+                    if (lo > 0) Zero(d, lo);
+                    Copy(xc + (long)ih * _w + offW + lo, d + lo, hi - lo);
+                    if (hi < _ow) Zero(d + hi, _ow - hi);
+                }
+                if ((at += _ow) == panelWidth) { at = 0; panelStart += panelStride; }
+            }
+            return;
+        }
         // the destination position advances with t; tracked, not divided out per piece (small images have many pieces)
         int inPanel = 0;
         float* panel = dst;
@@ -83,6 +106,15 @@ internal readonly unsafe struct Im2ColB(in Conv2dDesc d, float* image) : IPackB
         for (; i < n; i++) d[i] = s[i];
     }
 
+    /// <summary>d[i] += s[i] for a short run.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddTo(float* s, float* d, int n)
+    {
+        int i = 0;
+        for (; i + 8 <= n; i += 8) Vector256.Store(Vector256.Load(d + i) + Vector256.Load(s + i), d + i);
+        for (; i < n; i++) d[i] += s[i];
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Zero(float* d, int n)
     {
@@ -97,6 +129,17 @@ internal readonly unsafe struct Im2ColB(in Conv2dDesc d, float* image) : IPackB
     {
         float* xc = Origin(row, out int offH, out int offW);
         int oh = j0 / _ow, ow = j0 % _ow, t = 0;
+        if (_sw == 1 && ow == 0 && count % _ow == 0)
+        {
+            // whole output rows: the same columns [lo, hi) of every row land inside the image
+            int lo = Math.Clamp(-offW, 0, _ow), hi = Math.Clamp(_w - offW, lo, _ow);
+            for (; t < count; t += _ow, oh++)
+            {
+                int ih = oh * _sh + offH;
+                if ((uint)ih < (uint)_h) AddTo(src + t + lo, xc + (long)ih * _w + offW + lo, hi - lo);
+            }
+            return;
+        }
         while (t < count)
         {
             int run = Math.Min(_ow - ow, count - t);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 
 namespace FastConv.Backends.Managed;
@@ -105,44 +106,75 @@ internal sealed unsafe class ManagedConv2dPlan : HostConv2dPlan
         int GroupEnd(int g, int count) => g < 0 ? 0 : (int)((long)d.C * (g + 1) / count);
     }
 
+    /// <summary>
+    /// dW (K × CRS) = Σₙ dY[n] (K × P) · col(X[n])ᵀ (P × CRS), in items of at most KC output positions: a slice of
+    /// one image, or several whole images when P &lt; KC (a reduction of P alone is too short for the GEMM).
+    /// The product is computed as it is, or turned around, dWᵀ (CRS × K) = col(X) · dYᵀ, whichever fills the
+    /// MR×NR register tile better (always turned around for small images, so CRS is the long M side).
+    /// Each worker accumulates its own copy; the copies are summed in worker order.
+    /// </summary>
     protected override void BackwardFilterCore(float* x, float* dy, float* dw, float* dbias)
     {
         var d = Desc;
         var isa = _isa;
         int k = _m, kd = _kd, p = _p;
-        const int pb = GemmDriver.KC;
-        int blocks = (p + pb - 1) / pb;
-        long items = (long)d.N * blocks, weights = (long)k * kd;
+        const int kc = GemmDriver.KC;
+        var (mr, nr) = GemmDriver.Tile(isa);
+        static long Padded(int m, int n, int mr, int nr) => (long)((m + mr - 1) / mr) * mr * ((n + nr - 1) / nr) * nr;
+        bool transposed = p < kc || Padded(kd, k, mr, nr) < Padded(k, kd, mr, nr);
+        int per = p < kc ? kc / p : 1, blocks = p < kc ? 1 : (p + kc - 1) / kc;
+        long items = p < kc ? (d.N + per - 1) / per : (long)d.N * blocks;
+        long weights = (long)k * kd, imageIn = (long)d.C * d.H * d.W, imageOut = (long)k * p;
         int workers = (int)Math.Min(Parallelism.Threads, items);
         float* acc = Scratch.Get(Scratch.Slot.Reduce, workers * weights);
         new Span<float>(acc, checked((int)(workers * weights))).Clear();
-        long imageIn = (long)d.C * d.H * d.W, imageOut = (long)k * p;
         Parallelism.For(items, (t, begin, end) =>
         {
-            float* ap = Scratch.Get(Scratch.Slot.PackA, GemmDriver.PackedASize(isa, k, pb));
+            float* ap = Scratch.Get(Scratch.Slot.PackA, GemmDriver.PackedASize(isa, transposed ? kd : k, kc));
             float* bp = Scratch.Get(Scratch.Slot.PackB, GemmDriver.PackedBSize(isa));
             float* tile = Scratch.Get(Scratch.Slot.Tile, 64 * 64);
-            float* cols = Scratch.Get(Scratch.Slot.Columns, (long)kd * pb);
+            float* cols = Scratch.Get(Scratch.Slot.Columns, (long)kd * kc);
             float* mine = acc + t * weights;
             for (long item = begin; item < end; item++)
             {
-                int n = (int)(item / blocks), j0 = (int)(item % blocks) * pb, len = Math.Min(pb, p - j0);
-                var im = new Im2ColB(d, x + n * imageIn);
-                for (int row = 0; row < kd; row++) im.Row(row, j0, len, cols + (long)row * len, len, 0);
-                GemmDriver.PackA(isa, k, len, dy + n * imageOut + j0, p, 1, 1f, ap);
-                var colsT = new StridedB(cols, 1, len);
-                GemmDriver.Columns(isa, k, len, ap, ref colsT, 0, kd, mine, kd, true, null, false, bp, tile);
+                int n0 = (int)(item / blocks * per), q0 = (int)(item % blocks) * kc;
+                int imgs = Math.Min(per, d.N - n0), run = Math.Min(p - q0, kc), len = imgs * run;
+                // col(X) of the item as a [CRS × len] row-major matrix
+                for (int i = 0; i < imgs; i++)
+                {
+                    var im = new Im2ColB(d, x + (n0 + i) * imageIn);
+                    for (int row = 0; row < kd; row++) im.Row(row, q0, run, cols + (long)row * len + i * run, run, 0);
+                }
+                float* dyItem = dy + n0 * imageOut + q0;
+                if (transposed)
+                {
+                    GemmDriver.PackA(isa, kd, len, cols, len, 1, 1f, ap);
+                    var dyT = new StridedB(dyItem, 1, p, p, imageOut);
+                    GemmDriver.Columns(isa, kd, len, ap, ref dyT, 0, k, mine, k, true, null, false, bp, tile);
+                }
+                else
+                {
+                    GemmDriver.PackA(isa, k, len, dyItem, p, 1, 1f, ap);
+                    var colsT = new StridedB(cols, 1, len);
+                    GemmDriver.Columns(isa, k, len, ap, ref colsT, 0, kd, mine, kd, true, null, false, bp, tile);
+                }
             }
         });
-        var dW = new Span<float>(dw, checked((int)weights));
-        new ReadOnlySpan<float>(acc, (int)weights).CopyTo(dW);
-        for (int t = 1; t < workers; t++) TensorPrimitives.Add(dW, new ReadOnlySpan<float>(acc + t * weights, (int)weights), dW);
+        var sum = new Span<float>(acc, checked((int)weights));
+        for (int t = 1; t < workers; t++) TensorPrimitives.Add(sum, new ReadOnlySpan<float>(acc + t * weights, (int)weights), sum);
+        if (transposed)
+            for (int row = 0; row < kd; row++)
+                for (int kk = 0; kk < k; kk++) dw[(long)kk * kd + row] = acc[(long)row * k + kk];
+        else
+            sum.CopyTo(new Span<float>(dw, (int)weights));
         if (dbias == null) return;
+        long outImage = (long)k * p;
         for (int kk = 0; kk < k; kk++)
         {
             float s = 0f;
-            for (int n = 0; n < d.N; n++) s += TensorPrimitives.Sum(new ReadOnlySpan<float>(dy + n * imageOut + (long)kk * p, p));
+            for (int n = 0; n < d.N; n++) s += TensorPrimitives.Sum(new ReadOnlySpan<float>(dy + n * outImage + (long)kk * p, p));
             dbias[kk] = s;
         }
     }
 }
+
