@@ -16,7 +16,8 @@ public sealed record StepBenchResult(string Model, string Backend, int Batch, in
 
 public static class StepBench
 {
-    /// <summary>Runs 5 warm-up and <paramref name="steps"/> timed SGD steps, then as many again with FASTCONV_VERBOSE timing each op.</summary>
+    /// <summary>Warms up (at least 5 steps; up to 40 or 5 s, so tiered JIT has promoted everything a step calls),
+    /// times <paramref name="steps"/> SGD steps, then runs as many again with FASTCONV_VERBOSE timing each op.</summary>
     public static StepBenchResult Run(IBackend be, string modelName, int[] inputShape, int batch, int steps)
     {
         using var model = ModelZoo.Create(modelName, be, inputShape, 10, seed: 1);
@@ -28,7 +29,8 @@ public static class StepBench
         var r = new Random(1);
         x.CopyFrom(Enumerable.Range(0, (int)x.Length).Select(_ => r.NextSingle() * 2 - 1).ToArray());
         y.CopyFrom(Enumerable.Range(0, batch).Select(i => (float)(i % 10)).ToArray());
-        for (int i = 0; i < 5; i++) trainer.TrainStep(x, y, 0.01f);
+        var warm = Stopwatch.StartNew();
+        for (int i = 0; i < 40 && (i < 5 || warm.Elapsed.TotalSeconds < 5); i++) trainer.TrainStep(x, y, 0.01f);
         var times = new double[steps];
         for (int i = 0; i < steps; i++)
         {

@@ -25,13 +25,24 @@ internal readonly unsafe struct StridedB(float* p, long rowStride, long colStrid
             int jn = Math.Min(nr, nc - q * nr);
             float* d = dst + (long)q * kc * nr;
             int block = k0 / wrap, l = k0 % wrap;
-            for (int t = 0; t < kc; t++, d += nr)
+            // a transposed source (rows contiguous in l): 8×8 blocks transposed in registers where they fit
+            bool blocks = rowStride == 1 && colStride != 1 && jn == nr && nr % 8 == 0 && Avx.IsSupported;
+            for (int t = 0; t < kc;)
             {
                 float* s = p + block * wrapStride + l * rowStride + (long)(j0 + q * nr) * colStride;
-                if (colStride == 1) new ReadOnlySpan<float>(s, jn).CopyTo(new Span<float>(d, jn));
-                else for (int j = 0; j < jn; j++) d[j] = s[j * colStride];
-                for (int j = jn; j < nr; j++) d[j] = 0f;
-                if (++l == wrap) { l = 0; block++; }
+                if (blocks && t + 8 <= kc && l + 8 <= wrap)
+                {
+                    for (int jb = 0; jb < nr; jb += 8) GemmDriver.Transpose8x8(s + jb * colStride, colStride, d + jb, nr);
+                    t += 8; d += 8 * nr; l += 8;
+                }
+                else
+                {
+                    if (colStride == 1) new ReadOnlySpan<float>(s, jn).CopyTo(new Span<float>(d, jn));
+                    else for (int j = 0; j < jn; j++) d[j] = s[j * colStride];
+                    for (int j = jn; j < nr; j++) d[j] = 0f;
+                    t++; d += nr; l++;
+                }
+                if (l == wrap) { l = 0; block++; }
             }
         }
     }
@@ -86,9 +97,9 @@ internal static unsafe class GemmDriver
         }
     }
 
-    /// <summary>dst[c·8 + r] = src[r·stride + c] for an 8×8 block: unpack, shuffle, then swap 128-bit halves.</summary>
+    /// <summary>dst[c·dstStride + r] = src[r·stride + c] for an 8×8 block: unpack, shuffle, then swap 128-bit halves.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Transpose8x8(float* src, long stride, float* dst)
+    internal static void Transpose8x8(float* src, long stride, float* dst, long dstStride = 8)
     {
         var r0 = Avx.LoadVector256(src); var r1 = Avx.LoadVector256(src + stride);
         var r2 = Avx.LoadVector256(src + 2 * stride); var r3 = Avx.LoadVector256(src + 3 * stride);
@@ -102,10 +113,10 @@ internal static unsafe class GemmDriver
         var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
         var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
         var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
-        Avx.Store(dst, Avx.Permute2x128(u0, u4, 0x20)); Avx.Store(dst + 8, Avx.Permute2x128(u1, u5, 0x20));
-        Avx.Store(dst + 16, Avx.Permute2x128(u2, u6, 0x20)); Avx.Store(dst + 24, Avx.Permute2x128(u3, u7, 0x20));
-        Avx.Store(dst + 32, Avx.Permute2x128(u0, u4, 0x31)); Avx.Store(dst + 40, Avx.Permute2x128(u1, u5, 0x31));
-        Avx.Store(dst + 48, Avx.Permute2x128(u2, u6, 0x31)); Avx.Store(dst + 56, Avx.Permute2x128(u3, u7, 0x31));
+        Avx.Store(dst, Avx.Permute2x128(u0, u4, 0x20)); Avx.Store(dst + dstStride, Avx.Permute2x128(u1, u5, 0x20));
+        Avx.Store(dst + 2 * dstStride, Avx.Permute2x128(u2, u6, 0x20)); Avx.Store(dst + 3 * dstStride, Avx.Permute2x128(u3, u7, 0x20));
+        Avx.Store(dst + 4 * dstStride, Avx.Permute2x128(u0, u4, 0x31)); Avx.Store(dst + 5 * dstStride, Avx.Permute2x128(u1, u5, 0x31));
+        Avx.Store(dst + 6 * dstStride, Avx.Permute2x128(u2, u6, 0x31)); Avx.Store(dst + 7 * dstStride, Avx.Permute2x128(u3, u7, 0x31));
     }
 
     /// <summary>

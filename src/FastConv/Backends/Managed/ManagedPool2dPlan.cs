@@ -125,9 +125,14 @@ internal sealed unsafe class ManagedPool2dPlan : HostPool2dPlan
         var odd8 = even8 + Vector256<int>.One;
         var lo8 = Vector256.Create(0, 8, 1, 9, 2, 10, 3, 11);
         var hi8 = lo8 + Vector256.Create(4);
-        for (; ow + 8 <= outW; ow += 8)
+        for (; ow + 8 <= outW; ow += 8) Windows8(ow);
+        // the last few windows: one more 8-window step that overlaps windows already done (same inputs, same writes)
+        if (ow < outW && outW >= 8) { Windows8(outW - 8); ow = outW; }
+        return ow;
+
+        void Windows8(int o)
         {
-            int j = 2 * ow;
+            int j = 2 * o;
             var a0 = Vector256.Load(r0 + j); var a1 = Vector256.Load(r0 + j + 8);
             var b0 = Vector256.Load(r1 + j); var b1 = Vector256.Load(r1 + j + 8);
             var a = Avx512F.VL.PermuteVar8x32x2(a0, even8, a1); var b = Avx512F.VL.PermuteVar8x32x2(a0, odd8, a1);
@@ -137,14 +142,13 @@ internal sealed unsafe class ManagedPool2dPlan : HostPool2dPlan
             var tb = Vector256.AndNot(Vector256.Equals(b, m), ta);
             var tc = Vector256.AndNot(Vector256.AndNot(Vector256.Equals(c, m), ta), tb);
             var td = ~(ta | tb | tc);
-            var v = Vector256.Load(g + ow);
+            var v = Vector256.Load(g + o);
             var ga = v & ta; var gb = v & tb; var gc = v & tc; var gd = v & td;
             Vector256.Store(Avx512F.VL.PermuteVar8x32x2(ga, lo8, gb), g0 + j);
             Vector256.Store(Avx512F.VL.PermuteVar8x32x2(ga, hi8, gb), g0 + j + 8);
             Vector256.Store(Avx512F.VL.PermuteVar8x32x2(gc, lo8, gd), g1 + j);
             Vector256.Store(Avx512F.VL.PermuteVar8x32x2(gc, hi8, gd), g1 + j + 8);
         }
-        return ow;
     }
 
     /// <summary>Scan-order window loops for one plane, clipped to the image.</summary>
