@@ -207,7 +207,7 @@ public sealed class TrainingRun : IDisposable
         var (_, test) = LoadData(settings);
         if (!test.ImageShape.SequenceEqual(ck.InputShape))
             throw new CheckpointException($"{path} is for images [{string.Join(", ", ck.InputShape)}], the test set has [{string.Join(", ", test.ImageShape)}].");
-        using var model = ModelZoo.Create(ck.Model, backend, ck.InputShape, ck.ClassNames.Length, settings.Seed);
+        using var model = ModelZoo.Create(ck.Model, backend, ck.InputShape, ck.ClassNames.Length, settings.Seed, initialize: false);
         ck.Restore(model, null);
         using var loss = Loss.Create(settings.Loss, backend);
         using var opt = new Sgd(model.Parameters.ToList());

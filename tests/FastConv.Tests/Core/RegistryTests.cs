@@ -41,6 +41,9 @@ public class RegistryTests
         finally { Verbose.Enabled = oldOn; Verbose.Writer = oldWriter; }
         Assert.That(log.ToString(), Does.Contain($"fastconv_verbose,exec,{plan.Implementation},conv2d_fwd,{d}"));
         Assert.That(log.ToString(), Does.Contain("fastconv_verbose,exec,managed,relu_fwd,[1, 3, 6, 6]"), "element-wise ops log too");
+        // each line ends with the op's wall time in milliseconds, written after the op ran
+        Assert.That(log.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries),
+            Has.All.Matches(@"^fastconv_verbose,exec,.*,\d+(\.\d+)?$"));
     }
 
     [Test]
