@@ -147,6 +147,9 @@ public sealed class TrainingRun : IDisposable
         settings.Validate();
         if (File.Exists(Path.Combine(outDir, LastCheckpoint)))
             throw new IOException($"{outDir} already holds a run ({LastCheckpoint}); continue it with --resume {outDir}, or choose another --out.");
+        var existing = new[] { BestCheckpoint, MetricsFile, CurvesFile }.Where(f => File.Exists(Path.Combine(outDir, f))).ToList();
+        if (existing.Count > 0)
+            throw new IOException($"{outDir} already has {string.Join(", ", existing)}, which a new run would overwrite; choose another --out.");
         return new TrainingRun(settings, backend, outDir, null);
     }
 

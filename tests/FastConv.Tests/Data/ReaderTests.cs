@@ -172,3 +172,77 @@ public class ReaderTests
         Assert.That((loader.TrainBatches, loader.EvalBatches), Is.EqualTo((2, 3)));
     }
 }
+
+/// <summary>Augmentation and the CIFAR-10 path through a whole training run, on small files written here.</summary>
+[TestFixture]
+public class AugmentationAndCifarRunTests
+{
+    [Test]
+    public void Flip_GivesTheImageOrItsMirror_AndCropShiftsWithZeroFill()
+    {
+        // one 1-channel 2x3 image with distinct pixels; normalisation (x/255 − 0)/(1/255) leaves the byte values
+        var ds = new Dataset("d", [1, 2, 3, 4, 5, 6], [0], 1, 2, 3, ["a", "b"]);
+        var norm = new Normalization([0f], [1f / 255f]);
+        var be = BackendRegistry.Get("reference");
+        using var x = be.Allocate([1, 1, 2, 3]);
+        using var y = be.Allocate([1]);
+        var flip = new BatchLoader(ds, 1, norm, new Augmentation(0, true));
+        var rng = new Random(5);
+        var seen = new HashSet<string>();
+        for (int i = 0; i < 40; i++)
+        {
+            flip.Fill([0], 0, x, y, rng);
+            var v = x.ToArray().Select(f => (int)MathF.Round(f)).ToArray();
+            Assert.That(v, Is.EqualTo(new[] { 1, 2, 3, 4, 5, 6 }).Or.EqualTo(new[] { 3, 2, 1, 6, 5, 4 }));
+            seen.Add(string.Join(",", v));
+        }
+        Assert.That(seen, Has.Count.EqualTo(2), "both the image and its mirror should occur");
+        var crop = new BatchLoader(ds, 1, norm, new Augmentation(1, false));
+        for (int i = 0; i < 40; i++)
+        {
+            crop.Fill([0], 0, x, y, rng);
+            var v = x.ToArray().Select(f => (int)MathF.Round(f)).ToArray();
+            // every output pixel is 0 (padding) or the pixel at a shift of at most 1 in each direction
+            Assert.That(v.Where(p => p != 0), Is.SubsetOf(new[] { 1, 2, 3, 4, 5, 6 }));
+        }
+    }
+
+    [Test]
+    public void TrainingRun_OnCifar10Files()
+    {
+        string dir = Directory.CreateTempSubdirectory("fastconv-cifar-").FullName;
+        try
+        {
+            var r = new Random(2);
+            byte[] Batch(int n)
+            {
+                var b = new byte[n * Cifar10.RecordSize];
+                r.NextBytes(b);
+                for (int i = 0; i < n; i++) b[i * Cifar10.RecordSize] = (byte)(i % 10);
+                return b;
+            }
+            for (int i = 1; i <= 5; i++) File.WriteAllBytes(Path.Combine(dir, $"data_batch_{i}.bin"), Batch(40));
+            File.WriteAllBytes(Path.Combine(dir, "test_batch.bin"), Batch(30));
+            var settings = new FastConv.Nn.RunSettings
+            {
+                Data = "cifar10", DataDir = dir, Model = "lenet", Epochs = 1, Batch = 10, Validation = 20, Optimizer = "sgd", Seed = 3,
+            };
+            string outDir = Path.Combine(dir, "run");
+            using var run = FastConv.Nn.TrainingRun.Start(settings, BackendRegistry.Get("managed"), outDir);
+            Assert.That(run.TrainData.ImageShape, Is.EqualTo(new[] { 3, 32, 32 }));
+            Assert.That(run.Normalization.Mean, Has.Length.EqualTo(3));
+            Assert.That(settings.Augmentation, Is.EqualTo(Augmentation.Cifar));
+            var result = run.Run();
+            Assert.That(result.History, Has.Count.EqualTo(1));
+            Assert.That(result.Test.Count, Is.EqualTo(30));
+            Assert.That(double.IsFinite(result.History[0].TrainLoss));
+            var (ck, ev) = FastConv.Nn.TrainingRun.EvaluateCheckpoint(Path.Combine(outDir, "best.ckpt"), BackendRegistry.Get("managed"), batch: 8);
+            Assert.That((ck.Model, ev.Count), Is.EqualTo(("lenet", 30)));
+            Assert.That(ev.ClassNames, Is.EqualTo(Cifar10.ClassNames));
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+}

@@ -95,6 +95,13 @@ public class CheckpointTests
         Assert.That(File.ReadAllBytes(Path.Combine(dir, "last.ckpt")), Is.EqualTo(before));
         var done = Assert.Throws<ArgumentException>(() => TrainingRun.Resume(dir, Managed));
         Assert.That(done!.Message, Does.Contain("already finished 1 of 1"));
+        // a folder with only a metrics.csv of someone's is not overwritten either
+        string other = Path.Combine(_dir, "other");
+        Directory.CreateDirectory(other);
+        File.WriteAllText(Path.Combine(other, "metrics.csv"), "mine");
+        var e2 = Assert.Throws<IOException>(() => TrainingRun.Start(Tiny, Managed, other));
+        Assert.That(e2!.Message, Does.Contain("metrics.csv").And.Contain("overwrite"));
+        Assert.That(File.ReadAllText(Path.Combine(other, "metrics.csv")), Is.EqualTo("mine"));
     }
 
     private string SavedCheckpoint(out Sequential model)
