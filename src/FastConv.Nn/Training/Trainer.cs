@@ -73,7 +73,7 @@ public sealed class Trainer : IDisposable
     public int BestEpoch { get; set; }
     public ITrainingObserver? Observer { get; set; }
 
-    /// <summary>One optimizer step on the batch already in the trainer's tensors; returns the loss.</summary>
+    /// <summary>One optimizer step on a batch (x [B, C, H, W], labels [B]) at learning rate <paramref name="lr"/>; returns the loss.</summary>
     public float TrainStep(Tensor x, Tensor labels, float lr)
     {
         var scores = Model.Forward(x, training: true, step: Step);
