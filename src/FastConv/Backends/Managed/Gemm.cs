@@ -26,13 +26,20 @@ internal readonly unsafe struct StridedB(float* p, long rowStride, long colStrid
             float* d = dst + (long)q * kc * nr;
             int block = k0 / wrap, l = k0 % wrap;
             // a transposed source (rows contiguous in l): 8×8 blocks transposed in registers where they fit
-            bool blocks = rowStride == 1 && colStride != 1 && jn == nr && nr % 8 == 0 && Avx.IsSupported;
+            int jn8 = jn / 8 * 8;
+            bool blocks = rowStride == 1 && colStride != 1 && jn8 > 0 && Avx.IsSupported;
             for (int t = 0; t < kc;)
             {
                 float* s = p + block * wrapStride + l * rowStride + (long)(j0 + q * nr) * colStride;
                 if (blocks && t + 8 <= kc && l + 8 <= wrap)
                 {
-                    for (int jb = 0; jb < nr; jb += 8) GemmDriver.Transpose8x8(s + jb * colStride, colStride, d + jb, nr);
+                    for (int jb = 0; jb < jn8; jb += 8) GemmDriver.Transpose8x8(s + jb * colStride, colStride, d + jb, nr);
+                    for (int r = 0; r < 8; r++)
+                    {
+                        float* dr = d + r * nr;
+                        for (int j = jn8; j < jn; j++) dr[j] = s[r + j * colStride];
+                        for (int j = jn; j < nr; j++) dr[j] = 0f;
+                    }
                     t += 8; d += 8 * nr; l += 8;
                 }
                 else
