@@ -9,15 +9,39 @@ namespace FastConv.Backends.Managed;
 /// read of one input row. <see cref="Pack"/> writes straight into GEMM B panels, so the forward pass never
 /// materialises the column matrix.
 /// </summary>
-internal readonly unsafe struct Im2ColB(in Conv2dDesc d, float* image) : IPackB
+internal readonly unsafe struct Im2ColB(in Conv2dDesc d, float* image, int* rows = null) : IPackB
 {
     private readonly int _c = d.C, _h = d.H, _w = d.W, _r = d.R, _s = d.S, _oh = d.OutH, _ow = d.OutW;
     private readonly int _sh = d.StrideH, _sw = d.StrideW, _ph = d.PadH, _pw = d.PadW, _dh = d.DilationH, _dw = d.DilationW;
     private readonly float* _x = image;
+    private readonly int* _rows = rows;
+
+    /// <summary>(plane offset, offH, offW) of every column-matrix row, for a plan to compute once: the three
+    /// divisions per row otherwise cost as much as copying a small image's row.</summary>
+    public static int[] RowTable(in Conv2dDesc d)
+    {
+        int kd = checked((int)d.ReductionLength);
+        var t = GC.AllocateArray<int>(3 * kd, pinned: true);
+        for (int row = 0; row < kd; row++)
+        {
+            int s = row % d.S, r = row / d.S % d.R, c = row / (d.S * d.R);
+            t[3 * row] = checked(c * d.H * d.W);
+            t[3 * row + 1] = r * d.DilationH - d.PadH;
+            t[3 * row + 2] = s * d.DilationW - d.PadW;
+        }
+        return t;
+    }
 
     /// <summary>Row (c, r, s) of the column matrix reads input plane c, shifted by (r·dh − ph, s·dw − pw).</summary>
     private float* Origin(int row, out int offH, out int offW)
     {
+        if (_rows != null)
+        {
+            int* e = _rows + 3 * row;
+            offH = e[1];
+            offW = e[2];
+            return _x + e[0];
+        }
         int s = row % _s, r = row / _s % _r, c = row / (_s * _r);
         offH = r * _dh - _ph;
         offW = s * _dw - _pw;

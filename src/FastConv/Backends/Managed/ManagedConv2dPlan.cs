@@ -25,7 +25,12 @@ internal sealed unsafe class ManagedConv2dPlan : HostConv2dPlan
         checked { _ = d.C * d.H * d.W; _ = d.K * _p; }   // per-image offsets fit in int arithmetic below
         var (mr, nr) = GemmDriver.Tile(isa);
         Implementation = $"managed:{ManagedIsaInfo.Tag(isa)}:im2col-gemm-{mr}x{nr}";
+        _rowTable = Im2ColB.RowTable(d);
     }
+
+    /// <summary>Per column-matrix row: plane offset and shifts, on the pinned heap so kernels take its address.</summary>
+    private readonly int[] _rowTable;
+    private int* Rows => (int*)Unsafe.AsPointer(ref _rowTable[0]);
 
     public override string Implementation { get; }
 
@@ -44,6 +49,7 @@ internal sealed unsafe class ManagedConv2dPlan : HostConv2dPlan
     protected override void ForwardCore(float* x, float* w, float* bias, float* y)
     {
         var d = Desc;
+        int* rows = Rows;
         var isa = _isa;
         int m = _m, kd = _kd, p = _p;
         bool relu = d.Activation == Activation.Relu;
@@ -58,7 +64,7 @@ internal sealed unsafe class ManagedConv2dPlan : HostConv2dPlan
             for (long item = begin; item < end; item++)
             {
                 int n = (int)(item / blocks), j0 = (int)(item % blocks) * per;
-                var im = new Im2ColB(d, x + n * imageIn);
+                var im = new Im2ColB(d, x + n * imageIn, rows);
                 GemmDriver.Columns(isa, m, kd, ap, ref im, j0, Math.Min(per, p - j0), y + n * imageOut, p, false, bias, relu, bp, tile);
             }
         });
@@ -67,6 +73,7 @@ internal sealed unsafe class ManagedConv2dPlan : HostConv2dPlan
     protected override void BackwardDataCore(float* dy, float* w, float* dx)
     {
         var d = Desc;
+        int* table = Rows;
         var isa = _isa;
         int k = _m, kd = _kd, p = _p, rs = d.R * d.S;
         int groups = d.N >= Parallelism.Threads ? 1 : Math.Min(d.C, (Parallelism.Threads + d.N - 1) / d.N);
@@ -93,7 +100,7 @@ internal sealed unsafe class ManagedConv2dPlan : HostConv2dPlan
                 float* image = dx + n * imageIn;
                 new Span<float>(image + c0 * plane, checked((int)((c1 - c0) * plane))).Clear();
                 var dyN = new StridedB(dy + n * imageOut, p, 1);
-                var im = new Im2ColB(d, image);
+                var im = new Im2ColB(d, image, table);
                 for (int j0 = 0; j0 < p; j0 += GemmDriver.NC)
                 {
                     int nc = Math.Min(GemmDriver.NC, p - j0);
@@ -116,6 +123,7 @@ internal sealed unsafe class ManagedConv2dPlan : HostConv2dPlan
     protected override void BackwardFilterCore(float* x, float* dy, float* dw, float* dbias)
     {
         var d = Desc;
+        int* rows = Rows;
         var isa = _isa;
         int k = _m, kd = _kd, p = _p;
         const int kc = GemmDriver.KC;
@@ -142,7 +150,7 @@ internal sealed unsafe class ManagedConv2dPlan : HostConv2dPlan
                 // col(X) of the item as a [CRS × len] row-major matrix
                 for (int i = 0; i < imgs; i++)
                 {
-                    var im = new Im2ColB(d, x + (n0 + i) * imageIn);
+                    var im = new Im2ColB(d, x + (n0 + i) * imageIn, rows);
                     for (int row = 0; row < kd; row++) im.Row(row, q0, run, cols + (long)row * len + i * run, run, 0);
                 }
                 float* dyItem = dy + n0 * imageOut + q0;
