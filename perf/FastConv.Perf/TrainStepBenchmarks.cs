@@ -27,15 +27,13 @@ public class TrainStepBenchmarks
         new Conv2d(be, 16, 32, 5), new ReLU(be), new MaxPool2d(be),
         new Flatten(be), new Linear(be, 32 * 4 * 4, 10, heInit: false));
 
-    /// <summary>FLOPs of one step: forward, backward-filter and backward-data of every conv and fc layer,
-    /// except the first layer's backward-data, which a step does not need.</summary>
-    public static double StepFlops { get; } = ComputeFlops();
+    /// <summary>FLOPs of one step (<see cref="Sequential.TrainingStepFlops"/>).</summary>
+    public static double StepFlops { get; } = StepFlopsOf();
 
-    private static double ComputeFlops()
+    private static double StepFlopsOf()
     {
         using var m = Network(BackendRegistry.Get("reference"));
-        var rows = m.Summarize(Batch);
-        return rows.Sum(r => 3.0 * r.Flops) - rows.First(r => r.Flops > 0).Flops;
+        return m.TrainingStepFlops(Batch);
     }
 
     [GlobalSetup]

@@ -36,7 +36,7 @@ public static class Commands
         }
         catch (Exception e) when (IsUserError(e))
         {
-            Error(e.Message);
+            Error(OneLine(e));
             return 1;
         }
     }
@@ -47,6 +47,16 @@ public static class Commands
             or BackendUnavailableException or InvalidOperationException or OperationCanceledException;
 
     private static void Error(string message) => Console.Error.WriteLine($"fastconv: error: {message}");
+
+    /// <summary>The exception's own message on one line: without the " (Parameter 'x')" and "Actual value was"
+    /// lines that ArgumentException and ArgumentOutOfRangeException append for programmers.</summary>
+    private static string OneLine(Exception e)
+    {
+        string m = e.Message.Split('\n')[0].TrimEnd();
+        if (e is ArgumentException { ParamName: { } p } && m.EndsWith($" (Parameter '{p}')", StringComparison.Ordinal))
+            m = m[..^$" (Parameter '{p}')".Length];
+        return m;
+    }
 
     private static Option<T> Opt<T>(string name, string description, T defaultValue) =>
         new(name) { Description = description, DefaultValueFactory = _ => defaultValue };

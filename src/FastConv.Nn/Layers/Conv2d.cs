@@ -6,12 +6,11 @@ namespace FastConv.Nn;
 /// </summary>
 public sealed class Conv2d : Layer
 {
-    private Conv2dDesc _desc;
     private IConv2dPlan? _plan;
 
     public Conv2d(IBackend backend, int inChannels, int outChannels, int kernel, int stride = 1, int padding = 0) : base(backend)
     {
-        // Validates the hyper-parameters on a 1x1-padded probe so a bad layer fails where it is declared.
+        // Checked here, so a bad layer fails where it is declared rather than at its first forward pass.
         Conv2dDesc.Positive("channels C", inChannels, Kind); Conv2dDesc.Positive("filters K", outChannels, Kind);
         Conv2dDesc.Positive("kernel", kernel, Kind); Conv2dDesc.Positive("stride", stride, Kind);
         Conv2dDesc.NonNegative("padding", padding, Kind);
@@ -44,6 +43,7 @@ public sealed class Conv2d : Layer
     }
 
     public override int[] OutputShape(ReadOnlySpan<int> input) => DescFor(input).OutputShape;
+    public override long ForwardFlops(ReadOnlySpan<int> input) => DescFor(input).Flops;
 
     /// <summary>He initialisation: w ~ N(0, 2 / (C·R·S)), b = 0.</summary>
     public override void Initialize(Random rng)
@@ -54,8 +54,7 @@ public sealed class Conv2d : Layer
 
     protected override void OnShapeChanged(ReadOnlySpan<int> input)
     {
-        _desc = DescFor(input);
-        _plan = Backend.CreateConv2d(_desc);
+        _plan = Backend.CreateConv2d(DescFor(input));
     }
 
     public override Tensor Forward(Tensor x, bool training)
@@ -80,7 +79,4 @@ public sealed class Conv2d : Layer
         _plan = null;
         base.DisposeBuffers();
     }
-
-    /// <summary>The descriptor of the last forward pass (for summaries and FLOP counts).</summary>
-    public Conv2dDesc LastDesc => _desc;
 }

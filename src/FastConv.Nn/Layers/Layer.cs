@@ -49,6 +49,10 @@ public abstract class Layer : IDisposable
     /// <summary>The output shape for an input shape [N, ...], or an <see cref="ArgumentException"/> naming the mismatch.</summary>
     public abstract int[] OutputShape(ReadOnlySpan<int> input);
 
+    /// <summary>Multiply-add FLOPs (2 per multiply-add) of a forward pass on <paramref name="input"/>; 0 for layers
+    /// whose cost is a memory pass, not arithmetic (pooling, ReLU, batch norm).</summary>
+    public virtual long ForwardFlops(ReadOnlySpan<int> input) => 0;
+
     /// <summary>A short description of the hyper-parameters, e.g. "32 filters 7x7, stride 1, pad 3".</summary>
     public abstract string Describe();
 

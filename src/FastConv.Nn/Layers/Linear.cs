@@ -30,6 +30,8 @@ public sealed class Linear : Layer
         return [input[0], OutFeatures];
     }
 
+    public override long ForwardFlops(ReadOnlySpan<int> input) => 2L * OutputShape(input)[0] * InFeatures * OutFeatures;
+
     public override void Initialize(Random rng)
     {
         FillNormal(Weight.Value, rng, Math.Sqrt((HeInit ? 2.0 : 1.0) / InFeatures));

@@ -55,17 +55,20 @@ public sealed class Sequential : IDisposable
             int[] outShape;
             try { outShape = l.OutputShape(shape); }
             catch (ArgumentException e) { throw new ArgumentException($"Model does not fit together at {l.Name} ({l.Kind}, {l.Describe()}): {e.Message}", e); }
-            long flops = l switch
-            {
-                Conv2d c => new Conv2dDesc(shape[0], c.InChannels, shape[2], shape[3], c.OutChannels, c.KernelSize, c.KernelSize, c.Stride, c.Padding).Flops,
-                Linear f => 2L * shape[0] * f.InFeatures * f.OutFeatures,
-                _ => 0,
-            };
+            long flops = l.ForwardFlops(shape);
             rows.Add(new LayerSummary(l.Name, l.Kind, l.Describe(), outShape, ShapeMath.ElementCount(outShape, "activations"),
                 l.Parameters.Sum(p => p.Value.Length), flops));
             shape = outShape;
         }
         return rows;
+    }
+
+    /// <summary>FLOPs of one training step on a batch: forward, backward-filter and backward-data (each as many as the
+    /// forward) of every conv and fc layer, less the first layer's backward-data, which a step does not compute.</summary>
+    public long TrainingStepFlops(int batch)
+    {
+        var rows = Summarize(batch);
+        return rows.Sum(r => 3 * r.Flops) - (rows.FirstOrDefault(r => r.Flops > 0)?.Flops ?? 0);
     }
 
     /// <summary>Seeded initialisation of every layer, in order.</summary>

@@ -60,8 +60,6 @@ public static class StepBench
             .Select(g => new OpTime(g.Key.Impl, g.Key.Op, g.Key.Shape, g.Select(o => o.Ms).Order().ElementAt(g.Count() / 2), g.Count() / steps))
             .OrderByDescending(o => o.Milliseconds * o.PerStep)
             .ToList();
-        var rows = model.Summarize(batch);
-        long flops = rows.Sum(row => 3 * row.Flops) - rows.First(row => row.Flops > 0).Flops;
-        return new StepBenchResult(modelName, be.Name, batch, Parallelism.Threads, times, flops, ops);
+        return new StepBenchResult(modelName, be.Name, batch, Parallelism.Threads, times, model.TrainingStepFlops(batch), ops);
     }
 }

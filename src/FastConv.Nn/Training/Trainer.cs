@@ -77,7 +77,6 @@ public sealed class Trainer : IDisposable
     public float TrainStep(Tensor x, Tensor labels, float lr)
     {
         var scores = Model.Forward(x, training: true, step: Step);
-        _lastScores = scores;
         float l = Loss.Forward(scores, labels);
         Model.Backward(Loss.Backward());
         Optimizer.Step(lr);
@@ -108,7 +107,7 @@ public sealed class Trainer : IDisposable
             if (!float.IsFinite(l))
                 throw new InvalidOperationException($"Training diverged: loss is {l} at epoch {epoch + 1}, batch {b + 1} (learning rate {lr:g3}). Try a smaller --lr.");
             lossSum += l;
-            correct += CountCorrect(_lastScores!, BatchSize);
+            correct += CountCorrect(Model.Layers[^1].Output!, BatchSize);
             seen += BatchSize;
             Observer?.BatchDone(epoch + 1, b + 1, batches, lossSum / (b + 1), (double)correct / seen, seen / sw.Elapsed.TotalSeconds);
         }
@@ -122,8 +121,6 @@ public sealed class Trainer : IDisposable
         Observer?.EpochDone(m, best);
         return (m, best);
     }
-
-    private Tensor? _lastScores;
 
     private int CountCorrect(Tensor scores, int rows)
     {
@@ -145,27 +142,41 @@ public sealed class Trainer : IDisposable
     public Evaluation Evaluate(BatchLoader data)
     {
         if (data.BatchSize != BatchSize) throw new ArgumentException($"Trainer: loader batch {data.BatchSize} differs from the trainer's {BatchSize}.");
+        return Evaluate(Model, Loss, data, _x, _labels, _scores, _y);
+    }
+
+    /// <summary>The same evaluation for a model outside a training run (no optimizer needed); allocates one batch.</summary>
+    public static Evaluation Evaluate(Sequential model, Loss loss, BatchLoader data)
+    {
+        using var x = model.Backend.Allocate([data.BatchSize, .. model.InputShape]);
+        using var labels = model.Backend.Allocate([data.BatchSize]);
+        int classes = model.OutputShape[0];
+        return Evaluate(model, loss, data, x, labels, new float[data.BatchSize * classes], new float[data.BatchSize]);
+    }
+
+    private static Evaluation Evaluate(Sequential model, Loss loss, BatchLoader data, Tensor x, Tensor labels, float[] scoresHost, float[] labelsHost)
+    {
         var sw = Stopwatch.StartNew();
+        int classes = model.OutputShape[0];
         var order = Enumerable.Range(0, data.Data.Count).ToArray();
-        var confusion = new int[_classes, _classes];
-        double loss = 0;
+        var confusion = new int[classes, classes];
+        double total = 0;
         for (int b = 0; b < data.EvalBatches; b++)
         {
-            int rows = data.Fill(order, b * BatchSize, _x, _labels);
-            var scores = Model.Forward(_x, training: false);
-            scores.CopyTo(_scores);
-            _labels.CopyTo(_y);
+            int rows = data.Fill(order, b * data.BatchSize, x, labels);
+            model.Forward(x, training: false).CopyTo(scoresHost);
+            labels.CopyTo(labelsHost);
             for (int i = 0; i < rows; i++)
             {
-                var s = _scores.AsSpan(i * _classes, _classes);
-                int y = (int)_y[i];
-                loss += Loss.ExampleLoss(s, y);
+                var s = scoresHost.AsSpan(i * classes, classes);
+                int y = (int)labelsHost[i];
+                total += loss.ExampleLoss(s, y);
                 confusion[y, ArgMax(s)]++;
             }
         }
         int correct = 0;
-        for (int i = 0; i < _classes; i++) correct += confusion[i, i];
-        return new Evaluation(loss / data.Data.Count, (double)correct / data.Data.Count, confusion, data.Data.ClassNames, sw.Elapsed.TotalSeconds);
+        for (int i = 0; i < classes; i++) correct += confusion[i, i];
+        return new Evaluation(total / data.Data.Count, (double)correct / data.Data.Count, confusion, data.Data.ClassNames, sw.Elapsed.TotalSeconds);
     }
 
     public void Dispose()

@@ -201,8 +201,9 @@ public sealed class TrainingRun : IDisposable
         History = [.. Trainer.History], Tensors = Checkpoint.Capture(Model, Optimizer),
     };
 
-    /// <summary>Evaluates a checkpoint on the test set of the data it was trained on (or <paramref name="dataDir"/>).</summary>
-    public static (Checkpoint Checkpoint, Evaluation Test) EvaluateCheckpoint(string path, IBackend backend, string? dataDir = null, int batch = 256)
+    /// <summary>A checkpoint's model, restored on <paramref name="backend"/>, with the test set of the data it was trained
+    /// on (or of <paramref name="dataDir"/>); refuses a test set whose images are not the model's input shape.</summary>
+    private static (Checkpoint Checkpoint, RunSettings Settings, Dataset Test, Sequential Model) Restore(string path, IBackend backend, string? dataDir)
     {
         var ck = Checkpoint.Load(path);
         var settings = RunSettings.FromDictionary(ck.Settings);
@@ -210,33 +211,38 @@ public sealed class TrainingRun : IDisposable
         var (_, test) = LoadData(settings);
         if (!test.ImageShape.SequenceEqual(ck.InputShape))
             throw new CheckpointException($"{path} is for images [{string.Join(", ", ck.InputShape)}], the test set has [{string.Join(", ", test.ImageShape)}].");
-        using var model = ModelZoo.Create(ck.Model, backend, ck.InputShape, ck.ClassNames.Length, settings.Seed, initialize: false);
-        ck.Restore(model, null);
-        using var loss = Loss.Create(settings.Loss, backend);
-        using var opt = new Sgd(model.Parameters.ToList());
-        using var trainer = new Trainer(model, loss, opt, new ConstantLr(1f), batch, settings.Seed);
-        return (ck, trainer.Evaluate(new BatchLoader(test, batch, ck.Normalization)));
+        var model = ModelZoo.Create(ck.Model, backend, ck.InputShape, ck.ClassNames.Length, settings.Seed, initialize: false);
+        try { ck.Restore(model, null); }
+        catch { model.Dispose(); throw; }
+        return (ck, settings, test, model);
+    }
+
+    /// <summary>Evaluates a checkpoint on the test set of the data it was trained on (or <paramref name="dataDir"/>).</summary>
+    public static (Checkpoint Checkpoint, Evaluation Test) EvaluateCheckpoint(string path, IBackend backend, string? dataDir = null, int batch = 256)
+    {
+        var (ck, settings, test, model) = Restore(path, backend, dataDir);
+        using (model)
+        using (var loss = Loss.Create(settings.Loss, backend))
+            return (ck, Trainer.Evaluate(model, loss, new BatchLoader(test, batch, ck.Normalization)));
     }
 
     /// <summary>Loads a checkpoint's model on <paramref name="backend"/>, runs test image <paramref name="index"/> through it and
     /// writes filters.png and activations.png to <paramref name="outDir"/>. Returns the true and predicted class names.</summary>
     public static (string Truth, string Predicted) Visualize(string path, IBackend backend, int index, string outDir, string? dataDir = null)
     {
-        var ck = Checkpoint.Load(path);
-        var settings = RunSettings.FromDictionary(ck.Settings);
-        if (dataDir is not null) settings = settings with { DataDir = dataDir };
-        var (_, test) = LoadData(settings);
-        if (index < 0 || index >= test.Count) throw new ArgumentOutOfRangeException(nameof(index), index, $"--image must be in [0, {test.Count}).");
-        using var model = ModelZoo.Create(ck.Model, backend, ck.InputShape, ck.ClassNames.Length, settings.Seed, initialize: false);
-        ck.Restore(model, null);
-        using var x = backend.Allocate([1, .. ck.InputShape]);
-        using var y = backend.Allocate([1]);
-        new BatchLoader(test, 1, ck.Normalization).Fill([index], 0, x, y);
-        var scores = model.Forward(x, training: false).ToArray();
-        int best = Array.IndexOf(scores, scores.Max());
-        Plots.Filters(model, Path.Combine(outDir, "filters.png"));
-        Plots.Activations(model, Path.Combine(outDir, "activations.png"));
-        return (ck.ClassNames[test.Labels[index]], ck.ClassNames[best]);
+        var (ck, _, test, model) = Restore(path, backend, dataDir);
+        using (model)
+        {
+            if (index < 0 || index >= test.Count) throw new ArgumentOutOfRangeException(nameof(index), index, $"--image must be in [0, {test.Count}).");
+            using var x = backend.Allocate([1, .. ck.InputShape]);
+            using var y = backend.Allocate([1]);
+            new BatchLoader(test, 1, ck.Normalization).Fill([index], 0, x, y);
+            var scores = model.Forward(x, training: false).ToArray();
+            int best = Array.IndexOf(scores, scores.Max());
+            Plots.Filters(model, Path.Combine(outDir, "filters.png"));
+            Plots.Activations(model, Path.Combine(outDir, "activations.png"));
+            return (ck.ClassNames[test.Labels[index]], ck.ClassNames[best]);
+        }
     }
 
     public void Dispose()

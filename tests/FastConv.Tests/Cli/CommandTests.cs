@@ -1,10 +1,11 @@
+using FastConv.Tests.Support;
 using FastConv.Cli;
 
 namespace FastConv.Tests.Cli;
 
 /// <summary>The `fastconv` command: bad arguments give one clear line and a non-zero exit, never a stack trace.</summary>
 [TestFixture, NonParallelizable]
-public class CommandTests
+public class CommandTests : TempDirectoryTests
 {
     private static (int Code, string Out, string Err) Run(params string[] args)
     {
@@ -53,17 +54,9 @@ public class CommandTests
     [Test]
     public void Divergence_IsReportedInOneLine()
     {
-        string dir = Path.Combine(Path.GetTempPath(), "fastconv-diverge-" + Guid.NewGuid().ToString("N"));
-        try
-        {
-            var (code, _, err) = Run("train", "--limit", "500", "--validation", "100", "--batch", "50", "--optimizer", "sgd", "--lr", "1000", "--out", dir);
-            Assert.That(code, Is.EqualTo(1));
-            Assert.That(err.Trim(), Does.StartWith("fastconv: error: Training diverged: loss is").And.Contain("Try a smaller --lr"));
-        }
-        finally
-        {
-            if (Directory.Exists(dir)) Directory.Delete(dir, true);
-        }
+        var (code, _, err) = Run("train", "--limit", "500", "--validation", "100", "--batch", "50", "--optimizer", "sgd", "--lr", "1000", "--out", Dir);
+        Assert.That(code, Is.EqualTo(1));
+        Assert.That(err.Trim(), Does.StartWith("fastconv: error: Training diverged: loss is").And.Contain("Try a smaller --lr"));
     }
 
     [TestCase("train --epochs many")]
@@ -94,7 +87,7 @@ public class CommandTests
     [Test]
     public void Train_Tiny_Then_Eval()
     {
-        string dir = Path.Combine(Path.GetTempPath(), "fastconv-cli-" + Guid.NewGuid().ToString("N"));
+        string dir = Path.Combine(Dir, "run");
         try
         {
             var (code, output, err) = Run("train", "--epochs", "1", "--limit", "500", "--validation", "100", "--batch", "50", "--out", dir, "--threads", "1");
@@ -110,11 +103,10 @@ public class CommandTests
                 Assert.That(new FileInfo(Path.Combine(dir, png)).Length, Is.GreaterThan(1000), png);
             var (bad, _, berr) = Run("visualize", "--checkpoint", Path.Combine(dir, "best.ckpt"), "--image", "10000");
             Assert.That(bad, Is.EqualTo(1));
-            Assert.That(berr, Does.Contain("--image must be in [0, 10000)"));
+            Assert.That(berr.TrimEnd(), Is.EqualTo("fastconv: error: --image must be in [0, 10000)."), "one line, no parameter name");
         }
         finally
         {
-            if (Directory.Exists(dir)) Directory.Delete(dir, true);
             Parallelism.Threads = Environment.ProcessorCount;
         }
     }

@@ -1,3 +1,4 @@
+using FastConv.Tests.Support;
 using System.Buffers.Binary;
 using System.IO.Compression;
 using FastConv.Nn.Data;
@@ -6,16 +7,8 @@ namespace FastConv.Tests.Data;
 
 /// <summary>IDX and CIFAR-10 readers on small files written here: contents, gzip, and every malformed case named with file and offset.</summary>
 [TestFixture]
-public class ReaderTests
+public class ReaderTests : TempDirectoryTests
 {
-    private string _dir = "";
-
-    [SetUp]
-    public void SetUp() => _dir = Directory.CreateTempSubdirectory("fastconv-data-").FullName;
-
-    [TearDown]
-    public void TearDown() => Directory.Delete(_dir, recursive: true);
-
     private static byte[] IdxBytes(byte[] data, params int[] dims)
     {
         var b = new byte[4 + 4 * dims.Length + data.Length];
@@ -27,7 +20,7 @@ public class ReaderTests
 
     private string Write(string name, byte[] bytes, bool gzip = false)
     {
-        string p = Path.Combine(_dir, name);
+        string p = Path.Combine(Dir, name);
         if (!gzip) { File.WriteAllBytes(p, bytes); return p; }
         using var f = File.Create(p);
         using var gz = new GZipStream(f, CompressionLevel.Fastest);
@@ -148,7 +141,7 @@ public class ReaderTests
     [Test]
     public void Cifar10_MissingFile_IsNamed()
     {
-        var e = Assert.Throws<FileNotFoundException>(() => Cifar10.Load(_dir));
+        var e = Assert.Throws<FileNotFoundException>(() => Cifar10.Load(Dir));
         Assert.That(e!.Message, Does.Contain("data_batch_1.bin"));
     }
 
@@ -175,7 +168,7 @@ public class ReaderTests
 
 /// <summary>Augmentation and the CIFAR-10 path through a whole training run, on small files written here.</summary>
 [TestFixture]
-public class AugmentationAndCifarRunTests
+public class AugmentationAndCifarRunTests : TempDirectoryTests
 {
     [Test]
     public void Flip_GivesTheImageOrItsMirror_AndCropShiftsWithZeroFill()
@@ -210,39 +203,32 @@ public class AugmentationAndCifarRunTests
     [Test]
     public void TrainingRun_OnCifar10Files()
     {
-        string dir = Directory.CreateTempSubdirectory("fastconv-cifar-").FullName;
-        try
+        string dir = Dir;
+        var r = new Random(2);
+        byte[] Batch(int n)
         {
-            var r = new Random(2);
-            byte[] Batch(int n)
-            {
-                var b = new byte[n * Cifar10.RecordSize];
-                r.NextBytes(b);
-                for (int i = 0; i < n; i++) b[i * Cifar10.RecordSize] = (byte)(i % 10);
-                return b;
-            }
-            for (int i = 1; i <= 5; i++) File.WriteAllBytes(Path.Combine(dir, $"data_batch_{i}.bin"), Batch(40));
-            File.WriteAllBytes(Path.Combine(dir, "test_batch.bin"), Batch(30));
-            var settings = new FastConv.Nn.RunSettings
-            {
-                Data = "cifar10", DataDir = dir, Model = "lenet", Epochs = 1, Batch = 10, Validation = 20, Optimizer = "sgd", Seed = 3,
-            };
-            string outDir = Path.Combine(dir, "run");
-            using var run = FastConv.Nn.TrainingRun.Start(settings, BackendRegistry.Get("managed"), outDir);
-            Assert.That(run.TrainData.ImageShape, Is.EqualTo(new[] { 3, 32, 32 }));
-            Assert.That(run.Normalization.Mean, Has.Length.EqualTo(3));
-            Assert.That(settings.Augmentation, Is.EqualTo(Augmentation.Cifar));
-            var result = run.Run();
-            Assert.That(result.History, Has.Count.EqualTo(1));
-            Assert.That(result.Test.Count, Is.EqualTo(30));
-            Assert.That(double.IsFinite(result.History[0].TrainLoss));
-            var (ck, ev) = FastConv.Nn.TrainingRun.EvaluateCheckpoint(Path.Combine(outDir, "best.ckpt"), BackendRegistry.Get("managed"), batch: 8);
-            Assert.That((ck.Model, ev.Count), Is.EqualTo(("lenet", 30)));
-            Assert.That(ev.ClassNames, Is.EqualTo(Cifar10.ClassNames));
+            var b = new byte[n * Cifar10.RecordSize];
+            r.NextBytes(b);
+            for (int i = 0; i < n; i++) b[i * Cifar10.RecordSize] = (byte)(i % 10);
+            return b;
         }
-        finally
+        for (int i = 1; i <= 5; i++) File.WriteAllBytes(Path.Combine(dir, $"data_batch_{i}.bin"), Batch(40));
+        File.WriteAllBytes(Path.Combine(dir, "test_batch.bin"), Batch(30));
+        var settings = new FastConv.Nn.RunSettings
         {
-            Directory.Delete(dir, true);
-        }
+            Data = "cifar10", DataDir = dir, Model = "lenet", Epochs = 1, Batch = 10, Validation = 20, Optimizer = "sgd", Seed = 3,
+        };
+        string outDir = Path.Combine(dir, "run");
+        using var run = FastConv.Nn.TrainingRun.Start(settings, BackendRegistry.Get("managed"), outDir);
+        Assert.That(run.TrainData.ImageShape, Is.EqualTo(new[] { 3, 32, 32 }));
+        Assert.That(run.Normalization.Mean, Has.Length.EqualTo(3));
+        Assert.That(settings.Augmentation, Is.EqualTo(Augmentation.Cifar));
+        var result = run.Run();
+        Assert.That(result.History, Has.Count.EqualTo(1));
+        Assert.That(result.Test.Count, Is.EqualTo(30));
+        Assert.That(double.IsFinite(result.History[0].TrainLoss));
+        var (ck, ev) = FastConv.Nn.TrainingRun.EvaluateCheckpoint(Path.Combine(outDir, "best.ckpt"), BackendRegistry.Get("managed"), batch: 8);
+        Assert.That((ck.Model, ev.Count), Is.EqualTo(("lenet", 30)));
+        Assert.That(ev.ClassNames, Is.EqualTo(Cifar10.ClassNames));
     }
 }

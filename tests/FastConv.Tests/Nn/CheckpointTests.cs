@@ -1,3 +1,4 @@
+using FastConv.Tests.Support;
 using FastConv.Nn;
 
 namespace FastConv.Tests.Nn;
@@ -8,16 +9,8 @@ namespace FastConv.Tests.Nn;
 /// and a run folder that is never overwritten.
 /// </summary>
 [TestFixture]
-public class CheckpointTests
+public class CheckpointTests : TempDirectoryTests
 {
-    private string _dir = "";
-
-    [SetUp]
-    public void SetUp() => _dir = Directory.CreateTempSubdirectory("fastconv-ckpt-").FullName;
-
-    [TearDown]
-    public void TearDown() => Directory.Delete(_dir, recursive: true);
-
     private static readonly RunSettings Tiny = new()
     {
         Model = "cs231n-3layer", Optimizer = "sgd", Epochs = 3, Batch = 50, Limit = 600, Validation = 100, Lr = 0.02f, Seed = 4,
@@ -41,7 +34,7 @@ public class CheckpointTests
     [Test]
     public void Run_WritesFiles_AndResumeContinuesBitForBit()
     {
-        string full = Path.Combine(_dir, "full"), split = Path.Combine(_dir, "split");
+        string full = Path.Combine(Dir, "full"), split = Path.Combine(Dir, "split");
         RunResult whole;
         float[][] wholeWeights;
         using (var run = TrainingRun.Start(Tiny, Managed, full))
@@ -87,7 +80,7 @@ public class CheckpointTests
     [Test]
     public void Start_RefusesAFolderThatHoldsARun()
     {
-        string dir = Path.Combine(_dir, "r");
+        string dir = Path.Combine(Dir, "r");
         using (var run = TrainingRun.Start(Tiny with { Epochs = 1 }, Managed, dir)) run.Run();
         byte[] before = File.ReadAllBytes(Path.Combine(dir, "last.ckpt"));
         var e = Assert.Throws<IOException>(() => TrainingRun.Start(Tiny, Managed, dir));
@@ -96,7 +89,7 @@ public class CheckpointTests
         var done = Assert.Throws<ArgumentException>(() => TrainingRun.Resume(dir, Managed));
         Assert.That(done!.Message, Does.Contain("already finished 1 of 1"));
         // a folder with only a metrics.csv of someone's is not overwritten either
-        string other = Path.Combine(_dir, "other");
+        string other = Path.Combine(Dir, "other");
         Directory.CreateDirectory(other);
         File.WriteAllText(Path.Combine(other, "metrics.csv"), "mine");
         var e2 = Assert.Throws<IOException>(() => TrainingRun.Start(Tiny, Managed, other));
@@ -115,7 +108,7 @@ public class CheckpointTests
             History = [new EpochMetrics(1, 0.1, 1.5, 0.6, 1.4, 0.75, 3.0, 1000)],
             Tensors = Checkpoint.Capture(model, null),
         };
-        string path = Path.Combine(_dir, "m.ckpt");
+        string path = Path.Combine(Dir, "m.ckpt");
         ck.Save(path);
         return path;
     }
@@ -186,7 +179,7 @@ public class CheckpointTests
             };
             newer.Save(path);
             Assert.That(Checkpoint.Load(path).Epoch, Is.EqualTo(3));
-            Assert.That(Directory.GetFiles(_dir), Has.Length.EqualTo(1));
+            Assert.That(Directory.GetFiles(Dir), Has.Length.EqualTo(1));
         }
     }
 }
