@@ -26,8 +26,22 @@ public static class BackendRegistry
 
     static BackendRegistry()
     {
+        Register("native", Order.Native, () => Load("native", "FastConv.Native.NativeBackend, FastConv.Native"));
         Register("managed", Order.Managed, () => new Backends.Managed.ManagedBackend());
         Register("reference", Order.Reference, () => new Backends.Reference.ReferenceBackend());
+    }
+
+    /// <summary>A backend in its own assembly (it carries a native library or a device runtime), created by reflection so the
+    /// core does not depend on it. Not deployed next to the application: unavailable, with that as the reason.</summary>
+    private static IBackend Load(string name, string typeName)
+    {
+        Type? type;
+        try { type = Type.GetType(typeName, throwOnError: false); }
+        catch (Exception e) { throw new BackendUnavailableException($"{typeName.Split(", ")[1]}.dll could not be loaded: {e.Message}"); }
+        if (type is null)
+            throw new BackendUnavailableException($"{typeName.Split(", ")[1]}.dll is not deployed with this application (reference the project to use the '{name}' backend).");
+        try { return (IBackend)Activator.CreateInstance(type)!; }
+        catch (System.Reflection.TargetInvocationException e) when (e.InnerException is not null) { throw e.InnerException; }
     }
 
     /// <summary>Adds a backend. The factory runs on first use; if it throws, the entry is unavailable with that message as reason.</summary>

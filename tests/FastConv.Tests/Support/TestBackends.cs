@@ -1,11 +1,14 @@
 using System.Collections.Concurrent;
 using FastConv.Backends.Managed;
+using FastConv.Native;
+using FastConv.Native.Interop;
 
 namespace FastConv.Tests.Support;
 
 /// <summary>
 /// The backends under test, from the registry (habit 3: one registry drives the test cases), plus the managed
-/// backend at every SIMD width this machine accelerates, so the Vector256 and scalar paths are tested too.
+/// backend at every SIMD width this machine accelerates, so the Vector256 and scalar paths are tested too, and the
+/// native backend at every ISA variant the CPU runs (scalar, avx2, avx512; "native" itself is the chosen one).
 /// A width the machine lacks is not listed here; <see cref="MissingIsas"/> says so in the test output.
 /// </summary>
 public static class TestBackends
@@ -16,7 +19,10 @@ public static class TestBackends
     public static IReadOnlyList<string> FastNames { get; } = BuildNames();
 
     public static IEnumerable<string> MissingIsas =>
-        Enum.GetValues<ManagedIsa>().Where(i => !ManagedIsaInfo.IsSupported(i)).Select(i => $"managed:{i}");
+        Enum.GetValues<ManagedIsa>().Where(i => !ManagedIsaInfo.IsSupported(i)).Select(i => $"managed:{i}")
+            .Concat(NativeVariants.Where(i => !NativeBackend.SupportedIsas.Contains(i)).Select(i => $"native:{i}"));
+
+    private static readonly NativeIsa[] NativeVariants = [NativeIsa.Scalar, NativeIsa.Avx2, NativeIsa.Avx512];
 
     private static List<string> BuildNames()
     {
@@ -28,6 +34,13 @@ public static class TestBackends
             Variants[b.Name] = b;
             names.Add(b.Name);
         }
+        if (BackendRegistry.Get("native") is NativeBackend native)
+            foreach (var isa in NativeBackend.SupportedIsas.Where(i => i != native.NativeIsa))
+            {
+                var b = new NativeBackend(isa);
+                Variants[b.Name] = b;
+                names.Add(b.Name);
+            }
         return names;
     }
 

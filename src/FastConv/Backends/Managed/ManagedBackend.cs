@@ -6,9 +6,10 @@ namespace FastConv.Backends.Managed;
 
 /// <summary>
 /// Fast pure C#: convolution as im2col-packed GEMM on a register-blocked Vector512 (or Vector256) microkernel,
-/// SIMD pooling, and element-wise ops through <see cref="TensorPrimitives"/>.
+/// SIMD pooling, and element-wise ops through <see cref="TensorPrimitives"/>. Not sealed: the native backend derives
+/// from it and replaces the kernels its C library has, keeping these element-wise ops on the same host memory.
 /// </summary>
-public sealed unsafe class ManagedBackend : HostBackend
+public unsafe class ManagedBackend : HostBackend
 {
     private readonly ManagedIsa _isa;
 
@@ -19,6 +20,13 @@ public sealed unsafe class ManagedBackend : HostBackend
         if (!ManagedIsaInfo.IsSupported(_isa))
             throw new BackendUnavailableException($"Managed backend: {_isa} is not hardware-accelerated on this machine.");
         Name = isa is null ? "managed" : $"managed:{ManagedIsaInfo.Tag(_isa)}";
+    }
+
+    /// <summary>For a backend that reuses these kernels on host memory under its own name (the native backend).</summary>
+    protected ManagedBackend(string name)
+    {
+        _isa = ManagedIsaInfo.Best;
+        Name = name;
     }
 
     public override string Name { get; }

@@ -1,0 +1,116 @@
+/*
+ * fastconv.h — the C ABI of libfastconv.so, FastConv's native backend.
+ *
+ * Conventions (DESIGN.md):
+ *   - tensors are float32, NCHW, dense, row-major; weights [K, C, R, S]; GEMM matrices row-major;
+ *   - names are fc_f32_<op>_<dir>; ISA variants live behind them (fc_f32_conv2d_fwd__avx512 is internal);
+ *   - argument order: descriptor (or plan), inputs, outputs;
+ *   - every function returns an fc_status and keeps a thread-local message for fc_last_error();
+ *     nothing aborts, nothing throws across the ABI, bad descriptors and null pointers are refused.
+ *   - the thread count is process-wide (fc_set_num_threads; FASTCONV_THREADS at load, default all cores).
+ *   - a plan may be used by one thread at a time; different plans may run concurrently.
+ */
+#ifndef FASTCONV_H
+#define FASTCONV_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(FASTCONV_BUILD)
+#define FC_API __attribute__((visibility("default")))
+#else
+#define FC_API
+#endif
+
+#define FC_VERSION_MAJOR 0
+#define FC_VERSION_MINOR 3
+#define FC_VERSION_PATCH 0
+
+typedef enum fc_status {
+    FC_OK = 0,
+    FC_ERR_INVALID_ARGUMENT = 1, /* a null pointer, a bad descriptor, sizes that overflow */
+    FC_ERR_UNSUPPORTED = 2,      /* an ISA this CPU lacks, or a case this backend does not run */
+    FC_ERR_OUT_OF_MEMORY = 3,
+    FC_ERR_INTERNAL = 4
+} fc_status;
+
+typedef enum fc_isa {
+    FC_ISA_AUTO = 0,   /* the variant chosen at load: cpuid, or FASTCONV_ISA */
+    FC_ISA_SCALAR = 1, /* portable C */
+    FC_ISA_AVX2 = 2,   /* AVX2 + FMA */
+    FC_ISA_AVX512 = 3  /* AVX-512 F/BW/VL/DQ */
+} fc_isa;
+
+typedef enum fc_activation { FC_ACTIVATION_NONE = 0, FC_ACTIVATION_RELU = 1 } fc_activation;
+
+/* A 2-D convolution: x [n, c, h, w] * w [k, c, r, s] -> y [n, k, out_h, out_w], out = floor((in + 2p - d(r-1) - 1)/stride) + 1. */
+typedef struct fc_conv2d_desc {
+    int32_t n, c, h, w, k, r, s;
+    int32_t stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w;
+    int32_t activation; /* fc_activation, fused into the forward pass after the bias */
+} fc_conv2d_desc;
+
+/* 2-D pooling over every channel plane: x [n, c, h, w] -> y [n, c, out_h, out_w]; pad <= kernel/2.
+ * Max pooling ignores padding and gives ties to the first maximum in scan order; average pooling divides by kernel_h*kernel_w. */
+typedef struct fc_pool2d_desc {
+    int32_t n, c, h, w, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w;
+} fc_pool2d_desc;
+
+typedef struct fc_conv2d_plan fc_conv2d_plan;
+
+/* ---- library */
+FC_API const char* fc_version(void);               /* "0.3.0" */
+FC_API const char* fc_last_error(void);            /* this thread's last error message, "" if none */
+/* what FC_ISA_AUTO runs; FC_ISA_AUTO itself when FASTCONV_ISA names a variant this CPU cannot run (fc_last_error says why) */
+FC_API fc_isa fc_selected_isa(void);
+FC_API int fc_isa_supported(fc_isa isa);           /* 1 when this CPU (and build) runs the variant */
+FC_API const char* fc_isa_name(fc_isa isa);        /* "scalar", "avx2", "avx512", "auto", or "unknown" */
+FC_API fc_status fc_set_num_threads(int32_t threads);
+FC_API int32_t fc_get_num_threads(void);
+
+/* ---- convolution: planned once (geometry checked, algorithm chosen, per-thread scratch sized), run many times */
+FC_API fc_status fc_f32_conv2d_plan_create(const fc_conv2d_desc* desc, fc_isa isa, fc_conv2d_plan** plan);
+FC_API void fc_f32_conv2d_plan_destroy(fc_conv2d_plan* plan);
+/* "native:avx512:im2col-gemm-8x32" and the like; valid while the plan lives */
+FC_API const char* fc_f32_conv2d_plan_implementation(const fc_conv2d_plan* plan);
+/* output size of a descriptor, or an error with the formula */
+FC_API fc_status fc_conv2d_output_size(const fc_conv2d_desc* desc, int32_t* out_h, int32_t* out_w);
+
+/* y = act(conv(x, w) + bias); bias may be null */
+FC_API fc_status fc_f32_conv2d_fwd(fc_conv2d_plan* plan, const float* x, const float* w, const float* bias, float* y);
+/* dx = conv_transpose(dy, w), overwriting dx */
+FC_API fc_status fc_f32_conv2d_bwd_data(fc_conv2d_plan* plan, const float* dy, const float* w, float* dx);
+/* dw = sum_n dy (*) x, overwriting dw; dbias = sum of dy over n, out_h, out_w (may be null) */
+FC_API fc_status fc_f32_conv2d_bwd_filter(fc_conv2d_plan* plan, const float* x, const float* dy, float* dw, float* dbias);
+
+/* ---- pooling (stateless) */
+FC_API fc_status fc_pool2d_output_size(const fc_pool2d_desc* desc, int32_t* out_h, int32_t* out_w);
+FC_API const char* fc_f32_pool2d_implementation(const fc_pool2d_desc* desc, fc_isa isa, int32_t max_pool);
+FC_API fc_status fc_f32_maxpool2d_fwd(const fc_pool2d_desc* desc, fc_isa isa, const float* x, float* y);
+/* dx (overwritten) gets each dy at its window's first maximum in x */
+FC_API fc_status fc_f32_maxpool2d_bwd(const fc_pool2d_desc* desc, fc_isa isa, const float* x, const float* dy, float* dx);
+FC_API fc_status fc_f32_avgpool2d_fwd(const fc_pool2d_desc* desc, fc_isa isa, const float* x, float* y);
+FC_API fc_status fc_f32_avgpool2d_bwd(const fc_pool2d_desc* desc, fc_isa isa, const float* dy, float* dx);
+
+/* ---- GEMM: c [m, n] = alpha * op(a) * op(b) + beta * c, row-major with leading dimensions */
+FC_API fc_status fc_f32_gemm(fc_isa isa, int32_t trans_a, int32_t trans_b, int32_t m, int32_t n, int32_t k,
+                             float alpha, const float* a, int32_t lda, const float* b, int32_t ldb,
+                             float beta, float* c, int32_t ldc);
+
+/* ---- element-wise */
+/* y = max(x, 0) */
+FC_API fc_status fc_f32_relu_fwd(fc_isa isa, int64_t count, const float* x, float* y);
+/* dx = x > 0 ? dy : 0 */
+FC_API fc_status fc_f32_relu_bwd(fc_isa isa, int64_t count, const float* x, const float* dy, float* dx);
+/* x [n, c, inner] += bias [c] */
+FC_API fc_status fc_f32_bias_add_fwd(fc_isa isa, int32_t n, int32_t c, int64_t inner, float* x, const float* bias);
+/* dbias [c] = sum over n and inner of dy [n, c, inner] */
+FC_API fc_status fc_f32_bias_add_bwd(fc_isa isa, int32_t n, int32_t c, int64_t inner, const float* dy, float* dbias);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

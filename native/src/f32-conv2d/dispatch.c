@@ -1,0 +1,128 @@
+/* Convolution entry points: descriptor checks (again: the C side trusts no caller), planning, ISA dispatch. */
+#include "../internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+static fc_status out_size(const char* axis, int in, int kernel, int stride, int pad, int dilation, int32_t* out)
+{
+    int64_t eff = (int64_t)dilation * (kernel - 1) + 1;
+    int64_t num = (int64_t)in + 2 * (int64_t)pad - eff;
+    if (num < 0)
+        return fc_fail(FC_ERR_INVALID_ARGUMENT, "conv2d: kernel %d (effective %lld) with padding %d does not fit input %s %d",
+                       kernel, (long long)eff, pad, axis, in);
+    int64_t o = num / stride + 1;
+    if (o > INT32_MAX) return fc_fail(FC_ERR_INVALID_ARGUMENT, "conv2d: output %s %lld does not fit in 32 bits", axis, (long long)o);
+    *out = (int32_t)o;
+    return FC_OK;
+}
+
+fc_status fc_conv2d_output_size(const fc_conv2d_desc* d, int32_t* out_h, int32_t* out_w)
+{
+    FC_CHECK_PTR(d, "fc_conv2d_output_size");
+    FC_CHECK_PTR(out_h, "fc_conv2d_output_size");
+    FC_CHECK_PTR(out_w, "fc_conv2d_output_size");
+    const struct { const char* name; int v; int min; } f[] = {
+        { "n", d->n, 1 }, { "c", d->c, 1 }, { "h", d->h, 1 }, { "w", d->w, 1 }, { "k", d->k, 1 }, { "r", d->r, 1 },
+        { "s", d->s, 1 }, { "stride_h", d->stride_h, 1 }, { "stride_w", d->stride_w, 1 }, { "pad_h", d->pad_h, 0 },
+        { "pad_w", d->pad_w, 0 }, { "dilation_h", d->dilation_h, 1 }, { "dilation_w", d->dilation_w, 1 },
+    };
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        if (f[i].v < f[i].min)
+            return fc_fail(FC_ERR_INVALID_ARGUMENT, "conv2d: %s must be >= %d, got %d", f[i].name, f[i].min, f[i].v);
+    if (d->activation != FC_ACTIVATION_NONE && d->activation != FC_ACTIVATION_RELU)
+        return fc_fail(FC_ERR_INVALID_ARGUMENT, "conv2d: activation %d is not FC_ACTIVATION_NONE or FC_ACTIVATION_RELU", d->activation);
+    fc_status st = out_size("height", d->h, d->r, d->stride_h, d->pad_h, d->dilation_h, out_h);
+    if (st == FC_OK) st = out_size("width", d->w, d->s, d->stride_w, d->pad_w, d->dilation_w, out_w);
+    return st;
+}
+
+/* every product the kernels index with 32-bit ints must fit; whole tensors are indexed in 64 bits */
+static fc_status check_sizes(const fc_conv2d_desc* d, int oh, int ow)
+{
+    const int64_t lim = INT32_MAX;
+    int64_t kd = (int64_t)d->c * d->r * d->s, p = (int64_t)oh * ow, image = (int64_t)d->c * d->h * d->w;
+    if (kd > lim || p > lim || image > lim || (int64_t)d->k * p > lim || (int64_t)d->k * kd > lim / 2)
+        return fc_fail(FC_ERR_UNSUPPORTED, "conv2d: one image, filter bank or output plane has more than 2^31 elements "
+                                           "(C*R*S = %lld, OH*OW = %lld, C*H*W = %lld)", (long long)kd, (long long)p, (long long)image);
+    if ((int64_t)d->n * image > INT64_MAX / 8 || (int64_t)d->n * d->k * p > INT64_MAX / 8)
+        return fc_fail(FC_ERR_INVALID_ARGUMENT, "conv2d: the batch's element counts overflow 64 bits");
+    return FC_OK;
+}
+
+fc_status fc_f32_conv2d_plan_create(const fc_conv2d_desc* desc, fc_isa isa, fc_conv2d_plan** plan)
+{
+    fc_clear_error();
+    FC_CHECK_PTR(plan, "fc_f32_conv2d_plan_create");
+    *plan = NULL;
+    int32_t oh, ow;
+    fc_status st = fc_conv2d_output_size(desc, &oh, &ow);
+    if (st != FC_OK) return st;
+    if ((st = check_sizes(desc, oh, ow)) != FC_OK) return st;
+    fc_isa chosen;
+    if ((st = fc_resolve_isa(isa, &chosen)) != FC_OK) return st;
+    struct fc_conv2d_plan* p = calloc(1, sizeof *p);
+    if (!p) return fc_fail(FC_ERR_OUT_OF_MEMORY, "conv2d: out of memory for the plan");
+    p->d = *desc;
+    p->isa = chosen;
+    p->oh = oh;
+    p->ow = ow;
+    p->kd = desc->c * desc->r * desc->s;
+    p->p = oh * ow;
+    p->rows = malloc((size_t)p->kd * 3 * sizeof(int));
+    if (!p->rows) {
+        int rows = p->kd;
+        free(p);
+        return fc_fail(FC_ERR_OUT_OF_MEMORY, "conv2d: out of memory for the im2col row table (%d rows)", rows);
+    }
+    for (int row = 0; row < p->kd; row++) {
+        int s = row % desc->s, r = row / desc->s % desc->r, c = row / (desc->s * desc->r);
+        p->rows[3 * row] = c * desc->h * desc->w;
+        p->rows[3 * row + 1] = r * desc->dilation_h - desc->pad_h;
+        p->rows[3 * row + 2] = s * desc->dilation_w - desc->pad_w;
+    }
+    int mr, nr;
+    FC_CALL_VOID(chosen, fc_gemm_tile, &mr, &nr);
+    snprintf(p->implementation, sizeof p->implementation, "native:%s:im2col-gemm-%dx%d", fc_isa_name(chosen), mr, nr);
+    *plan = p;
+    return FC_OK;
+}
+
+void fc_f32_conv2d_plan_destroy(fc_conv2d_plan* plan)
+{
+    if (!plan) return;
+    free(plan->rows);
+    free(plan);
+}
+
+const char* fc_f32_conv2d_plan_implementation(const fc_conv2d_plan* plan) { return plan ? plan->implementation : ""; }
+
+static fc_status finish(int rc, const char* op)
+{
+    if (rc == FC_ERR_OUT_OF_MEMORY) return fc_fail(FC_ERR_OUT_OF_MEMORY, "%s: out of memory for scratch buffers", op);
+    return (fc_status)rc;
+}
+
+fc_status fc_f32_conv2d_fwd(fc_conv2d_plan* plan, const float* x, const float* w, const float* bias, float* y)
+{
+    const char* op = "fc_f32_conv2d_fwd";
+    fc_clear_error();
+    FC_CHECK_PTR(plan, op); FC_CHECK_PTR(x, op); FC_CHECK_PTR(w, op); FC_CHECK_PTR(y, op);
+    return finish(FC_CALL(plan->isa, fc_f32_conv2d_fwd, plan, x, w, bias, y), op);
+}
+
+fc_status fc_f32_conv2d_bwd_data(fc_conv2d_plan* plan, const float* dy, const float* w, float* dx)
+{
+    const char* op = "fc_f32_conv2d_bwd_data";
+    fc_clear_error();
+    FC_CHECK_PTR(plan, op); FC_CHECK_PTR(dy, op); FC_CHECK_PTR(w, op); FC_CHECK_PTR(dx, op);
+    return finish(FC_CALL(plan->isa, fc_f32_conv2d_bwd_data, plan, dy, w, dx), op);
+}
+
+fc_status fc_f32_conv2d_bwd_filter(fc_conv2d_plan* plan, const float* x, const float* dy, float* dw, float* dbias)
+{
+    const char* op = "fc_f32_conv2d_bwd_filter";
+    fc_clear_error();
+    FC_CHECK_PTR(plan, op); FC_CHECK_PTR(x, op); FC_CHECK_PTR(dy, op); FC_CHECK_PTR(dw, op);
+    return finish(FC_CALL(plan->isa, fc_f32_conv2d_bwd_filter, plan, x, dy, dw, dbias), op);
+}

@@ -1,0 +1,255 @@
+/* Pooling, AVX-512 variant. Each output row is computed 16 outputs (a "chunk") at a time: the input columns a chunk's
+ * windows cover (at most 32) are loaded with two masked loads per input row, and every window column s is picked
+ * out of them with one two-source permute (lane -> lane*stride + s). Max pooling keeps a per-lane "best so far" in
+ * scan order (strictly greater wins, so ties stay with the first maximum) and, for backward, the winning (r, s).
+ * Backward scatters each lane's gradient back with the inverse permute, window columns in descending order, which
+ * adds into every dx element in the reference's order (outputs row by row). Windows wider than 32 columns use the
+ * portable loops. Threads split the channel planes. */
+#pragma GCC target("avx2,fma,avx512f,avx512bw,avx512vl,avx512dq")
+#include "../internal.h"
+#include "../simd/avx512.h"
+
+#undef FC_SUFFIX
+#define FC_SUFFIX(name) name##__avx512_loops
+#include "pool2d.inc"
+#undef FC_SUFFIX
+#define FC_SUFFIX(name) name##__avx512
+
+typedef struct chunking {
+    int ch;                /* outputs per chunk */
+    __m512i gather[32];    /* per window column s: lane -> lane*sw + s */
+    __m512i inv_lo[32], inv_hi[32];  /* per s: segment column j -> lane (j - s)/sw */
+    __mmask16 inv_mlo[32], inv_mhi[32];
+    __m512i lane_sw;       /* lane * sw */
+} chunking;
+
+static int chunk_width(const fc_pool2d_desc* d)
+{
+    if (d->kernel_w > 32) return 0;
+    int ch = (32 - d->kernel_w) / d->stride_w + 1;
+    return ch > 16 ? 16 : ch;
+}
+
+static void make_chunking(const fc_pool2d_desc* d, chunking* c)
+{
+    int sw = d->stride_w, ch = c->ch = chunk_width(d);
+    int lane[16];
+    for (int i = 0; i < 16; i++) lane[i] = i * sw;
+    c->lane_sw = _mm512_loadu_si512(lane);
+    for (int s = 0; s < d->kernel_w; s++) {
+        int g[16], lo[16], hi[16];
+        unsigned mlo = 0, mhi = 0;
+        for (int i = 0; i < 16; i++) g[i] = i < ch ? i * sw + s : 0;
+        for (int j = 0; j < 32; j++) {
+            int q = j - s, ok = q >= 0 && q % sw == 0 && q / sw < ch;
+            int* t = j < 16 ? lo : hi;
+            t[j & 15] = ok ? q / sw : 0;
+            if (ok) { if (j < 16) mlo |= 1u << j; else mhi |= 1u << (j - 16); }
+        }
+        c->gather[s] = _mm512_loadu_si512(g);
+        c->inv_lo[s] = _mm512_loadu_si512(lo);
+        c->inv_hi[s] = _mm512_loadu_si512(hi);
+        c->inv_mlo[s] = (__mmask16)mlo;
+        c->inv_mhi[s] = (__mmask16)mhi;
+    }
+}
+
+/* lanes j of [start, start+16) that fall inside [0, w) */
+static inline __mmask16 col_mask(int start, int w)
+{
+    int lo = -start < 0 ? 0 : -start, hi = w - start > 16 ? 16 : w - start;
+    if (hi <= lo) return 0;
+    return (__mmask16)((((1u << hi) - 1u)) & ~((1u << lo) - 1u));
+}
+
+/* outputs of the chunk whose window column s lies inside the row */
+static inline __mmask16 valid_lanes(const chunking* c, int base, int s, int w, __mmask16 lanes)
+{
+    __m512i col = _mm512_add_epi32(_mm512_set1_epi32(base + s), c->lane_sw);
+    return lanes & _mm512_cmpge_epi32_mask(col, _mm512_setzero_si512()) & _mm512_cmplt_epi32_mask(col, _mm512_set1_epi32(w));
+}
+
+/* max over each window of a chunk, in scan order; arg gets r*kw + s of the first maximum */
+static inline __m512 chunk_max(const fc_pool2d_desc* d, const chunking* c, const float* xp, int oh, int base,
+                               __mmask16 lanes, __m512i* arg)
+{
+    __m512 best = _mm512_setzero_ps();
+    __m512i a = _mm512_setzero_si512();
+    __mmask16 have = 0;
+    __mmask16 mlo = col_mask(base, d->w), mhi = col_mask(base + 16, d->w);
+    for (int r = 0; r < d->kernel_h; r++) {
+        int ih = oh * d->stride_h - d->pad_h + r;
+        if (ih < 0 || ih >= d->h) continue;
+        const float* row = xp + (int64_t)ih * d->w + base;
+        __m512 lo = _mm512_maskz_loadu_ps(mlo, row), hi = _mm512_maskz_loadu_ps(mhi, row + 16);
+        for (int s = 0; s < d->kernel_w; s++) {
+            __m512 v = _mm512_permutex2var_ps(lo, c->gather[s], hi);
+            __mmask16 m = valid_lanes(c, base, s, d->w, lanes);
+            __mmask16 take = m & (__mmask16)(~have | _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ));
+            best = _mm512_mask_mov_ps(best, take, v);
+            a = _mm512_mask_mov_epi32(a, take, _mm512_set1_epi32(r * d->kernel_w + s));
+            have |= m;
+        }
+    }
+    *arg = a;
+    return best;
+}
+
+/* windows that neither overlap nor leave any input uncovered: backward writes dx once, without clearing it first */
+static int tiles_exactly(const fc_pool2d_desc* d, const fc_pool_geom* g)
+{
+    return d->pad_h == 0 && d->pad_w == 0 && d->stride_h == d->kernel_h && d->stride_w == d->kernel_w &&
+           g->oh * d->kernel_h == d->h && g->ow * d->kernel_w == d->w;
+}
+
+/* dx row segment (columns base .. base+31 of row ih) += the chunk's per-lane gradients g, where sel(s) picks the lanes */
+static inline void scatter_row(const fc_pool2d_desc* d, const chunking* c, float* drow, int base, int covered,
+                               int fresh, const __m512* contrib)
+{
+    __mmask16 mlo = col_mask(base, d->w), mhi = col_mask(base + 16, d->w);
+    if (fresh) {
+        /* only this chunk's columns: the neighbours' segments overlap the 32-column window */
+        mlo &= covered >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << covered) - 1u);
+        mhi &= covered <= 16 ? (__mmask16)0 : covered >= 32 ? (__mmask16)0xFFFF : (__mmask16)((1u << (covered - 16)) - 1u);
+    }
+    __m512 lo = fresh ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(mlo, drow + base);
+    __m512 hi = fresh ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(mhi, drow + base + 16);
+    for (int s = d->kernel_w - 1; s >= 0; s--) {
+        lo = _mm512_add_ps(lo, _mm512_maskz_permutexvar_ps(c->inv_mlo[s], c->inv_lo[s], contrib[s]));
+        hi = _mm512_add_ps(hi, _mm512_maskz_permutexvar_ps(c->inv_mhi[s], c->inv_hi[s], contrib[s]));
+    }
+    _mm512_mask_storeu_ps(drow + base, mlo, lo);
+    _mm512_mask_storeu_ps(drow + base + 16, mhi, hi);
+}
+
+#define PLANES_LOOP(...)                                                                                             \
+    do {                                                                                                              \
+        int64_t planes = (int64_t)d->n * d->c;                                                                        \
+        int workers = (int)(planes < fc_threads() ? planes : fc_threads());                                           \
+        _Pragma("omp parallel num_threads(workers) if (workers > 1)")                                                 \
+        {                                                                                                             \
+            int64_t begin, end;                                                                                       \
+            fc_range(planes, omp_get_thread_num(), omp_get_num_threads(), &begin, &end);                              \
+            for (int64_t plane = begin; plane < end; plane++) { __VA_ARGS__ }                                                \
+        }                                                                                                             \
+    } while (0)
+
+void fc_f32_maxpool2d_fwd__avx512(const fc_pool_geom* g, const float* x, float* y)
+{
+    const fc_pool2d_desc* d = &g->d;
+    if (!chunk_width(d)) { fc_f32_maxpool2d_fwd__avx512_loops(g, x, y); return; }
+    chunking c;
+    make_chunking(d, &c);
+    int64_t in_plane = (int64_t)d->h * d->w, out_plane = (int64_t)g->oh * g->ow;
+    PLANES_LOOP({
+        const float* xp = x + plane * in_plane;
+        float* yp = y + plane * out_plane;
+        for (int oh = 0; oh < g->oh; oh++)
+            for (int ow0 = 0; ow0 < g->ow; ow0 += c.ch) {
+                int n = fc_min(c.ch, g->ow - ow0);
+                __mmask16 lanes = (__mmask16)((1u << n) - 1u);
+                __m512i arg;
+                __m512 best = chunk_max(d, &c, xp, oh, ow0 * d->stride_w - d->pad_w, lanes, &arg);
+                _mm512_mask_storeu_ps(yp + oh * g->ow + ow0, lanes, best);
+            }
+    });
+}
+
+void fc_f32_maxpool2d_bwd__avx512(const fc_pool_geom* g, const float* x, const float* dy, float* dx)
+{
+    const fc_pool2d_desc* d = &g->d;
+    if (!chunk_width(d)) { fc_f32_maxpool2d_bwd__avx512_loops(g, x, dy, dx); return; }
+    chunking c;
+    make_chunking(d, &c);
+    int fresh = tiles_exactly(d, g);
+    int64_t in_plane = (int64_t)d->h * d->w, out_plane = (int64_t)g->oh * g->ow;
+    PLANES_LOOP({
+        const float* xp = x + plane * in_plane;
+        const float* gp = dy + plane * out_plane;
+        float* dp = dx + plane * in_plane;
+        if (!fresh) memset(dp, 0, (size_t)in_plane * sizeof(float));
+        __m512 contrib[32];
+        for (int oh = 0; oh < g->oh; oh++)
+            for (int ow0 = 0; ow0 < g->ow; ow0 += c.ch) {
+                int n = fc_min(c.ch, g->ow - ow0), base = ow0 * d->stride_w - d->pad_w;
+                __mmask16 lanes = (__mmask16)((1u << n) - 1u);
+                __m512i arg;
+                chunk_max(d, &c, xp, oh, base, lanes, &arg);
+                __m512 grad = _mm512_maskz_loadu_ps(lanes, gp + oh * g->ow + ow0);
+                for (int r = 0; r < d->kernel_h; r++) {
+                    int ih = oh * d->stride_h - d->pad_h + r;
+                    if (ih < 0 || ih >= d->h) continue;
+                    for (int s = 0; s < d->kernel_w; s++)
+                        contrib[s] = _mm512_maskz_mov_ps(
+                            _mm512_cmpeq_epi32_mask(arg, _mm512_set1_epi32(r * d->kernel_w + s)), grad);
+                    scatter_row(d, &c, dp + (int64_t)ih * d->w, base, (n - 1) * d->stride_w + d->kernel_w, fresh, contrib);
+                }
+            }
+    });
+}
+
+void fc_f32_avgpool2d_fwd__avx512(const fc_pool_geom* g, const float* x, float* y)
+{
+    const fc_pool2d_desc* d = &g->d;
+    if (!chunk_width(d)) { fc_f32_avgpool2d_fwd__avx512_loops(g, x, y); return; }
+    chunking c;
+    make_chunking(d, &c);
+    __m512 area = _mm512_set1_ps((float)(d->kernel_h * d->kernel_w));
+    int64_t in_plane = (int64_t)d->h * d->w, out_plane = (int64_t)g->oh * g->ow;
+    PLANES_LOOP({
+        const float* xp = x + plane * in_plane;
+        float* yp = y + plane * out_plane;
+        for (int oh = 0; oh < g->oh; oh++)
+            for (int ow0 = 0; ow0 < g->ow; ow0 += c.ch) {
+                int n = fc_min(c.ch, g->ow - ow0), base = ow0 * d->stride_w - d->pad_w;
+                __mmask16 lanes = (__mmask16)((1u << n) - 1u);
+                __mmask16 mlo = col_mask(base, d->w), mhi = col_mask(base + 16, d->w);
+                __m512 acc = _mm512_setzero_ps();
+                for (int r = 0; r < d->kernel_h; r++) {
+                    int ih = oh * d->stride_h - d->pad_h + r;
+                    if (ih < 0 || ih >= d->h) continue;
+                    const float* row = xp + (int64_t)ih * d->w + base;
+                    __m512 lo = _mm512_maskz_loadu_ps(mlo, row), hi = _mm512_maskz_loadu_ps(mhi, row + 16);
+                    for (int s = 0; s < d->kernel_w; s++)
+                        acc = _mm512_mask_add_ps(acc, valid_lanes(&c, base, s, d->w, lanes), acc,
+                                                 _mm512_permutex2var_ps(lo, c.gather[s], hi));
+                }
+                _mm512_mask_storeu_ps(yp + oh * g->ow + ow0, lanes, _mm512_div_ps(acc, area));
+            }
+    });
+}
+
+void fc_f32_avgpool2d_bwd__avx512(const fc_pool_geom* g, const float* dy, float* dx)
+{
+    const fc_pool2d_desc* d = &g->d;
+    if (!chunk_width(d)) { fc_f32_avgpool2d_bwd__avx512_loops(g, dy, dx); return; }
+    chunking c;
+    make_chunking(d, &c);
+    int fresh = tiles_exactly(d, g);
+    __m512 area = _mm512_set1_ps((float)(d->kernel_h * d->kernel_w));
+    int64_t in_plane = (int64_t)d->h * d->w, out_plane = (int64_t)g->oh * g->ow;
+    PLANES_LOOP({
+        const float* gp = dy + plane * out_plane;
+        float* dp = dx + plane * in_plane;
+        if (!fresh) memset(dp, 0, (size_t)in_plane * sizeof(float));
+        __m512 contrib[32];
+        for (int oh = 0; oh < g->oh; oh++)
+            for (int ow0 = 0; ow0 < g->ow; ow0 += c.ch) {
+                int n = fc_min(c.ch, g->ow - ow0), base = ow0 * d->stride_w - d->pad_w;
+                __mmask16 lanes = (__mmask16)((1u << n) - 1u);
+                __m512 share = _mm512_div_ps(_mm512_maskz_loadu_ps(lanes, gp + oh * g->ow + ow0), area);
+                for (int s = 0; s < d->kernel_w; s++) contrib[s] = share;
+                for (int r = 0; r < d->kernel_h; r++) {
+                    int ih = oh * d->stride_h - d->pad_h + r;
+                    if (ih < 0 || ih >= d->h) continue;
+                    scatter_row(d, &c, dp + (int64_t)ih * d->w, base, (n - 1) * d->stride_w + d->kernel_w, fresh, contrib);
+                }
+            }
+    });
+}
+
+const char* fc_pool2d_kind__avx512(const fc_pool_geom* g, int max_pool)
+{
+    (void)max_pool;
+    return chunk_width(&g->d) ? "window-permute" : "direct";
+}

@@ -1,0 +1,129 @@
+/* Internal declarations shared by the op folders: errors, ISA choice, threads, scratch, the GEMM driver. */
+#ifndef FC_INTERNAL_H
+#define FC_INTERNAL_H
+
+#define FASTCONV_BUILD 1
+#include "../include/fastconv.h"
+#include <stddef.h>
+#include <stdint.h>
+
+#define FC_HIDDEN __attribute__((visibility("hidden")))
+
+/* errors: set the thread-local message and return the status */
+FC_HIDDEN fc_status fc_fail(fc_status status, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+FC_HIDDEN void fc_clear_error(void);
+/* FC_ISA_AUTO -> the chosen variant; an unknown or unsupported one -> error (out stays unset) */
+FC_HIDDEN fc_status fc_resolve_isa(fc_isa requested, fc_isa* out);
+FC_HIDDEN int fc_threads(void);
+
+/* Per-thread scratch, grown on demand and kept: plans and calls reuse it, so steady state touches no new page. */
+enum { FC_SCRATCH_PACK_A, FC_SCRATCH_PACK_B, FC_SCRATCH_TILE, FC_SCRATCH_COLUMNS, FC_SCRATCH_REDUCE, FC_SCRATCH_SLOTS };
+FC_HIDDEN float* fc_scratch(int slot, size_t floats);
+/* process-wide buffer for reductions across threads (caller's thread owns it) */
+FC_HIDDEN void* fc_aligned_alloc(size_t bytes);
+FC_HIDDEN void fc_aligned_free(void* p);
+
+/* GEMM blocking shared by every ISA */
+#define FC_KC 320
+#define FC_NC 512
+
+/* B packer: fills ceil(nc/nr) panels of kc rows x nr floats (zero-padded) with rows [k0, k0+kc), columns [j0, j0+nc) */
+typedef void (*fc_pack_b_fn)(const void* src, int k0, int kc, int j0, int nc, float* dst, int nr);
+
+/* a strided B: B(l, j) = p[(l / wrap) * wrap_stride + (l % wrap) * row_stride + j * col_stride] */
+typedef struct fc_strided_b {
+    const float* p;
+    ptrdiff_t row_stride, col_stride, wrap_stride;
+    int wrap;
+} fc_strided_b;
+
+#define FC_DECLARE_GEMM(isa)                                                                                          \
+    FC_HIDDEN void fc_gemm_tile__##isa(int* mr, int* nr);                                                             \
+    FC_HIDDEN void fc_gemm_pack_a__##isa(int m, int kd, const float* a, ptrdiff_t rs, ptrdiff_t cs, float alpha,        \
+                                         float* dst);                                                                 \
+    FC_HIDDEN void fc_gemm_pack_b_strided__##isa(const void* src, int k0, int kc, int j0, int nc, float* dst, int nr);  \
+    FC_HIDDEN void fc_gemm_columns__##isa(int m, int kd, const float* ap, fc_pack_b_fn pack, const void* src, int j0,  \
+                                          int nc, float* c, ptrdiff_t ldc, int accumulate, const float* bias,          \
+                                          int relu, float* bp, float* tile);                                          \
+    FC_HIDDEN int fc_f32_gemm__##isa(int trans_a, int trans_b, int m, int n, int k, float alpha, const float* a,     \
+                                      int lda, const float* b, int ldb, float beta, float* c, int ldc);
+FC_DECLARE_GEMM(scalar)
+FC_DECLARE_GEMM(avx2)
+FC_DECLARE_GEMM(avx512)
+
+static inline ptrdiff_t fc_packed_a_size(int m, int kd, int mr) { return (ptrdiff_t)((m + mr - 1) / mr) * mr * kd; }
+static inline ptrdiff_t fc_packed_b_size(int nr) { return (ptrdiff_t)FC_KC * (FC_NC + nr); }
+
+/* the conv plan, as dispatch.c builds it and the ISA variants read it */
+struct fc_conv2d_plan {
+    fc_conv2d_desc d;
+    fc_isa isa;
+    int oh, ow;
+    int kd; /* C*R*S */
+    int p;  /* OH*OW */
+    int* rows; /* per column-matrix row: plane offset, offH, offW */
+    char implementation[64];
+};
+
+#define FC_DECLARE_CONV(isa)                                                                                          \
+    FC_HIDDEN int fc_f32_conv2d_fwd__##isa(const struct fc_conv2d_plan* p, const float* x, const float* w,           \
+                                            const float* bias, float* y);                                             \
+    FC_HIDDEN int fc_f32_conv2d_bwd_data__##isa(const struct fc_conv2d_plan* p, const float* dy, const float* w,     \
+                                                 float* dx);                                                          \
+    FC_HIDDEN int fc_f32_conv2d_bwd_filter__##isa(const struct fc_conv2d_plan* p, const float* x,              \
+                                                        const float* dy, float* dw, float* dbias);
+FC_DECLARE_CONV(scalar)
+FC_DECLARE_CONV(avx2)
+FC_DECLARE_CONV(avx512)
+
+/* pooling: the descriptor with its output size; max = 1 for max pooling */
+typedef struct fc_pool_geom {
+    fc_pool2d_desc d;
+    int oh, ow;
+} fc_pool_geom;
+
+#define FC_DECLARE_POOL(isa)                                                                                          \
+    FC_HIDDEN void fc_f32_maxpool2d_fwd__##isa(const fc_pool_geom* g, const float* x, float* y);                      \
+    FC_HIDDEN void fc_f32_maxpool2d_bwd__##isa(const fc_pool_geom* g, const float* x, const float* dy, float* dx);    \
+    FC_HIDDEN void fc_f32_avgpool2d_fwd__##isa(const fc_pool_geom* g, const float* x, float* y);                      \
+    FC_HIDDEN void fc_f32_avgpool2d_bwd__##isa(const fc_pool_geom* g, const float* dy, float* dx);                    \
+    FC_HIDDEN const char* fc_pool2d_kind__##isa(const fc_pool_geom* g, int max_pool);
+FC_DECLARE_POOL(scalar)
+FC_DECLARE_POOL(avx2)
+FC_DECLARE_POOL(avx512)
+
+#define FC_DECLARE_ELTWISE(isa)                                                                                       \
+    FC_HIDDEN void fc_f32_relu_fwd__##isa(int64_t count, const float* x, float* y);                                   \
+    FC_HIDDEN void fc_f32_relu_bwd__##isa(int64_t count, const float* x, const float* dy, float* dx);                 \
+    FC_HIDDEN void fc_f32_bias_add_fwd__##isa(int n, int c, int64_t inner, float* x, const float* bias);              \
+    FC_HIDDEN void fc_f32_bias_add_bwd__##isa(int n, int c, int64_t inner, const float* dy, float* dbias);
+FC_DECLARE_ELTWISE(scalar)
+FC_DECLARE_ELTWISE(avx2)
+FC_DECLARE_ELTWISE(avx512)
+
+/* the calling thread's range of [0, count) when `workers` share it */
+static inline void fc_range(int64_t count, int t, int workers, int64_t* begin, int64_t* end)
+{
+    *begin = count * t / workers;
+    *end = count * (t + 1) / workers;
+}
+
+static inline int fc_min(int a, int b) { return a < b ? a : b; }
+static inline int fc_max(int a, int b) { return a > b ? a : b; }
+
+/* calls fn__<isa>(args...) for a resolved isa */
+#define FC_CALL(isa, fn, ...)                                                                                          \
+    ((isa) == FC_ISA_AVX512 ? fn##__avx512(__VA_ARGS__) : (isa) == FC_ISA_AVX2 ? fn##__avx2(__VA_ARGS__) : fn##__scalar(__VA_ARGS__))
+#define FC_CALL_VOID(isa, fn, ...)                                                                                     \
+    do {                                                                                                              \
+        if ((isa) == FC_ISA_AVX512) fn##__avx512(__VA_ARGS__);                                                        \
+        else if ((isa) == FC_ISA_AVX2) fn##__avx2(__VA_ARGS__);                                                       \
+        else fn##__scalar(__VA_ARGS__);                                                                               \
+    } while (0)
+
+#define FC_CHECK_PTR(p, op)                                                                                            \
+    do {                                                                                                              \
+        if (!(p)) return fc_fail(FC_ERR_INVALID_ARGUMENT, "%s: %s is null", (op), #p);                                \
+    } while (0)
+
+#endif

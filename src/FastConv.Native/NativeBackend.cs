@@ -1,0 +1,163 @@
+using FastConv.Backends.Managed;
+using FastConv.Native.Interop;
+
+namespace FastConv.Native;
+
+/// <summary>
+/// The native backend: convolution, pooling, GEMM, bias and ReLU run in libfastconv.so (C with AVX2/AVX-512 variants
+/// chosen at load, or the one asked for). Tensors are the shared host storage, so nothing is copied; the remaining
+/// element-wise ops (batch norm, dropout, softmax, optimizers) run the managed backend's code on the same memory.
+/// Threads: the library's OpenMP pool, sized from <see cref="Parallelism.Threads"/> before every call.
+/// </summary>
+public sealed unsafe class NativeBackend : ManagedBackend
+{
+    private static int _threadsSet;
+
+    /// <summary>The variant chosen at load (cpuid, or FASTCONV_ISA).</summary>
+    public NativeBackend() : this(null) { }
+
+    /// <summary>A given variant (tests run every variant the machine has); unavailable when the CPU lacks it.</summary>
+    public NativeBackend(NativeIsa? isa) : base(isa is null or NativeIsa.Auto ? "native" : $"native:{IsaName(isa.Value)}")
+    {
+        try { Version = NativeMethods.Str(NativeMethods.fc_version()); }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or BadImageFormatException)
+        {
+            throw new BackendUnavailableException(
+                $"libfastconv.so could not be loaded ({e.Message}). `dotnet build` builds it with cmake and copies it next to the assemblies.");
+        }
+        if (isa is null or NativeIsa.Auto)
+        {
+            NativeIsa chosen = NativeMethods.fc_selected_isa();
+            if (chosen == NativeIsa.Auto) throw new BackendUnavailableException($"Native backend: {NativeMethods.Str(NativeMethods.fc_last_error())}.");
+            NativeIsa = chosen;
+        }
+        else
+        {
+            if (NativeMethods.fc_isa_supported(isa.Value) == 0)
+                throw new BackendUnavailableException($"Native backend: this CPU does not support the {IsaName(isa.Value)} variant.");
+            NativeIsa = isa.Value;
+        }
+    }
+
+    /// <summary>The variant this backend runs.</summary>
+    public NativeIsa NativeIsa { get; }
+    /// <summary>libfastconv's version, e.g. "0.3.0".</summary>
+    public string Version { get; }
+
+    /// <summary>Every variant the machine runs, best last (scalar, avx2, avx512).</summary>
+    public static IReadOnlyList<NativeIsa> SupportedIsas =>
+        new[] { NativeIsa.Scalar, NativeIsa.Avx2, NativeIsa.Avx512 }.Where(i => NativeMethods.fc_isa_supported(i) != 0).ToList();
+
+    public static string IsaName(NativeIsa isa) => NativeMethods.Str(NativeMethods.fc_isa_name(isa));
+
+    /// <summary>Keeps the library's thread count equal to FastConv's (FASTCONV_THREADS, or what the caller set).</summary>
+    internal static void SyncThreads()
+    {
+        int t = Parallelism.Threads;
+        if (t == Volatile.Read(ref _threadsSet)) return;
+        NativeMethods.Check(NativeMethods.fc_set_num_threads(t), "fc_set_num_threads");
+        Volatile.Write(ref _threadsSet, t);
+    }
+
+    protected override IConv2dPlan CreateConv2dCore(in Conv2dDesc desc) => new NativeConv2dPlan(desc, NativeIsa);
+    protected override IPool2dPlan CreatePool2dCore(in Pool2dDesc desc) => new NativePool2dPlan(desc, NativeIsa);
+
+    protected override void GemmCore(int m, int n, int k, float* a, bool transA, float* b, bool transB, float* c, float alpha, float beta)
+    {
+        SyncThreads();
+        NativeMethods.Check(NativeMethods.fc_f32_gemm(NativeIsa, transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha,
+            a, transA ? m : k, b, transB ? k : n, beta, c, n), "fc_f32_gemm");
+    }
+
+    protected override void BiasAddCore(int n, int c, int inner, float* x, float* bias) =>
+        NativeMethods.Check(NativeMethods.fc_f32_bias_add_fwd(NativeIsa, n, c, inner, x, bias), "fc_f32_bias_add_fwd");
+
+    protected override void BiasBackwardCore(int n, int c, int inner, float* dy, float* dbias) =>
+        NativeMethods.Check(NativeMethods.fc_f32_bias_add_bwd(NativeIsa, n, c, inner, dy, dbias), "fc_f32_bias_add_bwd");
+
+    protected override void ReluForwardCore(ReadOnlySpan<float> x, Span<float> y)
+    {
+        SyncThreads();
+        fixed (float* px = x, py = y)
+            NativeMethods.Check(NativeMethods.fc_f32_relu_fwd(NativeIsa, x.Length, px, py), "fc_f32_relu_fwd");
+    }
+
+    protected override void ReluBackwardCore(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx)
+    {
+        SyncThreads();
+        fixed (float* px = x, pdy = dy, pdx = dx)
+            NativeMethods.Check(NativeMethods.fc_f32_relu_bwd(NativeIsa, x.Length, px, pdy, pdx), "fc_f32_relu_bwd");
+    }
+}
+
+/// <summary>A native convolution plan: the C plan (geometry checked again, im2col row table, chosen variant) in a SafeHandle.</summary>
+internal sealed unsafe class NativeConv2dPlan : HostConv2dPlan
+{
+    private readonly ConvPlanHandle _plan;
+
+    public NativeConv2dPlan(in Conv2dDesc d, NativeIsa isa) : base(d)
+    {
+        var desc = new FcConv2dDesc(d);
+        NativeMethods.Check(NativeMethods.fc_f32_conv2d_plan_create(&desc, isa, out _plan), "fc_f32_conv2d_plan_create");
+        Implementation = NativeMethods.Str(NativeMethods.fc_f32_conv2d_plan_implementation(_plan));
+    }
+
+    public override string Implementation { get; }
+
+    protected override void ForwardCore(float* x, float* w, float* bias, float* y)
+    {
+        NativeBackend.SyncThreads();
+        NativeMethods.Check(NativeMethods.fc_f32_conv2d_fwd(_plan, x, w, bias, y), "fc_f32_conv2d_fwd");
+    }
+
+    protected override void BackwardDataCore(float* dy, float* w, float* dx)
+    {
+        NativeBackend.SyncThreads();
+        NativeMethods.Check(NativeMethods.fc_f32_conv2d_bwd_data(_plan, dy, w, dx), "fc_f32_conv2d_bwd_data");
+    }
+
+    protected override void BackwardFilterCore(float* x, float* dy, float* dw, float* dbias)
+    {
+        NativeBackend.SyncThreads();
+        NativeMethods.Check(NativeMethods.fc_f32_conv2d_bwd_filter(_plan, x, dy, dw, dbias), "fc_f32_conv2d_bwd_filter");
+    }
+
+    public override void Dispose() => _plan.Dispose();
+}
+
+internal sealed unsafe class NativePool2dPlan : HostPool2dPlan
+{
+    private readonly FcPool2dDesc _desc;
+    private readonly NativeIsa _isa;
+    private readonly bool _max;
+
+    public NativePool2dPlan(in Pool2dDesc d, NativeIsa isa) : base(d)
+    {
+        _desc = new FcPool2dDesc(d);
+        _isa = isa;
+        _max = d.Kind == PoolKind.Max;
+        var desc = _desc;
+        NativeMethods.Check(NativeMethods.fc_pool2d_output_size(&desc, out int oh, out int ow), "fc_pool2d_output_size");
+        if (oh != d.OutH || ow != d.OutW)
+            throw new InvalidOperationException($"libfastconv computes a {oh}x{ow} output for {d}, FastConv {d.OutH}x{d.OutW}.");
+        Implementation = NativeMethods.Str(NativeMethods.fc_f32_pool2d_implementation(&desc, isa, _max ? 1 : 0));
+    }
+
+    public override string Implementation { get; }
+
+    protected override void ForwardCore(float* x, float* y)
+    {
+        NativeBackend.SyncThreads();
+        var desc = _desc;
+        NativeMethods.Check(_max ? NativeMethods.fc_f32_maxpool2d_fwd(&desc, _isa, x, y) : NativeMethods.fc_f32_avgpool2d_fwd(&desc, _isa, x, y),
+            _max ? "fc_f32_maxpool2d_fwd" : "fc_f32_avgpool2d_fwd");
+    }
+
+    protected override void BackwardCore(float* x, float* dy, float* dx)
+    {
+        NativeBackend.SyncThreads();
+        var desc = _desc;
+        NativeMethods.Check(_max ? NativeMethods.fc_f32_maxpool2d_bwd(&desc, _isa, x, dy, dx) : NativeMethods.fc_f32_avgpool2d_bwd(&desc, _isa, dy, dx),
+            _max ? "fc_f32_maxpool2d_bwd" : "fc_f32_avgpool2d_bwd");
+    }
+}
