@@ -24,8 +24,12 @@ FC_HIDDEN void* fc_aligned_alloc(size_t bytes);
 FC_HIDDEN void fc_aligned_free(void* p);
 
 /* GEMM blocking shared by every ISA */
+#ifndef FC_KC
 #define FC_KC 320
+#endif
+#ifndef FC_NC
 #define FC_NC 512
+#endif
 
 /* B packer: fills ceil(nc/nr) panels of kc rows x nr floats (zero-padded) with rows [k0, k0+kc), columns [j0, j0+nc) */
 typedef void (*fc_pack_b_fn)(const void* src, int k0, int kc, int j0, int nc, float* dst, int nr);
@@ -54,6 +58,8 @@ FC_DECLARE_GEMM(avx512)
 static inline ptrdiff_t fc_packed_a_size(int m, int kd, int mr) { return (ptrdiff_t)((m + mr - 1) / mr) * mr * kd; }
 static inline ptrdiff_t fc_packed_b_size(int nr) { return (ptrdiff_t)FC_KC * (FC_NC + nr); }
 
+enum { FC_ALGO_IM2COL_GEMM = 0, FC_ALGO_DIRECT = 1 };
+
 /* the conv plan, as dispatch.c builds it and the ISA variants read it */
 struct fc_conv2d_plan {
     fc_conv2d_desc d;
@@ -62,6 +68,7 @@ struct fc_conv2d_plan {
     int kd; /* C*R*S */
     int p;  /* OH*OW */
     int* rows; /* per column-matrix row: plane offset, offH, offW */
+    int algo;  /* FC_ALGO_*: what forward runs (the backward passes always run the im2col GEMM) */
     char implementation[64];
 };
 

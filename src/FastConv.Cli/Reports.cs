@@ -78,10 +78,12 @@ internal static class Reports
         foreach (var b in BackendRegistry.List())
         {
             string notes = b.IsAvailable ? "a 3x3 conv runs " + Probe(BackendRegistry.Get(b.Name)) : b.Reason ?? "";
+            if (b.IsAvailable && BackendRegistry.Get(b.Name) is FastConv.Native.NativeBackend nb)
+                notes += $"; libfastconv {nb.Version}, ISA {FastConv.Native.NativeBackend.IsaName(nb.NativeIsa)} " +
+                         $"(this CPU runs {string.Join(", ", FastConv.Native.NativeBackend.SupportedIsas.Select(FastConv.Native.NativeBackend.IsaName))}; FASTCONV_ISA forces one)";
             t.AddRow(b.Name, b.IsAvailable ? "[green]yes[/]" : "[red]no[/]", Markup.Escape(notes));
         }
-        foreach (var (name, why) in new[] { ("native", "not part of this build: no FastConv.Native / libfastconv.so yet"),
-                                           ("opencl", "not part of this build: no FastConv.OpenCL yet") })
+        foreach (var (name, why) in new[] { ("opencl", "not part of this build: no FastConv.OpenCL yet") })
             if (!BackendRegistry.List().Any(b => b.Name == name)) t.AddRow(name, "[red]no[/]", why);
         AnsiConsole.Write(t);
         AnsiConsole.MarkupLine($"auto → [bold]{Markup.Escape(BackendRegistry.Get("auto").Name)}[/]; threads {Parallelism.Threads} " +

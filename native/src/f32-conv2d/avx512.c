@@ -2,4 +2,7 @@
 #pragma GCC target("avx2,fma,avx512f,avx512bw,avx512vl,avx512dq")
 #include "../internal.h"
 #include "../simd/avx512.h"
+#include <omp.h>
+#define FC_DIRECT 1
+#include "direct-avx512.inc"
 #include "conv2d.inc"

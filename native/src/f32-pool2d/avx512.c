@@ -69,16 +69,37 @@ static inline __mmask16 valid_lanes(const chunking* c, int base, int s, int w, _
     return lanes & _mm512_cmpge_epi32_mask(col, _mm512_setzero_si512()) & _mm512_cmplt_epi32_mask(col, _mm512_set1_epi32(w));
 }
 
-/* max over each window of a chunk, in scan order; arg gets r*kw + s of the first maximum */
+/* max over each window of a chunk, in scan order; arg gets r*kw + s of the first maximum. A chunk whose windows lie
+ * wholly inside the plane (the common case) takes the first element as the start and needs no validity masks; the
+ * chains of different chunks are independent, so the core overlaps them. */
 static inline __m512 chunk_max(const fc_pool2d_desc* d, const chunking* c, const float* xp, int oh, int base,
                                __mmask16 lanes, __m512i* arg)
 {
     __m512 best = _mm512_setzero_ps();
     __m512i a = _mm512_setzero_si512();
+    int covered = (__builtin_popcount(lanes) - 1) * d->stride_w + d->kernel_w;
+    int ih0 = oh * d->stride_h - d->pad_h;
+    int interior = base >= 0 && base + covered <= d->w && ih0 >= 0 && ih0 + d->kernel_h <= d->h;
+    __mmask16 mlo = col_mask(base, d->w), mhi = covered > 16 ? col_mask(base + 16, d->w) : 0;
+    if (interior) {
+        for (int r = 0; r < d->kernel_h; r++) {
+            const float* row = xp + (int64_t)(ih0 + r) * d->w + base;
+            __m512 lo = mlo == 0xFFFF ? _mm512_loadu_ps(row) : _mm512_maskz_loadu_ps(mlo, row);
+            __m512 hi = mhi == 0xFFFF ? _mm512_loadu_ps(row + 16) : _mm512_maskz_loadu_ps(mhi, row + 16);
+            for (int s = 0; s < d->kernel_w; s++) {
+                __m512 v = _mm512_permutex2var_ps(lo, c->gather[s], hi);
+                if (r == 0 && s == 0) { best = v; continue; }
+                __mmask16 take = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ);
+                best = _mm512_mask_mov_ps(best, take, v);
+                a = _mm512_mask_mov_epi32(a, take, _mm512_set1_epi32(r * d->kernel_w + s));
+            }
+        }
+        *arg = a;
+        return best;
+    }
     __mmask16 have = 0;
-    __mmask16 mlo = col_mask(base, d->w), mhi = col_mask(base + 16, d->w);
     for (int r = 0; r < d->kernel_h; r++) {
-        int ih = oh * d->stride_h - d->pad_h + r;
+        int ih = ih0 + r;
         if (ih < 0 || ih >= d->h) continue;
         const float* row = xp + (int64_t)ih * d->w + base;
         __m512 lo = _mm512_maskz_loadu_ps(mlo, row), hi = _mm512_maskz_loadu_ps(mhi, row + 16);
@@ -113,12 +134,13 @@ static inline void scatter_row(const fc_pool2d_desc* d, const chunking* c, float
         mhi &= covered <= 16 ? (__mmask16)0 : covered >= 32 ? (__mmask16)0xFFFF : (__mmask16)((1u << (covered - 16)) - 1u);
     }
     __m512 lo = fresh ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(mlo, drow + base);
-    __m512 hi = fresh ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(mhi, drow + base + 16);
-    for (int s = d->kernel_w - 1; s >= 0; s--) {
+    for (int s = d->kernel_w - 1; s >= 0; s--)
         lo = _mm512_add_ps(lo, _mm512_maskz_permutexvar_ps(c->inv_mlo[s], c->inv_lo[s], contrib[s]));
-        hi = _mm512_add_ps(hi, _mm512_maskz_permutexvar_ps(c->inv_mhi[s], c->inv_hi[s], contrib[s]));
-    }
     _mm512_mask_storeu_ps(drow + base, mlo, lo);
+    if (covered <= 16) return; /* the chunk's windows end in the first 16 columns */
+    __m512 hi = fresh ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(mhi, drow + base + 16);
+    for (int s = d->kernel_w - 1; s >= 0; s--)
+        hi = _mm512_add_ps(hi, _mm512_maskz_permutexvar_ps(c->inv_mhi[s], c->inv_hi[s], contrib[s]));
     _mm512_mask_storeu_ps(drow + base + 16, mhi, hi);
 }
 
@@ -134,10 +156,107 @@ static inline void scatter_row(const fc_pool2d_desc* d, const chunking* c, float
         }                                                                                                             \
     } while (0)
 
+/* The common 2x2 stride-2 window without padding, 16 outputs per step: two input rows, even and odd columns split
+ * with two-source permutes, combined in scan order (strictly greater wins: the first maximum, as everywhere). */
+static int is_2x2s2(const fc_pool2d_desc* d)
+{
+    return d->kernel_h == 2 && d->kernel_w == 2 && d->stride_h == 2 && d->stride_w == 2 && d->pad_h == 0 && d->pad_w == 0;
+}
+
+static const int32_t even_idx[16] = { 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30 };
+
+/* the four window elements of 16 outputs starting at column 2*ow of rows r0, r1 (n valid lanes) */
+static inline void load_2x2(const float* r0, const float* r1, int ow, int n, __m512i even, __m512i odd, __m512 v[4])
+{
+    __m512 a0, a1, b0, b1;
+    if (n == 16) {
+        a0 = _mm512_loadu_ps(r0 + 2 * ow); a1 = _mm512_loadu_ps(r0 + 2 * ow + 16);
+        b0 = _mm512_loadu_ps(r1 + 2 * ow); b1 = _mm512_loadu_ps(r1 + 2 * ow + 16);
+    } else {
+        __mmask16 lo = n >= 8 ? 0xFFFF : (__mmask16)((1u << (2 * n)) - 1u);
+        __mmask16 hi = n > 8 ? (__mmask16)((1u << (2 * (n - 8))) - 1u) : 0;
+        a0 = _mm512_maskz_loadu_ps(lo, r0 + 2 * ow); a1 = _mm512_maskz_loadu_ps(hi, r0 + 2 * ow + 16);
+        b0 = _mm512_maskz_loadu_ps(lo, r1 + 2 * ow); b1 = _mm512_maskz_loadu_ps(hi, r1 + 2 * ow + 16);
+    }
+    v[0] = _mm512_permutex2var_ps(a0, even, a1); v[1] = _mm512_permutex2var_ps(a0, odd, a1);
+    v[2] = _mm512_permutex2var_ps(b0, even, b1); v[3] = _mm512_permutex2var_ps(b0, odd, b1);
+}
+
+static void max2x2_fwd_plane(const fc_pool_geom* g, const float* x, float* y)
+{
+    const __m512i even = _mm512_loadu_si512(even_idx), odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    int w = g->d.w;
+    for (int oh = 0; oh < g->oh; oh++) {
+        const float* r0 = x + (int64_t)2 * oh * w;
+        float* o = y + (int64_t)oh * g->ow;
+        for (int ow = 0; ow < g->ow; ow += 16) {
+            int n = fc_min(16, g->ow - ow);
+            __m512 v[4];
+            load_2x2(r0, r0 + w, ow, n, even, odd, v);
+            __m512 m = v[0];
+            m = _mm512_mask_mov_ps(m, _mm512_cmp_ps_mask(v[1], m, _CMP_GT_OQ), v[1]);
+            m = _mm512_mask_mov_ps(m, _mm512_cmp_ps_mask(v[2], m, _CMP_GT_OQ), v[2]);
+            m = _mm512_mask_mov_ps(m, _mm512_cmp_ps_mask(v[3], m, _CMP_GT_OQ), v[3]);
+            if (n == 16) _mm512_storeu_ps(o + ow, m);
+            else _mm512_mask_storeu_ps(o + ow, (__mmask16)((1u << n) - 1u), m);
+        }
+    }
+}
+
+/* each dx element is written once: dy at the window's first maximum, 0 at the other three (the interleave is the
+ * inverse permute of the split); rows and columns no window covers are cleared */
+static void max2x2_bwd_plane(const fc_pool_geom* g, const float* x, const float* dy, float* dx)
+{
+    const __m512i even = _mm512_loadu_si512(even_idx), odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    int32_t lo_idx[16], hi_idx[16];
+    for (int j = 0; j < 16; j++) { lo_idx[j] = j / 2 + (j % 2 ? 16 : 0); hi_idx[j] = 8 + j / 2 + (j % 2 ? 16 : 0); }
+    const __m512i ilo = _mm512_loadu_si512(lo_idx), ihi = _mm512_loadu_si512(hi_idx);
+    int w = g->d.w, h = g->d.h;
+    if (h % 2 || w % 2) memset(dx, 0, (size_t)h * w * sizeof(float));
+    for (int oh = 0; oh < g->oh; oh++) {
+        const float* r0 = x + (int64_t)2 * oh * w;
+        float* d0 = dx + (int64_t)2 * oh * w;
+        const float* go = dy + (int64_t)oh * g->ow;
+        for (int ow = 0; ow < g->ow; ow += 16) {
+            int n = fc_min(16, g->ow - ow);
+            __mmask16 lanes = (__mmask16)((1u << n) - 1u);
+            __m512 v[4];
+            load_2x2(r0, r0 + w, ow, n, even, odd, v);
+            __m512 m = v[0];
+            __mmask16 t1 = _mm512_cmp_ps_mask(v[1], m, _CMP_GT_OQ); m = _mm512_mask_mov_ps(m, t1, v[1]);
+            __mmask16 t2 = _mm512_cmp_ps_mask(v[2], m, _CMP_GT_OQ); m = _mm512_mask_mov_ps(m, t2, v[2]);
+            __mmask16 t3 = _mm512_cmp_ps_mask(v[3], m, _CMP_GT_OQ);
+            /* winner: 3 if t3, else 2 if t2, else 1 if t1, else 0 */
+            __mmask16 w3 = t3, w2 = t2 & ~t3, w1 = t1 & ~t2 & ~t3, w0 = ~(t1 | t2 | t3);
+            __m512 gv = _mm512_maskz_loadu_ps(lanes, go + ow);
+            __m512 g0 = _mm512_maskz_mov_ps(w0, gv), g1 = _mm512_maskz_mov_ps(w1, gv);
+            __m512 g2 = _mm512_maskz_mov_ps(w2, gv), g3 = _mm512_maskz_mov_ps(w3, gv);
+            __m512 top0 = _mm512_permutex2var_ps(g0, ilo, g1), top1 = _mm512_permutex2var_ps(g0, ihi, g1);
+            __m512 bot0 = _mm512_permutex2var_ps(g2, ilo, g3), bot1 = _mm512_permutex2var_ps(g2, ihi, g3);
+            float* p0 = d0 + 2 * ow;
+            float* p1 = p0 + w;
+            if (n == 16) {
+                _mm512_storeu_ps(p0, top0); _mm512_storeu_ps(p0 + 16, top1);
+                _mm512_storeu_ps(p1, bot0); _mm512_storeu_ps(p1 + 16, bot1);
+            } else {
+                __mmask16 lo = n >= 8 ? 0xFFFF : (__mmask16)((1u << (2 * n)) - 1u);
+                __mmask16 hi = n > 8 ? (__mmask16)((1u << (2 * (n - 8))) - 1u) : 0;
+                _mm512_mask_storeu_ps(p0, lo, top0); _mm512_mask_storeu_ps(p0 + 16, hi, top1);
+                _mm512_mask_storeu_ps(p1, lo, bot0); _mm512_mask_storeu_ps(p1 + 16, hi, bot1);
+            }
+        }
+    }
+}
+
 void fc_f32_maxpool2d_fwd__avx512(const fc_pool_geom* g, const float* x, float* y)
 {
     const fc_pool2d_desc* d = &g->d;
     if (!chunk_width(d)) { fc_f32_maxpool2d_fwd__avx512_loops(g, x, y); return; }
+    int64_t planes_in = (int64_t)d->h * d->w, planes_out = (int64_t)g->oh * g->ow;
+    if (is_2x2s2(d)) {
+        PLANES_LOOP(max2x2_fwd_plane(g, x + plane * planes_in, y + plane * planes_out););
+        return;
+    }
     chunking c;
     make_chunking(d, &c);
     int64_t in_plane = (int64_t)d->h * d->w, out_plane = (int64_t)g->oh * g->ow;
@@ -150,21 +269,24 @@ void fc_f32_maxpool2d_fwd__avx512(const fc_pool_geom* g, const float* x, float* 
                 __mmask16 lanes = (__mmask16)((1u << n) - 1u);
                 __m512i arg;
                 __m512 best = chunk_max(d, &c, xp, oh, ow0 * d->stride_w - d->pad_w, lanes, &arg);
-                _mm512_mask_storeu_ps(yp + oh * g->ow + ow0, lanes, best);
+                if (n == 16) _mm512_storeu_ps(yp + oh * g->ow + ow0, best); /* masked stores are slow on some cores */
+                else _mm512_mask_storeu_ps(yp + oh * g->ow + ow0, lanes, best);
             }
     });
 }
 
-void fc_f32_maxpool2d_bwd__avx512(const fc_pool_geom* g, const float* x, const float* dy, float* dx)
+/* backward of any window that fits a chunk: x is null for average pooling (dy/area to every covered input),
+ * else max pooling (dy to the first maximum, found again in x) */
+static void window_bwd(const fc_pool_geom* g, const float* x, const float* dy, float* dx)
 {
     const fc_pool2d_desc* d = &g->d;
-    if (!chunk_width(d)) { fc_f32_maxpool2d_bwd__avx512_loops(g, x, dy, dx); return; }
     chunking c;
     make_chunking(d, &c);
     int fresh = tiles_exactly(d, g);
+    __m512 area = _mm512_set1_ps((float)(d->kernel_h * d->kernel_w));
     int64_t in_plane = (int64_t)d->h * d->w, out_plane = (int64_t)g->oh * g->ow;
     PLANES_LOOP({
-        const float* xp = x + plane * in_plane;
+        const float* xp = x ? x + plane * in_plane : NULL;
         const float* gp = dy + plane * out_plane;
         float* dp = dx + plane * in_plane;
         if (!fresh) memset(dp, 0, (size_t)in_plane * sizeof(float));
@@ -173,19 +295,33 @@ void fc_f32_maxpool2d_bwd__avx512(const fc_pool_geom* g, const float* x, const f
             for (int ow0 = 0; ow0 < g->ow; ow0 += c.ch) {
                 int n = fc_min(c.ch, g->ow - ow0), base = ow0 * d->stride_w - d->pad_w;
                 __mmask16 lanes = (__mmask16)((1u << n) - 1u);
-                __m512i arg;
-                chunk_max(d, &c, xp, oh, base, lanes, &arg);
                 __m512 grad = _mm512_maskz_loadu_ps(lanes, gp + oh * g->ow + ow0);
+                __m512i arg = _mm512_setzero_si512();
+                if (xp) chunk_max(d, &c, xp, oh, base, lanes, &arg);
+                else for (int s = 0; s < d->kernel_w; s++) contrib[s] = _mm512_div_ps(grad, area);
                 for (int r = 0; r < d->kernel_h; r++) {
                     int ih = oh * d->stride_h - d->pad_h + r;
                     if (ih < 0 || ih >= d->h) continue;
-                    for (int s = 0; s < d->kernel_w; s++)
-                        contrib[s] = _mm512_maskz_mov_ps(
-                            _mm512_cmpeq_epi32_mask(arg, _mm512_set1_epi32(r * d->kernel_w + s)), grad);
+                    if (xp)
+                        for (int s = 0; s < d->kernel_w; s++)
+                            contrib[s] = _mm512_maskz_mov_ps(
+                                _mm512_cmpeq_epi32_mask(arg, _mm512_set1_epi32(r * d->kernel_w + s)), grad);
                     scatter_row(d, &c, dp + (int64_t)ih * d->w, base, (n - 1) * d->stride_w + d->kernel_w, fresh, contrib);
                 }
             }
     });
+}
+
+void fc_f32_maxpool2d_bwd__avx512(const fc_pool_geom* g, const float* x, const float* dy, float* dx)
+{
+    const fc_pool2d_desc* d = &g->d;
+    if (!chunk_width(d)) { fc_f32_maxpool2d_bwd__avx512_loops(g, x, dy, dx); return; }
+    int64_t planes_in = (int64_t)d->h * d->w, planes_out = (int64_t)g->oh * g->ow;
+    if (is_2x2s2(d)) {
+        PLANES_LOOP(max2x2_bwd_plane(g, x + plane * planes_in, dy + plane * planes_out, dx + plane * planes_in););
+        return;
+    }
+    window_bwd(g, x, dy, dx);
 }
 
 void fc_f32_avgpool2d_fwd__avx512(const fc_pool_geom* g, const float* x, float* y)
@@ -221,35 +357,12 @@ void fc_f32_avgpool2d_fwd__avx512(const fc_pool_geom* g, const float* x, float* 
 
 void fc_f32_avgpool2d_bwd__avx512(const fc_pool_geom* g, const float* dy, float* dx)
 {
-    const fc_pool2d_desc* d = &g->d;
-    if (!chunk_width(d)) { fc_f32_avgpool2d_bwd__avx512_loops(g, dy, dx); return; }
-    chunking c;
-    make_chunking(d, &c);
-    int fresh = tiles_exactly(d, g);
-    __m512 area = _mm512_set1_ps((float)(d->kernel_h * d->kernel_w));
-    int64_t in_plane = (int64_t)d->h * d->w, out_plane = (int64_t)g->oh * g->ow;
-    PLANES_LOOP({
-        const float* gp = dy + plane * out_plane;
-        float* dp = dx + plane * in_plane;
-        if (!fresh) memset(dp, 0, (size_t)in_plane * sizeof(float));
-        __m512 contrib[32];
-        for (int oh = 0; oh < g->oh; oh++)
-            for (int ow0 = 0; ow0 < g->ow; ow0 += c.ch) {
-                int n = fc_min(c.ch, g->ow - ow0), base = ow0 * d->stride_w - d->pad_w;
-                __mmask16 lanes = (__mmask16)((1u << n) - 1u);
-                __m512 share = _mm512_div_ps(_mm512_maskz_loadu_ps(lanes, gp + oh * g->ow + ow0), area);
-                for (int s = 0; s < d->kernel_w; s++) contrib[s] = share;
-                for (int r = 0; r < d->kernel_h; r++) {
-                    int ih = oh * d->stride_h - d->pad_h + r;
-                    if (ih < 0 || ih >= d->h) continue;
-                    scatter_row(d, &c, dp + (int64_t)ih * d->w, base, (n - 1) * d->stride_w + d->kernel_w, fresh, contrib);
-                }
-            }
-    });
+    if (!chunk_width(&g->d)) { fc_f32_avgpool2d_bwd__avx512_loops(g, dy, dx); return; }
+    window_bwd(g, NULL, dy, dx);
 }
 
 const char* fc_pool2d_kind__avx512(const fc_pool_geom* g, int max_pool)
 {
-    (void)max_pool;
+    if (max_pool && is_2x2s2(&g->d)) return "2x2s2-permute";
     return chunk_width(&g->d) ? "window-permute" : "direct";
 }

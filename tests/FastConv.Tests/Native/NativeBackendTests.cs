@@ -1,0 +1,108 @@
+using System.Diagnostics;
+using FastConv.Native;
+using FastConv.Native.Interop;
+
+namespace FastConv.Tests.Native;
+
+/// <summary>What is particular to the native backend: variants, names, errors crossing the ABI, FASTCONV_ISA.
+/// Its numerics are held to the reference by the parity suite, which runs every variant the CPU has.</summary>
+public unsafe class NativeBackendTests
+{
+    private static readonly Conv2dDesc Conv3x3 = new(2, 8, 10, 10, 16, 3, 3, stride: 1, padding: 1);
+
+    public static IEnumerable<NativeIsa> Isas() => NativeBackend.SupportedIsas;
+
+    [TestCaseSource(nameof(Isas))]
+    public void EachVariant_NamesItsIsaAndTile(NativeIsa isa)
+    {
+        var be = new NativeBackend(isa);
+        using var plan = be.CreateConv2d(Conv3x3);
+        string tile = isa switch { NativeIsa.Avx512 => "8x32", NativeIsa.Avx2 => "6x16", _ => "4x8" };
+        Assert.That(plan.Implementation, Is.EqualTo($"native:{NativeBackend.IsaName(isa)}:im2col-gemm-{tile}"));
+        using var pool = be.CreatePool2d(new Pool2dDesc(PoolKind.Max, 1, 2, 8, 8, 2, 2));
+        Assert.That(pool.Implementation, Does.StartWith($"native:{NativeBackend.IsaName(isa)}:"));
+    }
+
+    [Test]
+    public void ShortWideReduction_RunsTheDirectKernel()
+    {
+        if (!NativeBackend.SupportedIsas.Contains(NativeIsa.Avx512)) Assert.Ignore("no AVX-512 here: the direct kernel is AVX-512 only");
+        using var plan = new NativeBackend(NativeIsa.Avx512).CreateConv2d(new Conv2dDesc(4, 1, 28, 28, 16, 5, 5, padding: 2));
+        Assert.That(plan.Implementation, Is.EqualTo("native:avx512:direct-8x32+im2col-gemm-8x32"));
+    }
+
+    [Test]
+    public void RegistryNative_IsTheChosenVariant()
+    {
+        var be = (NativeBackend)BackendRegistry.Get("native");
+        Assert.That(be.Name, Is.EqualTo("native"));
+        Assert.That(be.NativeIsa, Is.EqualTo(NativeMethods.fc_selected_isa()));
+        Assert.That(be.Version, Does.Match(@"^\d+\.\d+\.\d+$"));
+    }
+
+    [Test]
+    public void NativeErrors_BecomeExceptionsWithTheLibrarysMessage()
+    {
+        // The C# layer refuses bad geometry before any native call; the C side checks again on its own.
+        var bad = new FcConv2dDesc(Conv3x3) { C = 0 };
+        var st = NativeMethods.fc_f32_conv2d_plan_create(&bad, NativeIsa.Auto, out var plan);
+        Assert.That(plan.IsInvalid, Is.True);
+        var e = Assert.Throws<ArgumentException>(() => NativeMethods.Check(st, "fc_f32_conv2d_plan_create"));
+        Assert.That(e!.Message, Is.EqualTo("fc_f32_conv2d_plan_create: conv2d: c must be >= 1, got 0"));
+
+        var big = new FcConv2dDesc(Conv3x3) { R = 13 };
+        st = NativeMethods.fc_f32_conv2d_plan_create(&big, NativeIsa.Auto, out _);
+        e = Assert.Throws<ArgumentException>(() => NativeMethods.Check(st, "create"));
+        Assert.That(e!.Message, Does.Contain("does not fit input height 10"));
+
+        float one = 1f;
+        st = NativeMethods.fc_f32_gemm(NativeIsa.Auto, 0, 0, 2, 2, 2, 1f, &one, 1, &one, 2, 0f, &one, 2);
+        e = Assert.Throws<ArgumentException>(() => NativeMethods.Check(st, "fc_f32_gemm"));
+        Assert.That(e!.Message, Does.Contain("lda 1 is less than op(a)'s stored row length 2"));
+
+        st = NativeMethods.fc_f32_relu_fwd((NativeIsa)9, 1, &one, &one);
+        Assert.Throws<ArgumentException>(() => NativeMethods.Check(st, "fc_f32_relu_fwd"));
+    }
+
+    [Test]
+    public void DisposedPlan_ThrowsInsteadOfCallingIntoFreedMemory()
+    {
+        var be = BackendRegistry.Get("native");
+        var plan = be.CreateConv2d(Conv3x3);
+        using var x = be.Allocate(Conv3x3.InputShape);
+        using var w = be.Allocate(Conv3x3.WeightShape);
+        using var y = be.Allocate(Conv3x3.OutputShape);
+        plan.Dispose();
+        plan.Dispose();   // twice is harmless
+        Assert.Throws<ObjectDisposedException>(() => plan.Forward(x, w, null, y));
+    }
+
+    [Test]
+    public void FastconvIsa_ForcesAVariant_AndAnUnknownOneMakesNativeUnavailableWithTheReason()
+    {
+        var (code, output) = Info("avx2");
+        Assert.That(code, Is.EqualTo(0), output);
+        if (NativeBackend.SupportedIsas.Contains(NativeIsa.Avx2))
+            Assert.That(output, Does.Contain("native:avx2:im2col-gemm-6x16"));
+
+        (code, output) = Info("sse9");
+        Assert.That(code, Is.EqualTo(0), output);
+        Assert.That(output, Does.Contain("FASTCONV_ISA='sse9' is not one"));
+        Assert.That(output, Does.Contain("auto → managed"));
+    }
+
+    /// <summary>`fastconv info` in a child process (FASTCONV_ISA is read once, when the library loads).</summary>
+    private static (int Code, string Output) Info(string isa)
+    {
+        var psi = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "FastConv.Cli.dll"), "info"])
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        psi.Environment["FASTCONV_ISA"] = isa;
+        psi.Environment["COLUMNS"] = "250";
+        using var p = Process.Start(psi)!;
+        string output = p.StandardOutput.ReadToEnd() + p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        return (p.ExitCode, output);
+    }
+}
