@@ -78,16 +78,28 @@ internal static class Reports
         foreach (var b in BackendRegistry.List())
         {
             string notes = b.IsAvailable ? "a 3x3 conv runs " + Probe(BackendRegistry.Get(b.Name)) : b.Reason ?? "";
+            if (b.IsAvailable && BackendRegistry.Get(b.Name) is IAutoChoice { PreferredForAuto: false } ac) notes += "; " + ac.AutoNote;
             if (b.IsAvailable && BackendRegistry.Get(b.Name) is FastConv.Native.NativeBackend nb)
                 notes += $"; libfastconv {nb.Version}, ISA {FastConv.Native.NativeBackend.IsaName(nb.NativeIsa)} " +
                          $"(this CPU runs {string.Join(", ", FastConv.Native.NativeBackend.SupportedIsas.Select(FastConv.Native.NativeBackend.IsaName))}; FASTCONV_ISA forces one)";
             t.AddRow(b.Name, b.IsAvailable ? "[green]yes[/]" : "[red]no[/]", Markup.Escape(notes));
         }
-        foreach (var (name, why) in new[] { ("opencl", "not part of this build: no FastConv.OpenCL yet") })
-            if (!BackendRegistry.List().Any(b => b.Name == name)) t.AddRow(name, "[red]no[/]", why);
         AnsiConsole.Write(t);
+        OpenClDevices();
         AnsiConsole.MarkupLine($"auto → [bold]{Markup.Escape(BackendRegistry.Get("auto").Name)}[/]; threads {Parallelism.Threads} " +
                                $"({Environment.ProcessorCount} cores; FASTCONV_THREADS or --threads); verbose per-op log: FASTCONV_VERBOSE=1");
+    }
+
+    /// <summary>OpenCL platforms and devices, numbered as FASTCONV_OPENCL_DEVICE takes them.</summary>
+    private static void OpenClDevices()
+    {
+        try
+        {
+            var devices = FastConv.OpenCL.Cl.OpenClDevices.List();
+            if (devices.Count == 0) { AnsiConsole.MarkupLine("OpenCL: no platform or device (install one, e.g. pocl-opencl-icd)."); return; }
+            foreach (var d in devices) AnsiConsole.MarkupLine(Markup.Escape($"OpenCL device {d}"));
+        }
+        catch (Exception e) { AnsiConsole.MarkupLine(Markup.Escape($"OpenCL: {e.Message}")); }
     }
 
     /// <summary>The implementation a backend picks for a typical 3x3 convolution: shows its ISA and algorithm.</summary>

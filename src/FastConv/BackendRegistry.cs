@@ -5,12 +5,19 @@ namespace FastConv;
 /// <summary>Thrown when a backend is chosen explicitly but cannot run here; the message says why.</summary>
 public sealed class BackendUnavailableException(string message) : Exception(message);
 
+/// <summary>A backend that can tell `auto` to pass it over here, and why (shown by `fastconv info`).</summary>
+public interface IAutoChoice
+{
+    bool PreferredForAuto { get; }
+    string AutoNote { get; }
+}
+
 /// <summary>One registry entry as `fastconv info` shows it.</summary>
 public sealed record BackendInfo(string Name, bool IsAvailable, string? Reason);
 
 /// <summary>
 /// The backends in preference order (opencl → native → managed → reference). `auto` takes the first one
-/// that loads and supports the op. A backend that cannot load stays listed with its reason; it is never faked.
+/// that loads, supports the op and does not pass itself over (<see cref="IAutoChoice"/>: OpenCL on a CPU device). A backend that cannot load stays listed with its reason; it is never faked.
 /// </summary>
 public static class BackendRegistry
 {
@@ -26,6 +33,7 @@ public static class BackendRegistry
 
     static BackendRegistry()
     {
+        Register("opencl", Order.OpenCl, () => Load("opencl", "FastConv.OpenCL.OpenClBackend, FastConv.OpenCL"));
         Register("native", Order.Native, () => Load("native", "FastConv.Native.NativeBackend, FastConv.Native"));
         Register("managed", Order.Managed, () => new Backends.Managed.ManagedBackend());
         Register("reference", Order.Reference, () => new Backends.Reference.ReferenceBackend());
@@ -67,22 +75,25 @@ public static class BackendRegistry
     {
         ArgumentNullException.ThrowIfNull(name);
         if (name.Equals("auto", StringComparison.OrdinalIgnoreCase))
-            return Available.FirstOrDefault() ?? throw new BackendUnavailableException("No FastConv backend is available.");
+            return Available.FirstOrDefault(PreferredForAuto) ?? throw new BackendUnavailableException("No FastConv backend is available.");
         if (!Entries.TryGetValue(name, out var e))
             throw new ArgumentException($"Unknown backend '{name}'. Known: auto, {string.Join(", ", Ordered().Select(x => x.Name))}.", nameof(name));
         return e.Instance.Value.Backend ?? throw new BackendUnavailableException($"Backend '{e.Name}' is not available: {e.Instance.Value.Reason}");
     }
 
+    /// <summary>Whether `auto` may take this backend (an OpenCL CPU device defers to native on the same cores).</summary>
+    public static bool PreferredForAuto(IBackend b) => b is not IAutoChoice c || c.PreferredForAuto;
+
     /// <summary>The first available backend that supports <paramref name="desc"/>.</summary>
     public static IBackend AutoFor(in Conv2dDesc desc)
     {
-        foreach (var b in Available) if (b.Supports(desc)) return b;
+        foreach (var b in Available) if (PreferredForAuto(b) && b.Supports(desc)) return b;
         throw new BackendUnavailableException($"No available backend supports {desc}.");
     }
 
     public static IBackend AutoFor(in Pool2dDesc desc)
     {
-        foreach (var b in Available) if (b.Supports(desc)) return b;
+        foreach (var b in Available) if (PreferredForAuto(b) && b.Supports(desc)) return b;
         throw new BackendUnavailableException($"No available backend supports {desc}.");
     }
 

@@ -1,0 +1,61 @@
+// Element-wise ops, OpenCL C 1.2; one work-item per element unless said otherwise.
+
+// x [N, C, inner] += bias [C]
+__kernel void fc_f32_bias_add_fwd(long total, int c, long inner, __global float* x, __global const float* bias)
+{
+    long i = get_global_id(0);
+    if (i < total) x[i] += bias[(i / inner) % c];
+}
+
+// dbias [C] = sum over N and inner of dy; one work-item per channel, images in order
+__kernel void fc_f32_bias_add_bwd(int n, int c, long inner, __global const float* dy, __global float* dbias)
+{
+    int ch = get_global_id(0);
+    if (ch >= c) return;
+    float s = 0.0f;
+    for (int i = 0; i < n; i++) {
+        __global const float* r = dy + ((long)i * c + ch) * inner;
+        float part = 0.0f;
+        for (long p = 0; p < inner; p++) part += r[p];
+        s += part;
+    }
+    dbias[ch] = s;
+}
+
+__kernel void fc_f32_relu_fwd(long total, __global const float* x, __global float* y)
+{
+    long i = get_global_id(0);
+    if (i < total) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+__kernel void fc_f32_relu_bwd(long total, __global const float* x, __global const float* dy, __global float* dx)
+{
+    long i = get_global_id(0);
+    if (i < total) dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
+}
+
+// the dropout mask of FastConv.Dropout: SplitMix64's finaliser of seed + golden * (i + 1), top 24 bits as [0, 1)
+inline float dropout_uniform(ulong seed, long index)
+{
+    ulong z = seed + 0x9E3779B97F4A7C15UL * (ulong)(index + 1);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+    z ^= z >> 31;
+    return (float)(z >> 40) * (1.0f / 16777216.0f);
+}
+
+__kernel void fc_f32_dropout_fwd(long total, float p, float scale, ulong seed, __global const float* x, __global float* y,
+                                 __global float* mask)
+{
+    long i = get_global_id(0);
+    if (i >= total) return;
+    float m = dropout_uniform(seed, i) >= p ? scale : 0.0f;
+    mask[i] = m;
+    y[i] = x[i] * m;
+}
+
+__kernel void fc_f32_dropout_bwd(long total, __global const float* dy, __global const float* mask, __global float* dx)
+{
+    long i = get_global_id(0);
+    if (i < total) dx[i] = dy[i] * mask[i];
+}
