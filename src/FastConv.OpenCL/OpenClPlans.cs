@@ -4,20 +4,19 @@ using FastConv.OpenCL.Cl;
 namespace FastConv.OpenCL;
 
 /// <summary>
-/// A planned convolution on the device: its geometry in a small constant buffer, the weights of backward-data as a
-/// forward convolution (stride 1) and the per-split partial products of backward-filter in buffers sized once.
-/// Forward and backward-filter are tiled implicit GEMMs (64x64 work-group tiles of 4x4 per work-item); backward-data
-/// of a stride-1, dilation-1 convolution runs the forward kernel on dy with flipped weights, any other the gather kernel.
+/// A planned convolution on the device: its geometry in a small constant buffer, the packed weight panels (forward, and
+/// backward-data as a forward convolution of dy) in buffers sized once, and the kernels built for its kernel size.
+/// See opencl/f32-conv2d.cl: 16 output columns per work-item as a float16, KT output channels, no barriers.
 /// </summary>
 internal sealed class OpenClConv2dPlan : IConv2dPlan
 {
     private readonly OpenClBackend _be;
-    private readonly ClMem _geom, _geomBack;
-    private readonly ClMem? _flipped;
-    private readonly ClMem _dummy;
-    private readonly int _splits, _perSplit;
-    private ClMem? _partial;
+    private readonly ClMem _geom, _geomBack, _wp, _dummy;
+    private readonly ClMem? _wpBack, _xp, _dyp;
+    private readonly int _hp, _wpad, _hpBack, _wpadBack;
     private readonly bool _flipPath;
+    private readonly int _kt, _ktBack;
+    private readonly string _options, _optionsBack;
 
     public OpenClConv2dPlan(OpenClBackend be, in Conv2dDesc d)
     {
@@ -25,19 +24,31 @@ internal sealed class OpenClConv2dPlan : IConv2dPlan
         Desc = d;
         var rt = be.Runtime;
         _geom = Geometry(rt, [d.C, d.H, d.W, d.K, d.R, d.S, d.StrideH, d.StrideW, d.PadH, d.PadW, d.DilationH, d.DilationW, d.OutH, d.OutW]);
+        // backward-data of a stride-1 convolution is a forward one: input dy (K channels, OH x OW), output dx (C, H x W), padding R-1-p
         _flipPath = d.StrideH == 1 && d.StrideW == 1 && d.DilationH == 1 && d.DilationW == 1 && d.PadH <= d.R - 1 && d.PadW <= d.S - 1;
-        // backward-data as a forward convolution: input dy (K channels, OH x OW), output dx (C channels, H x W), padding R-1-p
         _geomBack = Geometry(rt, [d.K, d.OutH, d.OutW, d.C, d.R, d.S, 1, 1, d.R - 1 - d.PadH, d.S - 1 - d.PadW, 1, 1, d.H, d.W]);
-        if (_flipPath) _flipped = rt.CreateBuffer(4 * d.WeightElements, "flipped weights");
+        _kt = ChannelsPerItem(d.K);
+        _ktBack = ChannelsPerItem(d.C);
+        _options = $"-DKT={_kt} -DKR={d.R} -DKS={d.S}";
+        _optionsBack = $"-DKT={_ktBack} -DKR={d.R} -DKS={d.S}";
+        long rs = (long)d.R * d.S;
+        _wp = rt.CreateBuffer(4L * Blocks(d.K, _kt) * _kt * d.C * rs, "packed weights");
+        if (_flipPath) _wpBack = rt.CreateBuffer(4L * Blocks(d.C, _ktBack) * _ktBack * d.K * rs, "packed flipped weights");
         _dummy = rt.CreateBuffer(4, "no bias");
-        long q = (long)d.N * d.OutH * d.OutW;
-        long tiles = (d.K + OpenClBackend.Tile - 1) / OpenClBackend.Tile * ((d.ReductionLength + OpenClBackend.Tile - 1) / OpenClBackend.Tile);
-        // enough work-groups for the device (split-K), each split at least a few hundred reduction steps
-        _splits = (int)Math.Clamp(Math.Min(be.Device.ComputeUnits * 4 / Math.Max(tiles, 1), q / 256), 1, 64);
-        _perSplit = (int)((q + _splits - 1) / _splits + 15) / 16 * 16;
-        _splits = (int)((q + _perSplit - 1) / _perSplit);
-        Implementation = $"opencl:{be.DeviceName}:im2col-gemm-64x64";
+        if (_flipPath)
+        {
+            // stride 1: inputs copied once per call into zero-bordered buffers, so no row load needs a mask
+            _hp = d.H + 2 * d.PadH; _wpad = (d.OutW + 15) / 16 * 16 + d.S - 1;
+            _hpBack = d.OutH + 2 * (d.R - 1 - d.PadH); _wpadBack = (d.W + 15) / 16 * 16 + d.S - 1;
+            _xp = rt.CreateBuffer(4L * d.N * d.C * _hp * _wpad, "zero-bordered input");
+            _dyp = rt.CreateBuffer(4L * d.N * d.K * _hpBack * _wpadBack, "zero-bordered output gradient");
+        }
+        Implementation = $"opencl:{be.DeviceName}:direct-16x{_kt}";
     }
+
+    /// <summary>Output channels per work-item: 16 when there are that many, else fewer (no lanes of zeros to multiply).</summary>
+    private static int ChannelsPerItem(int channels) => channels >= 16 ? 16 : channels >= 8 ? 8 : 4;
+    private static long Blocks(int channels, int kt) => (channels + kt - 1) / kt;
 
     private static ClMem Geometry(ClRuntime rt, int[] values)
     {
@@ -49,13 +60,23 @@ internal sealed class OpenClConv2dPlan : IConv2dPlan
     public Conv2dDesc Desc { get; }
     public string Implementation { get; }
 
-    private ClKernel K(string name) => _be.Runtime.Kernel(OpenClBackend.ConvFile, name, OpenClBackend.TileOptions);
+    private ClKernel K(string name, string options) => _be.Runtime.Kernel(OpenClBackend.ConvFile, name, options);
 
-    private void RunForward(ClMem geom, ClMem x, ClMem w, ClMem? bias, bool relu, ClMem y, int n, int k, long p)
+    /// <summary>Packs the weights, then runs the forward kernel: (ceil(OW/16), OH, N * blocks) work-items; with a padded
+    /// buffer, the input is first copied into it (stride 1).</summary>
+    private void RunForward(ClMem geom, string options, int kt, ClMem w, bool flipped, int outCh, int inCh, ClMem wp, ClMem x,
+                            ClMem? bias, bool relu, ClMem y, int n, int oh, int ow, ClMem? padded = null, int hp = 0, int wpad = 0)
     {
-        int t = OpenClBackend.Tile, th = OpenClBackend.TileThreads;
-        _be.Runtime.Run(K("fc_f32_conv2d_fwd"), [(p + t - 1) / t * th, (k + t - 1) / t * th, n], [th, th, 1],
-            geom, x, w, bias ?? _dummy, bias is not null, relu, y);
+        long blocks = Blocks(outCh, kt);
+        _be.Runtime.Run(K("fc_f32_conv2d_pack_weights", options), [blocks * kt * inCh * Desc.R * Desc.S], [], outCh, inCh, flipped, w, wp);
+        if (padded is null)
+        {
+            _be.Runtime.Run(K("fc_f32_conv2d_fwd", options), [(ow + 15) / 16, oh, n * blocks], [], geom, x, wp, bias ?? _dummy, bias is not null, relu, y);
+            return;
+        }
+        _be.Runtime.Run(K("fc_f32_conv2d_pad_input", options), [wpad, hp, (long)n * inCh], [], geom, hp, wpad, x, padded);
+        _be.Runtime.Run(K("fc_f32_conv2d_fwd_padded", options), [(ow + 15) / 16, oh, n * blocks], [], geom, hp, wpad, padded, wp,
+            bias ?? _dummy, bias is not null, relu, y);
     }
 
     public void Forward(Tensor x, Tensor w, Tensor? bias, Tensor y)
@@ -67,7 +88,7 @@ internal sealed class OpenClConv2dPlan : IConv2dPlan
         var pb = bias is null ? null : _be.Buf(bias, nameof(bias), d.BiasShape, op);
         var py = _be.Buf(y, nameof(y), d.OutputShape, op);
         using var verbose = Verbose.Op(Implementation, "conv2d_fwd", d);
-        RunForward(_geom, px, pw, pb, d.Activation == Activation.Relu, py, d.N, d.K, (long)d.OutH * d.OutW);
+        RunForward(_geom, _options, _kt, pw, false, d.K, d.C, _wp, px, pb, d.Activation == Activation.Relu, py, d.N, d.OutH, d.OutW, _xp, _hp, _wpad);
     }
 
     public void BackwardData(Tensor dy, Tensor w, Tensor dx)
@@ -79,12 +100,9 @@ internal sealed class OpenClConv2dPlan : IConv2dPlan
         var pdx = _be.Buf(dx, nameof(dx), d.InputShape, op);
         using var verbose = Verbose.Op(Implementation, "conv2d_bwd_data", d);
         if (_flipPath)
-        {
-            _be.Runtime.Run(K("fc_f32_conv2d_flip_weights"), [d.WeightElements], [], _geom, pw, _flipped!);
-            RunForward(_geomBack, pdy, _flipped!, null, false, pdx, d.N, d.C, (long)d.H * d.W);
-        }
+            RunForward(_geomBack, _optionsBack, _ktBack, pw, true, d.C, d.K, _wpBack!, pdy, null, false, pdx, d.N, d.H, d.W, _dyp, _hpBack, _wpadBack);
         else
-            _be.Runtime.Run(K("fc_f32_conv2d_bwd_data"), [(long)d.H * d.W, (long)d.C * d.N], [], _geom, pdy, pw, pdx);
+            _be.Runtime.Run(K("fc_f32_conv2d_bwd_data", _options), [(long)d.H * d.W, (long)d.C * d.N], [], _geom, pdy, pw, pdx);
     }
 
     public void BackwardFilter(Tensor x, Tensor dy, Tensor dw, Tensor? dbias)
@@ -96,19 +114,19 @@ internal sealed class OpenClConv2dPlan : IConv2dPlan
         var pdw = _be.Buf(dw, nameof(dw), d.WeightShape, op);
         var pdb = dbias is null ? null : _be.Buf(dbias, nameof(dbias), d.BiasShape, op);
         using var verbose = Verbose.Op(Implementation, "conv2d_bwd_filter", d);
-        int t = OpenClBackend.Tile, th = OpenClBackend.TileThreads;
-        long kd = d.ReductionLength;
-        _partial ??= _be.Runtime.CreateBuffer(4L * _splits * d.K * kd, "backward-filter partial sums");
-        _be.Runtime.Run(K("fc_f32_conv2d_bwd_filter"), [(kd + t - 1) / t * th, (d.K + t - 1) / t * th, _splits], [th, th, 1],
-            _geom, d.N, _perSplit, px, pdy, _partial);
-        _be.Runtime.Run(K("fc_f32_conv2d_bwd_filter_reduce"), [d.WeightElements], [], (int)d.WeightElements, _splits, _partial, pdw);
+        if (_xp is not null)
+        {
+            _be.Runtime.Run(K("fc_f32_conv2d_pad_input", _options), [_wpad, _hp, (long)d.N * d.C], [], _geom, _hp, _wpad, px, _xp);
+            _be.Runtime.Run(K("fc_f32_conv2d_bwd_filter_padded", _options), [d.C, d.K], [], _geom, d.N, _hp, _wpad, _xp, pdy, pdw);
+        }
+        else _be.Runtime.Run(K("fc_f32_conv2d_bwd_filter", _options), [d.C, d.K], [], _geom, d.N, px, pdy, pdw);
         if (pdb is not null)
             _be.Run(OpenClBackend.EltwiseFile, "fc_f32_bias_add_bwd", [d.K], d.N, d.K, (long)d.OutH * d.OutW, pdy, pdb);
     }
 
     public void Dispose()
     {
-        _geom.Dispose(); _geomBack.Dispose(); _flipped?.Dispose(); _dummy.Dispose(); _partial?.Dispose();
+        _geom.Dispose(); _geomBack.Dispose(); _wp.Dispose(); _wpBack?.Dispose(); _dummy.Dispose(); _xp?.Dispose(); _dyp?.Dispose();
     }
 }
 
