@@ -78,19 +78,24 @@ __kernel void fc_f32_conv2d_fwd(__constant int* g, __global const float* x, __gl
     __global const float* xn = x + (long)n * C * H * W;
     __global const float* wb = wp + (long)kb * C * KR * KS * KT;
     float16 acc[KT];
+    #pragma unroll
     for (int q = 0; q < KT; q++) acc[q] = (float16)(0.0f);
     for (int c = 0; c < C; c++)
+        #pragma unroll
         for (int r = 0; r < KR; r++) {
             int ih = oh * G_SH - G_PH + r * G_DH;
             __global const float* wr = wb + ((long)c * KR + r) * KS * KT;
             if (ih < 0 || ih >= H) continue;
             __global const float* row = xn + ((long)c * H + ih) * W;
+            #pragma unroll
             for (int s = 0; s < KS; s++) {
                 float16 xv = inside ? vload16(0, row + iw0 + s * G_DW) : gather16(row, iw0 + s * G_DW, G_SW, W, valid);
                 __global const float* ws = wr + s * KT;
+                #pragma unroll
                 for (int q = 0; q < KT; q++) acc[q] = fma((float16)(ws[q]), xv, acc[q]);
             }
         }
+    #pragma unroll
     for (int q = 0; q < KT; q++) {
         int k = kb * KT + q;
         if (k >= K) break;
@@ -128,17 +133,22 @@ __kernel void fc_f32_conv2d_fwd_padded(__constant int* g, int hp, int wp, __glob
     __global const float* xn = xp + (long)n * C * hp * wp + (long)oh * wp + ow0;
     __global const float* wb = wpk + (long)kb * C * KR * KS * KT;
     float16 acc[KT];
+    #pragma unroll
     for (int q = 0; q < KT; q++) acc[q] = (float16)(0.0f);
     for (int c = 0; c < C; c++)
+        #pragma unroll
         for (int r = 0; r < KR; r++) {
             __global const float* row = xn + ((long)c * hp + r) * wp;
             __global const float* wr = wb + ((long)c * KR + r) * KS * KT;
+            #pragma unroll
             for (int s = 0; s < KS; s++) {
                 float16 xv = vload16(0, row + s);
+                #pragma unroll
                 for (int q = 0; q < KT; q++) acc[q] = fma((float16)(wr[s * KT + q]), xv, acc[q]);
             }
         }
     const int valid = min(16, OW - ow0);
+    #pragma unroll
     for (int q = 0; q < KT; q++) {
         int k = kb * KT + q;
         if (k >= K) break;
@@ -162,6 +172,7 @@ __kernel void fc_f32_conv2d_bwd_filter_padded(__constant int* g, int n_images, i
     const int C = G_C, K = G_K, OW = G_OW, OH = G_OH;
     if (c >= C || k >= K) return;
     float16 acc[KR * KS];
+    #pragma unroll
     for (int i = 0; i < KR * KS; i++) acc[i] = (float16)(0.0f);
     for (int n = 0; n < n_images; n++)
         for (int oh = 0; oh < OH; oh++) {
@@ -169,12 +180,15 @@ __kernel void fc_f32_conv2d_bwd_filter_padded(__constant int* g, int n_images, i
             __global const float* xr = xp + (((long)n * C + c) * hp + oh) * wp;
             for (int ow0 = 0; ow0 < OW; ow0 += 16) {
                 float16 gv = ow0 + 16 <= OW ? vload16(0, dyr + ow0) : gather16(dyr, ow0, 1, OW, OW - ow0);
+                #pragma unroll
                 for (int r = 0; r < KR; r++)
+                    #pragma unroll
                     for (int s = 0; s < KS; s++)
                         acc[r * KS + s] = fma(gv, vload16(0, xr + (long)r * wp + ow0 + s), acc[r * KS + s]);
             }
         }
     __global float* out = dw + ((long)k * C + c) * KR * KS;
+    #pragma unroll
     for (int i = 0; i < KR * KS; i++) {
         float t[16];
         vstore16(acc[i], 0, t);
@@ -195,11 +209,13 @@ __kernel void fc_f32_conv2d_bwd_data(__constant int* g, __global const float* dy
     __global const float* dyn = dy + (long)n * G_K * P;
     float acc = 0.0f;
     for (int k = 0; k < G_K; k++)
+        #pragma unroll
         for (int r = 0; r < KR; r++) {
             int th = h + G_PH - r * G_DH;
             if (th < 0 || th % G_SH) continue;
             int oh = th / G_SH;
             if (oh >= G_OH) continue;
+            #pragma unroll
             for (int s = 0; s < KS; s++) {
                 int tw = x + G_PW - s * G_DW;
                 if (tw < 0 || tw % G_SW) continue;
@@ -220,6 +236,7 @@ __kernel void fc_f32_conv2d_bwd_filter(__constant int* g, int n_images, __global
     const int C = G_C, H = G_H, W = G_W, K = G_K, OW = G_OW, OH = G_OH;
     if (c >= C || k >= K) return;
     float16 acc[KR * KS];
+    #pragma unroll
     for (int i = 0; i < KR * KS; i++) acc[i] = (float16)(0.0f);
     for (int n = 0; n < n_images; n++)
         for (int oh = 0; oh < OH; oh++) {
@@ -228,10 +245,12 @@ __kernel void fc_f32_conv2d_bwd_filter(__constant int* g, int n_images, __global
                 const int valid = min(16, OW - ow0), iw0 = ow0 * G_SW - G_PW;
                 const int inside = G_SW == 1 && valid == 16 && iw0 >= 0 && iw0 + 15 + (KS - 1) * G_DW < W;
                 float16 gv = valid == 16 ? vload16(0, dyr + ow0) : gather16(dyr, ow0, 1, OW, valid);
+                #pragma unroll
                 for (int r = 0; r < KR; r++) {
                     int ih = oh * G_SH - G_PH + r * G_DH;
                     if (ih < 0 || ih >= H) continue;
                     __global const float* row = x + (((long)n * C + c) * H + ih) * W;
+                    #pragma unroll
                     for (int s = 0; s < KS; s++) {
                         float16 xv = inside ? vload16(0, row + iw0 + s * G_DW) : gather16(row, iw0 + s * G_DW, G_SW, W, valid);
                         acc[r * KS + s] = fma(gv, xv, acc[r * KS + s]);
@@ -240,6 +259,7 @@ __kernel void fc_f32_conv2d_bwd_filter(__constant int* g, int n_images, __global
             }
         }
     __global float* out = dw + ((long)k * C + c) * KR * KS;
+    #pragma unroll
     for (int i = 0; i < KR * KS; i++) {
         float t[16];
         vstore16(acc[i], 0, t);

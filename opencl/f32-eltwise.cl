@@ -7,7 +7,7 @@ __kernel void fc_f32_bias_add_fwd(long total, int c, long inner, __global float*
     if (i < total) x[i] += bias[(i / inner) % c];
 }
 
-// dbias [C] = sum over N and inner of dy; one work-item per channel, images in order
+// dbias [C] = sum over N and inner of dy; one work-item per channel, images in order, 16 lanes at a time
 __kernel void fc_f32_bias_add_bwd(int n, int c, long inner, __global const float* dy, __global float* dbias)
 {
     int ch = get_global_id(0);
@@ -15,8 +15,14 @@ __kernel void fc_f32_bias_add_bwd(int n, int c, long inner, __global const float
     float s = 0.0f;
     for (int i = 0; i < n; i++) {
         __global const float* r = dy + ((long)i * c + ch) * inner;
+        float16 acc = (float16)(0.0f);
+        long p = 0;
+        for (; p + 16 <= inner; p += 16) acc += vload16(0, r + p);
+        float t[16];
+        vstore16(acc, 0, t);
         float part = 0.0f;
-        for (long p = 0; p < inner; p++) part += r[p];
+        for (int j = 0; j < 16; j++) part += t[j];
+        for (; p < inner; p++) part += r[p];
         s += part;
     }
     dbias[ch] = s;

@@ -15,7 +15,7 @@ public static class Work
         if (bc.Descriptor.WorkloadMethod.Name == nameof(TrainStepBenchmarks.TrainStep)) return (TrainStepBenchmarks.StepFlops, true);
         var @case = (string)bc.Parameters["Case"];
         var shape = Suite.Shape(@case);
-        bool both = bc.Descriptor.WorkloadMethod.Name == "ForwardBackward";
+        bool both = bc.Descriptor.WorkloadMethod.Name == "ForwardBackward";   // ForwardWithTransfers counts the forward FLOPs
         if (shape.Conv is { } d) return (d.Flops * (both ? 3.0 : 1.0), true);
         var p = shape.Pool!.Value;
         return (both ? p.ForwardBackwardBytes : p.ForwardBytes, false);

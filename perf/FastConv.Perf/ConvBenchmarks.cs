@@ -76,3 +76,55 @@ public class PoolBenchmarks
         foreach (var t in new[] { _x, _y, _dy, _dx }) t.Dispose();
     }
 }
+
+/// <summary>
+/// Forward on a device backend (OpenCL) counting the transfers: upload x, run, download y. The Forward rows of
+/// <see cref="ConvBenchmarks"/> are the same op with every tensor resident on the device (kernel time).
+/// </summary>
+public class TransferBenchmarks
+{
+    public static IEnumerable<string> DeviceConvCases() =>
+        from b in BackendRegistry.Available where !IsHost(b)
+        from s in Suite.Shapes where s.Conv is not null
+        select $"{b.Name} {s.Name}";
+
+    private static bool IsHost(IBackend b)
+    {
+        using var t = b.Allocate([1]);
+        return t.IsHost;
+    }
+
+    [ParamsSource(nameof(DeviceConvCases))]
+    public string Case { get; set; } = "";
+
+    private IConv2dPlan _plan = null!;
+    private Tensor _x = null!, _w = null!, _b = null!, _y = null!;
+    private float[] _hostX = [], _hostY = [];
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var (be, shape) = Suite.Resolve(Case);
+        var d = shape.Conv!.Value;
+        _plan = be.CreateConv2d(d);
+        _x = Suite.Random(be, d.InputShape, 1); _w = Suite.Random(be, d.WeightShape, 2); _b = Suite.Random(be, d.BiasShape, 3);
+        _y = be.Allocate(d.OutputShape);
+        _hostX = _x.ToArray();
+        _hostY = new float[_y.Length];
+    }
+
+    [Benchmark]
+    public void ForwardWithTransfers()
+    {
+        _x.CopyFrom(_hostX);
+        _plan.Forward(_x, _w, _b, _y);
+        _y.CopyTo(_hostY);
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        _plan.Dispose();
+        foreach (var t in new[] { _x, _w, _b, _y }) t.Dispose();
+    }
+}

@@ -150,7 +150,7 @@ public sealed class OpenClBackend : IBackend, IAutoChoice, IDisposable
         var (n, c, inner) = Channels(dy, nameof(dy), nameof(BiasBackward));
         var pdb = Buf(dbias, nameof(dbias), [c], nameof(BiasBackward));
         using var verbose = Log("bias_bwd", dy);
-        Run(EltwiseFile, "fc_f32_bias_add_bwd", [c], n, c, inner, Mem(dy), pdb);
+        Runtime.Run(Runtime.Kernel(EltwiseFile, "fc_f32_bias_add_bwd"), [c], [1], n, c, inner, Mem(dy), pdb);
     }
 
     internal static ClMem Mem(Tensor t) => ((OpenClStorage)t.Storage).Mem;

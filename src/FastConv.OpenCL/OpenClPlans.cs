@@ -47,7 +47,7 @@ internal sealed class OpenClConv2dPlan : IConv2dPlan
     }
 
     /// <summary>Output channels per work-item: 16 when there are that many, else fewer (no lanes of zeros to multiply).</summary>
-    private static int ChannelsPerItem(int channels) => channels >= 16 ? 16 : channels >= 8 ? 8 : 4;
+    private static int ChannelsPerItem(int channels) => channels >= 16 ? 16 : channels >= 8 ? 8 : channels >= 3 ? 4 : 1;
     private static long Blocks(int channels, int kt) => (channels + kt - 1) / kt;
 
     private static ClMem Geometry(ClRuntime rt, int[] values)
@@ -117,11 +117,12 @@ internal sealed class OpenClConv2dPlan : IConv2dPlan
         if (_xp is not null)
         {
             _be.Runtime.Run(K("fc_f32_conv2d_pad_input", _options), [_wpad, _hp, (long)d.N * d.C], [], _geom, _hp, _wpad, px, _xp);
-            _be.Runtime.Run(K("fc_f32_conv2d_bwd_filter_padded", _options), [d.C, d.K], [], _geom, d.N, _hp, _wpad, _xp, pdy, pdw);
+            // few, long work-items: one per work-group, so every compute unit gets some
+            _be.Runtime.Run(K("fc_f32_conv2d_bwd_filter_padded", _options), [d.C, d.K], [1, 1], _geom, d.N, _hp, _wpad, _xp, pdy, pdw);
         }
-        else _be.Runtime.Run(K("fc_f32_conv2d_bwd_filter", _options), [d.C, d.K], [], _geom, d.N, px, pdy, pdw);
+        else _be.Runtime.Run(K("fc_f32_conv2d_bwd_filter", _options), [d.C, d.K], [1, 1], _geom, d.N, px, pdy, pdw);
         if (pdb is not null)
-            _be.Run(OpenClBackend.EltwiseFile, "fc_f32_bias_add_bwd", [d.K], d.N, d.K, (long)d.OutH * d.OutW, pdy, pdb);
+            _be.BiasBackward(dy, dbias!);
     }
 
     public void Dispose()
