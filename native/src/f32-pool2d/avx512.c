@@ -275,6 +275,50 @@ void fc_f32_maxpool2d_fwd__avx512(const fc_pool_geom* g, const float* x, float* 
     });
 }
 
+/* Backward for planes whose output rows are one chunk wide, without padding (3x3 stride-2 pooling of small maps, say):
+ * the winners and gradients of every output row are found first, then each dx row is built in registers from the
+ * output rows that cover it and stored once, so there is no clearing pass and no read-modify-write of dx. The order
+ * of the additions into an element is still the reference's (output rows, then columns, ascending). */
+static int small_plane(const fc_pool_geom* g, const chunking* c)
+{
+    const fc_pool2d_desc* d = &g->d;
+    return d->pad_h == 0 && d->pad_w == 0 && g->ow <= c->ch && d->w <= 32 && g->oh <= 64;
+}
+
+static void small_plane_bwd(const fc_pool_geom* g, const chunking* c, const float* xp, const float* gp, float* dp)
+{
+    const fc_pool2d_desc* d = &g->d;
+    __m512i arg[64];
+    __m512 grad[64];
+    __mmask16 lanes = (__mmask16)((1u << g->ow) - 1u);
+    __m512 area = _mm512_set1_ps((float)(d->kernel_h * d->kernel_w));
+    for (int oh = 0; oh < g->oh; oh++) {
+        grad[oh] = _mm512_maskz_loadu_ps(lanes, gp + oh * g->ow);
+        if (xp) chunk_max(d, c, xp, oh, 0, lanes, &arg[oh]);
+        else grad[oh] = _mm512_div_ps(grad[oh], area);
+    }
+    int covered = (g->ow - 1) * d->stride_w + d->kernel_w;
+    __mmask16 mlo = col_mask(0, d->w), mhi = covered > 16 ? col_mask(16, d->w) : 0;
+    for (int ih = 0; ih < d->h; ih++) {
+        __m512 lo = _mm512_setzero_ps(), hi = _mm512_setzero_ps();
+        /* output rows whose windows hold row ih: oh*sh <= ih < oh*sh + kh */
+        int oh0 = ih - d->kernel_h + 1 <= 0 ? 0 : (ih - d->kernel_h + d->stride_h) / d->stride_h;
+        int oh1 = fc_min(ih / d->stride_h, g->oh - 1);
+        for (int oh = oh0; oh <= oh1; oh++) {
+            int r = ih - oh * d->stride_h;
+            for (int s = d->kernel_w - 1; s >= 0; s--) {
+                __m512 v = xp ? _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(arg[oh], _mm512_set1_epi32(r * d->kernel_w + s)), grad[oh])
+                              : grad[oh];
+                lo = _mm512_add_ps(lo, _mm512_maskz_permutexvar_ps(c->inv_mlo[s], c->inv_lo[s], v));
+                if (mhi) hi = _mm512_add_ps(hi, _mm512_maskz_permutexvar_ps(c->inv_mhi[s], c->inv_hi[s], v));
+            }
+        }
+        float* row = dp + (int64_t)ih * d->w;
+        _mm512_mask_storeu_ps(row, mlo, lo);
+        if (d->w > 16) _mm512_mask_storeu_ps(row + 16, col_mask(16, d->w), hi);
+    }
+}
+
 /* backward of any window that fits a chunk: x is null for average pooling (dy/area to every covered input),
  * else max pooling (dy to the first maximum, found again in x) */
 static void window_bwd(const fc_pool_geom* g, const float* x, const float* dy, float* dx)
@@ -285,6 +329,10 @@ static void window_bwd(const fc_pool_geom* g, const float* x, const float* dy, f
     int fresh = tiles_exactly(d, g);
     __m512 area = _mm512_set1_ps((float)(d->kernel_h * d->kernel_w));
     int64_t in_plane = (int64_t)d->h * d->w, out_plane = (int64_t)g->oh * g->ow;
+    if (small_plane(g, &c)) {
+        PLANES_LOOP(small_plane_bwd(g, &c, x ? x + plane * in_plane : NULL, dy + plane * out_plane, dx + plane * in_plane););
+        return;
+    }
     PLANES_LOOP({
         const float* xp = x ? x + plane * in_plane : NULL;
         const float* gp = dy + plane * out_plane;
@@ -364,5 +412,8 @@ void fc_f32_avgpool2d_bwd__avx512(const fc_pool_geom* g, const float* dy, float*
 const char* fc_pool2d_kind__avx512(const fc_pool_geom* g, int max_pool)
 {
     if (max_pool && is_2x2s2(&g->d)) return "2x2s2-permute";
+    chunking c;
+    c.ch = chunk_width(&g->d);
+    if (c.ch && small_plane(g, &c)) return "small-plane-permute";
     return chunk_width(&g->d) ? "window-permute" : "direct";
 }
