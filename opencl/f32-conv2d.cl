@@ -7,6 +7,11 @@
 //   backward-filter  a work-item: one (k, c) pair, R*S float16 accumulators, a walk over all n, oh and columns
 // The kernel size is a compile-time constant (KR, KS), so the (r, s) loops unroll; tunables are #ifndef defaults the
 // host sets with -D (one program per option set, cached).
+// On GPUs the host takes the GEMM path at the end of this file instead: forward and backward-filter as implicit GEMMs
+// tiled in work-groups (f32-tile.h) with the im2col operand gathered into local memory (split-K partial sums for
+// backward-filter, reduced in split order), backward-data by the gather kernel.
+#include "f32-tile.h"
+
 #ifndef KT
 #define KT 16
 #endif
@@ -267,4 +272,130 @@ __kernel void fc_f32_conv2d_bwd_filter(__constant int* g, int n_images, __global
         for (int j = 0; j < 16; j++) sum += t[j];
         out[i] = sum;
     }
+}
+
+// column-matrix element (row l = (c, r, s), column p = (oh, ow)) of one image
+inline float im2col(__global const float* x, __constant int* g, int l, int p)
+{
+    int rs = KR * KS, c = l / rs, t = l - c * rs, r = t / KS, s = t - r * KS;
+    int oh = p / G_OW, ow = p - oh * G_OW;
+    int ih = oh * G_SH - G_PH + r * G_DH, iw = ow * G_SW - G_PW + s * G_DW;
+    return ih >= 0 && ih < G_H && iw >= 0 && iw < G_W ? x[(c * G_H + ih) * G_W + iw] : 0.0f;
+}
+
+// ---- the GEMM path (GPUs: work-group tiles in local memory)
+
+// y[n] (K x P) = act(w (K x CRS) . col(x[n]) (CRS x P) + bias); global (ceil(P/TS_N)*RTS_N, ceil(K/TS_M)*RTS_M, N)
+__kernel __attribute__((reqd_work_group_size(RTS_N, RTS_M, 1)))
+void fc_f32_conv2d_fwd_gemm(__constant int* g, __global const float* x, __global const float* w, __global const float* bias,
+                       int has_bias, int relu, __global float* y)
+{
+    const int tx = get_local_id(0), ty = get_local_id(1), tid = ty * RTS_N + tx;
+    const int p0 = get_group_id(0) * TS_N, k0 = get_group_id(1) * TS_M, n = get_group_id(2);
+    const int K = G_K, P = G_OH * G_OW, KD = G_C * KR * KS;
+    x += (long)n * G_C * G_H * G_W;
+    y += (long)n * K * P;
+    __local float As[TS_K][TS_M];
+    __local float Bs[TS_K][TS_N];
+    float acc[WPT_M][WPT_N];
+    for (int i = 0; i < WPT_M; i++)
+        for (int j = 0; j < WPT_N; j++) acc[i][j] = 0.0f;
+    for (int l0 = 0; l0 < KD; l0 += TS_K) {
+        for (int e = tid; e < TS_K * TS_M; e += THREADS) {
+            int l = e % TS_K, kk = e / TS_K;
+            As[l][kk] = k0 + kk < K && l0 + l < KD ? w[(long)(k0 + kk) * KD + l0 + l] : 0.0f;
+        }
+        for (int e = tid; e < TS_K * TS_N; e += THREADS) {
+            int l = e / TS_N, pp = e % TS_N;
+            Bs[l][pp] = l0 + l < KD && p0 + pp < P ? im2col(x, g, l0 + l, p0 + pp) : 0.0f;
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int l = 0; l < TS_K; l++) {
+            float a[WPT_M], b[WPT_N];
+            for (int i = 0; i < WPT_M; i++) a[i] = As[l][ty + i * RTS_M];
+            for (int j = 0; j < WPT_N; j++) b[j] = Bs[l][tx + j * RTS_N];
+            for (int i = 0; i < WPT_M; i++)
+                for (int j = 0; j < WPT_N; j++) acc[i][j] = fma(a[i], b[j], acc[i][j]);
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    for (int i = 0; i < WPT_M; i++) {
+        int k = k0 + ty + i * RTS_M;
+        if (k >= K) continue;
+        float b = has_bias ? bias[k] : 0.0f;
+        for (int j = 0; j < WPT_N; j++) {
+            int p = p0 + tx + j * RTS_N;
+            if (p >= P) continue;
+            float v = acc[i][j] + b;
+            y[(long)k * P + p] = relu && !(v > 0.0f) ? 0.0f : v;
+        }
+    }
+}
+
+// partial dW for one split of the reduction over (n, p): part[split] (K x CRS) = sum over q in the split of
+// dy[n][k][p] * col(x[n])[l][p], q = n*P + p. global (ceil(CRS/TS_N)*RTS_N, ceil(K/TS_M)*RTS_M, splits)
+__kernel __attribute__((reqd_work_group_size(RTS_N, RTS_M, 1)))
+void fc_f32_conv2d_bwd_filter_gemm(__constant int* g, int n_images, int per_split, __global const float* x,
+                              __global const float* dy, __global float* part)
+{
+    const int tx = get_local_id(0), ty = get_local_id(1), tid = ty * RTS_N + tx;
+    const int l0 = get_group_id(0) * TS_N, k0 = get_group_id(1) * TS_M, split = get_group_id(2);
+    const int K = G_K, P = G_OH * G_OW, KD = G_C * KR * KS;
+    const long image = (long)G_C * G_H * G_W, total = (long)n_images * P;
+    const long q_begin = (long)split * per_split, q_end = min(q_begin + per_split, total);
+    __local float As[TS_K][TS_M];
+    __local float Bs[TS_K][TS_N];
+    float acc[WPT_M][WPT_N];
+    for (int i = 0; i < WPT_M; i++)
+        for (int j = 0; j < WPT_N; j++) acc[i][j] = 0.0f;
+    for (long q0 = q_begin; q0 < q_end; q0 += TS_K) {
+        for (int e = tid; e < TS_K * TS_M; e += THREADS) {
+            int qq = e % TS_K, kk = e / TS_K;
+            long q = q0 + qq;
+            float v = 0.0f;
+            if (q < q_end && k0 + kk < K) {
+                int n = (int)(q / P), p = (int)(q - (long)n * P);
+                v = dy[((long)n * K + k0 + kk) * P + p];
+            }
+            As[qq][kk] = v;
+        }
+        for (int e = tid; e < TS_K * TS_N; e += THREADS) {
+            int qq = e / TS_N, ll = e % TS_N;
+            long q = q0 + qq;
+            float v = 0.0f;
+            if (q < q_end && l0 + ll < KD) {
+                int n = (int)(q / P), p = (int)(q - (long)n * P);
+                v = im2col(x + n * image, g, l0 + ll, p);
+            }
+            Bs[qq][ll] = v;
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int qq = 0; qq < TS_K; qq++) {
+            float a[WPT_M], b[WPT_N];
+            for (int i = 0; i < WPT_M; i++) a[i] = As[qq][ty + i * RTS_M];
+            for (int j = 0; j < WPT_N; j++) b[j] = Bs[qq][tx + j * RTS_N];
+            for (int i = 0; i < WPT_M; i++)
+                for (int j = 0; j < WPT_N; j++) acc[i][j] = fma(a[i], b[j], acc[i][j]);
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    __global float* out = part + (long)split * K * KD;
+    for (int i = 0; i < WPT_M; i++) {
+        int k = k0 + ty + i * RTS_M;
+        if (k >= K) continue;
+        for (int j = 0; j < WPT_N; j++) {
+            int l = l0 + tx + j * RTS_N;
+            if (l < KD) out[(long)k * KD + l] = acc[i][j];
+        }
+    }
+}
+
+// dw = sum of the splits' partial products, in split order (deterministic); global (K*CRS)
+__kernel void fc_f32_conv2d_bwd_filter_reduce(int count, int splits, __global const float* part, __global float* dw)
+{
+    int i = get_global_id(0);
+    if (i >= count) return;
+    float s = 0.0f;
+    for (int t = 0; t < splits; t++) s += part[(long)t * count + i];
+    dw[i] = s;
 }

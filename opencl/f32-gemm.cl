@@ -1,23 +1,6 @@
 // GEMM, OpenCL C 1.2: c [M x N] = alpha . op(a) . op(b) + beta . c, row-major. Tiled as the convolution: a work-group
 // computes TS_M x TS_N of c from TS_K slabs of op(a) and op(b) staged in local memory. beta = 0 never reads c.
-#ifndef TS_M
-#define TS_M 64
-#endif
-#ifndef TS_N
-#define TS_N 64
-#endif
-#ifndef TS_K
-#define TS_K 16
-#endif
-#ifndef WPT_M
-#define WPT_M 4
-#endif
-#ifndef WPT_N
-#define WPT_N 4
-#endif
-#define RTS_M (TS_M / WPT_M)
-#define RTS_N (TS_N / WPT_N)
-#define THREADS (RTS_M * RTS_N)
+#include "f32-tile.h"
 
 // global (ceil(N/TS_N)*RTS_N, ceil(M/TS_M)*RTS_M)
 __kernel __attribute__((reqd_work_group_size(RTS_N, RTS_M, 1)))

@@ -2,6 +2,9 @@ using FastConv.OpenCL.Cl;
 
 namespace FastConv.OpenCL;
 
+/// <summary>How the OpenCL backend runs convolutions (see opencl/f32-conv2d.cl).</summary>
+public enum OpenClConvPath { Direct, Gemm }
+
 /// <summary>
 /// The OpenCL backend: every op of <see cref="IBackend"/> is a kernel of opencl/*.cl, so a whole training step
 /// (forward, backward, update) stays on the device; tensors are device buffers that stay resident, and host copies
@@ -22,18 +25,32 @@ public sealed class OpenClBackend : IBackend, IAutoChoice, IDisposable
     /// <summary>The device FASTCONV_OPENCL_DEVICE names (an index or part of a name), else the first GPU, else the first device.</summary>
     public OpenClBackend() : this(null) { }
 
-    public OpenClBackend(string? device)
+    /// <summary>A device (index or part of a name; null: FASTCONV_OPENCL_DEVICE or the default) and, optionally, the
+    /// convolution path (default: direct on a CPU device, GEMM elsewhere; FASTCONV_OPENCL_CONV=direct|gemm overrides).</summary>
+    public OpenClBackend(string? device, OpenClConvPath? convPath = null)
     {
         _ = ClApi.Cl;   // throws BackendUnavailableException with the reason when there is no ICD loader
         var info = OpenClDevices.Select(device);
         Runtime = new ClRuntime(info);
         Device = info;
         DeviceName = info.Name.Replace(' ', '-');
+        ConvPath = convPath ?? PathFromEnvironment() ?? (info.IsCpu ? OpenClConvPath.Direct : OpenClConvPath.Gemm);
+        Name = convPath is null ? "opencl" : $"opencl:{convPath.Value.ToString().ToLowerInvariant()}";
         // build one program now: a device that cannot compile our kernels is unavailable, not broken later
         Runtime.Kernel(EltwiseFile, "fc_f32_relu_fwd");
     }
 
-    public string Name => "opencl";
+    public string Name { get; }
+    /// <summary>How convolutions run: 16-wide register tiles without barriers (CPUs), or work-group-tiled implicit GEMM (GPUs).</summary>
+    public OpenClConvPath ConvPath { get; }
+
+    private static OpenClConvPath? PathFromEnvironment()
+    {
+        var s = Environment.GetEnvironmentVariable("FASTCONV_OPENCL_CONV");
+        if (string.IsNullOrWhiteSpace(s)) return null;
+        return Enum.TryParse<OpenClConvPath>(s, ignoreCase: true, out var p) ? p
+            : throw new ArgumentException($"FASTCONV_OPENCL_CONV must be 'direct' or 'gemm', got '{s}'.");
+    }
 
     /// <summary>`auto` takes OpenCL on a GPU or accelerator; on a CPU device (PoCL) the native backend runs the same cores faster.</summary>
     public bool PreferredForAuto => !Device.IsCpu;

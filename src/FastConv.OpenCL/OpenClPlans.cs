@@ -11,12 +11,16 @@ namespace FastConv.OpenCL;
 internal sealed class OpenClConv2dPlan : IConv2dPlan
 {
     private readonly OpenClBackend _be;
-    private readonly ClMem _geom, _geomBack, _wp, _dummy;
+    private readonly ClMem _geom, _geomBack, _dummy;
+    private readonly ClMem? _wp;
     private readonly ClMem? _wpBack, _xp, _dyp;
     private readonly int _hp, _wpad, _hpBack, _wpadBack;
     private readonly bool _flipPath;
     private readonly int _kt, _ktBack;
     private readonly string _options, _optionsBack;
+    private readonly bool _gemm;
+    private readonly int _splits, _perSplit;
+    private ClMem? _partial;
 
     public OpenClConv2dPlan(OpenClBackend be, in Conv2dDesc d)
     {
@@ -32,11 +36,24 @@ internal sealed class OpenClConv2dPlan : IConv2dPlan
         _options = $"-DKT={_kt} -DKR={d.R} -DKS={d.S}";
         _optionsBack = $"-DKT={_ktBack} -DKR={d.R} -DKS={d.S}";
         long rs = (long)d.R * d.S;
-        _wp = rt.CreateBuffer(4L * Blocks(d.K, _kt) * _kt * d.C * rs, "packed weights");
-        if (_flipPath) _wpBack = rt.CreateBuffer(4L * Blocks(d.C, _ktBack) * _ktBack * d.K * rs, "packed flipped weights");
         _dummy = rt.CreateBuffer(4, "no bias");
+        _gemm = be.ConvPath == OpenClConvPath.Gemm;
+        if (_gemm)
+        {
+            _flipPath = false;
+            // split-K for backward-filter: enough work-groups for the device, each split a few hundred reduction steps
+            long q = (long)d.N * d.OutH * d.OutW;
+            long tiles = (d.K + OpenClBackend.Tile - 1) / OpenClBackend.Tile * ((d.ReductionLength + OpenClBackend.Tile - 1) / OpenClBackend.Tile);
+            _splits = (int)Math.Clamp(Math.Min(be.Device.ComputeUnits * 4 / Math.Max(tiles, 1), q / 256), 1, 64);
+            _perSplit = (int)((q + _splits - 1) / _splits + 15) / 16 * 16;
+            _splits = (int)((q + _perSplit - 1) / _perSplit);
+            Implementation = $"opencl:{be.DeviceName}:im2col-gemm-{OpenClBackend.Tile}x{OpenClBackend.Tile}";
+            return;
+        }
+        _wp = rt.CreateBuffer(4L * Blocks(d.K, _kt) * _kt * d.C * rs, "packed weights");
         if (_flipPath)
         {
+            _wpBack = rt.CreateBuffer(4L * Blocks(d.C, _ktBack) * _ktBack * d.K * rs, "packed flipped weights");
             // stride 1: inputs copied once per call into zero-bordered buffers, so no row load needs a mask
             _hp = d.H + 2 * d.PadH; _wpad = (d.OutW + 15) / 16 * 16 + d.S - 1;
             _hpBack = d.OutH + 2 * (d.R - 1 - d.PadH); _wpadBack = (d.W + 15) / 16 * 16 + d.S - 1;
@@ -88,7 +105,15 @@ internal sealed class OpenClConv2dPlan : IConv2dPlan
         var pb = bias is null ? null : _be.Buf(bias, nameof(bias), d.BiasShape, op);
         var py = _be.Buf(y, nameof(y), d.OutputShape, op);
         using var verbose = Verbose.Op(Implementation, "conv2d_fwd", d);
-        RunForward(_geom, _options, _kt, pw, false, d.K, d.C, _wp, px, pb, d.Activation == Activation.Relu, py, d.N, d.OutH, d.OutW, _xp, _hp, _wpad);
+        if (_gemm)
+        {
+            int t = OpenClBackend.Tile, th = OpenClBackend.TileThreads;
+            long p = (long)d.OutH * d.OutW;
+            _be.Runtime.Run(K("fc_f32_conv2d_fwd_gemm", _options), [(p + t - 1) / t * th, (d.K + t - 1) / t * th, d.N], [th, th, 1],
+                _geom, px, pw, pb ?? _dummy, pb is not null, d.Activation == Activation.Relu, py);
+            return;
+        }
+        RunForward(_geom, _options, _kt, pw, false, d.K, d.C, _wp!, px, pb, d.Activation == Activation.Relu, py, d.N, d.OutH, d.OutW, _xp, _hp, _wpad);
     }
 
     public void BackwardData(Tensor dy, Tensor w, Tensor dx)
@@ -99,7 +124,9 @@ internal sealed class OpenClConv2dPlan : IConv2dPlan
         var pw = _be.Buf(w, nameof(w), d.WeightShape, op);
         var pdx = _be.Buf(dx, nameof(dx), d.InputShape, op);
         using var verbose = Verbose.Op(Implementation, "conv2d_bwd_data", d);
-        if (_flipPath)
+        if (_gemm)
+            _be.Runtime.Run(K("fc_f32_conv2d_bwd_data", _options), [(long)d.H * d.W, (long)d.C * d.N], [], _geom, pdy, pw, pdx);
+        else if (_flipPath)
             RunForward(_geomBack, _optionsBack, _ktBack, pw, true, d.C, d.K, _wpBack!, pdy, null, false, pdx, d.N, d.H, d.W, _dyp, _hpBack, _wpadBack);
         else
             _be.Runtime.Run(K("fc_f32_conv2d_bwd_data", _options), [(long)d.H * d.W, (long)d.C * d.N], [], _geom, pdy, pw, pdx);
@@ -114,7 +141,16 @@ internal sealed class OpenClConv2dPlan : IConv2dPlan
         var pdw = _be.Buf(dw, nameof(dw), d.WeightShape, op);
         var pdb = dbias is null ? null : _be.Buf(dbias, nameof(dbias), d.BiasShape, op);
         using var verbose = Verbose.Op(Implementation, "conv2d_bwd_filter", d);
-        if (_xp is not null)
+        if (_gemm)
+        {
+            int t = OpenClBackend.Tile, th = OpenClBackend.TileThreads;
+            long kd = d.ReductionLength;
+            _partial ??= _be.Runtime.CreateBuffer(4L * _splits * d.K * kd, "backward-filter partial sums");
+            _be.Runtime.Run(K("fc_f32_conv2d_bwd_filter_gemm", _options), [(kd + t - 1) / t * th, (d.K + t - 1) / t * th, _splits], [th, th, 1],
+                _geom, d.N, _perSplit, px, pdy, _partial);
+            _be.Runtime.Run(K("fc_f32_conv2d_bwd_filter_reduce", _options), [d.WeightElements], [], (int)d.WeightElements, _splits, _partial, pdw);
+        }
+        else if (_xp is not null)
         {
             _be.Runtime.Run(K("fc_f32_conv2d_pad_input", _options), [_wpad, _hp, (long)d.N * d.C], [], _geom, _hp, _wpad, px, _xp);
             // few, long work-items: one per work-group, so every compute unit gets some
@@ -127,7 +163,7 @@ internal sealed class OpenClConv2dPlan : IConv2dPlan
 
     public void Dispose()
     {
-        _geom.Dispose(); _geomBack.Dispose(); _wp.Dispose(); _wpBack?.Dispose(); _dummy.Dispose(); _xp?.Dispose(); _dyp?.Dispose();
+        _geom.Dispose(); _geomBack.Dispose(); _wp?.Dispose(); _wpBack?.Dispose(); _dummy.Dispose(); _xp?.Dispose(); _dyp?.Dispose(); _partial?.Dispose();
     }
 }
 

@@ -34,13 +34,21 @@ internal sealed unsafe class ClRuntime : IDisposable
     public OpenClDeviceInfo Device { get; }
     public nint Queue => _queue.Value;
 
-    /// <summary>The text of opencl/&lt;file&gt;, embedded in this assembly.</summary>
+    /// <summary>The text of opencl/&lt;file&gt;, embedded in this assembly, with its `#include "x"` lines replaced by the
+    /// embedded opencl/x (drivers resolve include paths differently; the sources travel inside the assembly).</summary>
     public static string Source(string file)
     {
         using var s = Assembly.GetExecutingAssembly().GetManifestResourceStream($"opencl/{file}")
                       ?? throw new InvalidOperationException($"OpenCL: kernel source opencl/{file} is not embedded in FastConv.OpenCL.");
         using var r = new StreamReader(s);
-        return r.ReadToEnd();
+        var text = new StringBuilder();
+        for (string? line; (line = r.ReadLine()) is not null;)
+        {
+            var t = line.Trim();
+            if (t.StartsWith("#include \"", StringComparison.Ordinal) && t.EndsWith('"')) text.AppendLine(Source(t[10..^1]));
+            else text.AppendLine(line);
+        }
+        return text.ToString();
     }
 
     public ClMem CreateBuffer(long bytes, string what)

@@ -2,13 +2,15 @@ using System.Collections.Concurrent;
 using FastConv.Backends.Managed;
 using FastConv.Native;
 using FastConv.Native.Interop;
+using FastConv.OpenCL;
 
 namespace FastConv.Tests.Support;
 
 /// <summary>
 /// The backends under test, from the registry (habit 3: one registry drives the test cases), plus the managed
 /// backend at every SIMD width this machine accelerates, so the Vector256 and scalar paths are tested too, and the
-/// native backend at every ISA variant the CPU runs (scalar, avx2, avx512; "native" itself is the chosen one).
+/// native backend at every ISA variant the CPU runs (scalar, avx2, avx512; "native" itself is the chosen one), and
+/// the OpenCL backend on both of its convolution paths.
 /// A width the machine lacks is not listed here; <see cref="MissingIsas"/> says so in the test output.
 /// </summary>
 public static class TestBackends
@@ -41,6 +43,13 @@ public static class TestBackends
                 Variants[b.Name] = b;
                 names.Add(b.Name);
             }
+        if (BackendRegistry.Available.OfType<OpenClBackend>().FirstOrDefault() is { } cl)
+        {
+            // the other convolution path too (on PoCL the GEMM path GPUs take; on a GPU the direct path)
+            var other = new OpenClBackend(null, cl.ConvPath == OpenClConvPath.Direct ? OpenClConvPath.Gemm : OpenClConvPath.Direct);
+            Variants[other.Name] = other;
+            names.Add(other.Name);
+        }
         return names;
     }
 
