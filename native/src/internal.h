@@ -68,7 +68,7 @@ struct fc_conv2d_plan {
     int kd; /* C*R*S */
     int p;  /* OH*OW */
     int* rows; /* per column-matrix row: plane offset, offH, offW */
-    int algo;  /* FC_ALGO_*: what forward runs (the backward passes always run the im2col GEMM) */
+    int algo;  /* FC_ALGO_*: what forward runs (backward-data always runs the im2col GEMM) */
     char implementation[64];
 };
 

@@ -98,7 +98,7 @@ fc_status fc_f32_conv2d_plan_create(const fc_conv2d_desc* desc, fc_isa isa, fc_c
     int mr, nr;
     FC_CALL_VOID(chosen, fc_gemm_tile, &mr, &nr);
     p->algo = choose_algo(desc, chosen);
-    if (p->algo == FC_ALGO_DIRECT)
+    if (p->algo == FC_ALGO_DIRECT) /* forward and backward-filter direct, backward-data on the GEMM */
         snprintf(p->implementation, sizeof p->implementation, "native:%s:direct-8x32+im2col-gemm-%dx%d", fc_isa_name(chosen), mr, nr);
     else
         snprintf(p->implementation, sizeof p->implementation, "native:%s:im2col-gemm-%dx%d", fc_isa_name(chosen), mr, nr);
