@@ -10,7 +10,15 @@ namespace FastConv.Perf.Peers;
 /// </summary>
 public static class Ratios
 {
+    /// <summary>The table for FastConv's fastest backend per row, then the same for the native backend alone.</summary>
     public static void Print(IEnumerable<Summary> summaries, int threads)
+    {
+        var list = summaries.ToList();
+        Print(list, threads, only: null);
+        Print(list, threads, only: "native");
+    }
+
+    private static void Print(List<Summary> summaries, int threads, string? only)
     {
         var rows = summaries.SelectMany(s => s.Reports.Where(r => r.Success && r.ResultStatistics is not null).Select(r => (Summary: s, Report: r)))
             .Select(x =>
@@ -30,7 +38,7 @@ public static class Ratios
         foreach (var g in rows.GroupBy(r => (r.Shape, r.Method)))
         {
             var torch = g.Where(r => r.Runner == "torchsharp").ToList();
-            var ours = g.Where(r => r.Runner != "torchsharp").OrderBy(r => r.Ns).ToList();
+            var ours = g.Where(r => r.Runner != "torchsharp" && (only is null || r.Runner == only)).OrderBy(r => r.Ns).ToList();
             if (torch.Count == 0 || ours.Count == 0) continue;
             var (t, o) = (torch[0], ours[0]);
             double speedup = t.Ns / o.Ns;
@@ -41,7 +49,7 @@ public static class Ratios
                 new("unit", o.IsFlops ? "GFLOP/s" : "GB/s"), new("speedup", speedup)], inPlace: true);
         }
         Console.WriteLine();
-        Console.WriteLine($"FastConv vs TorchSharp at {threads} thread(s) (speed-up = TorchSharp time / FastConv time; medians of this run):");
+        Console.WriteLine($"FastConv{(only is null ? "" : $" ({only} backend)")} vs TorchSharp at {threads} thread(s) (speed-up = TorchSharp time / FastConv time; medians of this run):");
         Console.WriteLine($"{"shape",-11}{"method",-16}{"fastconv",-14}{"ms",10}{"rate",10}{"torch ms",10}{"rate",10}  unit      speed-up");
         for (long i = 0; i < df.Rows.Count; i++)
         {
@@ -51,7 +59,7 @@ public static class Ratios
         if (logs.Count > 0)
             Console.WriteLine($"Geometric-mean speed-up over the {logs.Count} convolution rows: {Math.Exp(logs.Average()):F2}x");
         Directory.CreateDirectory("BenchmarkDotNet.Artifacts");
-        string csv = Path.Combine("BenchmarkDotNet.Artifacts", $"ratios-{threads}t.csv");
+        string csv = Path.Combine("BenchmarkDotNet.Artifacts", only is null ? $"ratios-{threads}t.csv" : $"ratios-{only}-{threads}t.csv");
         DataFrame.SaveCsv(df, csv);
         Console.WriteLine($"Written: {csv}");
     }

@@ -13,9 +13,6 @@ public static class Torch
 {
     private static bool _ready;
 
-    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "setenv")]
-    private static extern int SetEnv(string name, string value, int overwrite);
-
     /// <summary>libtorch's OpenMP pool reads OMP_NUM_THREADS when it starts, and at::set_num_threads only sets the
     /// calling thread's OpenMP count: both are set, natively (Environment.SetEnvironmentVariable does not reach getenv).</summary>
     public static void Init()
@@ -23,7 +20,8 @@ public static class Torch
         if (_ready) return;
         LibTorchCompat.Apply();
         string n = Parallelism.Threads.ToString();
-        if (OperatingSystem.IsLinux()) { SetEnv("OMP_NUM_THREADS", n, 1); SetEnv("MKL_NUM_THREADS", n, 1); }
+        PerfRunner.SetNativeEnvironment("OMP_NUM_THREADS", n);
+        PerfRunner.SetNativeEnvironment("MKL_NUM_THREADS", n);
         torch.set_num_threads(Parallelism.Threads);
         torch.manual_seed(1);
         _ready = true;

@@ -34,6 +34,9 @@ public static class PerfRunner
             }
         }
         Environment.SetEnvironmentVariable("FASTCONV_THREADS", threads.ToString());
+        // PoCL sizes its worker pool from POCL_MAX_PTHREAD_COUNT when the platform starts (before the registry loads the
+        // OpenCL backend, just below); set natively, or "1 thread" OpenCL rows would run on every core
+        SetNativeEnvironment("POCL_MAX_PTHREAD_COUNT", threads.ToString());
         Parallelism.Threads = threads;
         Threads = threads;
         Console.WriteLine($"Measuring this machine's peak at {threads} thread(s)...");
@@ -42,6 +45,16 @@ public static class PerfRunner
         Console.WriteLine($"  backends: {string.Join(", ", BackendRegistry.List().Select(b => b.IsAvailable ? b.Name : $"{b.Name} (unavailable: {b.Reason})"))}");
         if (!rest.Any(a => a.StartsWith("--filter"))) rest.AddRange(["--filter", "*"]);
         return (rest, quick);
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "setenv")]
+    private static extern int SetEnv(string name, string value, int overwrite);
+
+    /// <summary>Sets a variable where native libraries read it (getenv); Environment.SetEnvironmentVariable does not reach them.</summary>
+    public static void SetNativeEnvironment(string name, string value)
+    {
+        Environment.SetEnvironmentVariable(name, value);
+        if (OperatingSystem.IsLinux()) _ = SetEnv(name, value, 1);
     }
 
     public static IConfig Config(bool quick)
