@@ -117,13 +117,27 @@ __kernel void fc_f32_conv2d_fwd(__constant int* g, __global const float* x, __gl
 }
 
 // The stride-1 path copies the input once per call into a zero-bordered buffer xp [N][C][HP][WP], HP = H + 2 ph,
-// WP = 16 * ceil(OW/16) + KS - 1, so every 16-wide row load is in bounds and needs no mask. global (WP, HP, N*C)
+// WP = 16 * ceil(OW/16) + KS - 1, so every 16-wide row load is in bounds and needs no mask. A work-item copies 16
+// columns of a row (one 16-wide load and store inside the image). global (ceil(WP/16), HP, N*C)
 __kernel void fc_f32_conv2d_pad_input(__constant int* g, int hp, int wp, __global const float* x, __global float* xp)
 {
-    const int j = get_global_id(0), i = get_global_id(1), plane = get_global_id(2);
-    if (j >= wp || i >= hp) return;
-    int ih = i - G_PH, iw = j - G_PW;
-    xp[((long)plane * hp + i) * wp + j] = ih >= 0 && ih < G_H && iw >= 0 && iw < G_W ? x[((long)plane * G_H + ih) * G_W + iw] : 0.0f;
+    const int j0 = 16 * get_global_id(0), i = get_global_id(1), plane = get_global_id(2);
+    if (j0 >= wp || i >= hp) return;
+    const int ih = i - G_PH, iw0 = j0 - G_PW, n = min(16, wp - j0);
+    __global float* out = xp + ((long)plane * hp + i) * wp + j0;
+    if (ih < 0 || ih >= G_H) {
+        for (int j = 0; j < n; j++) out[j] = 0.0f;
+        return;
+    }
+    __global const float* row = x + ((long)plane * G_H + ih) * G_W;
+    if (n == 16 && iw0 >= 0 && iw0 + 16 <= G_W) {
+        vstore16(vload16(0, row + iw0), 0, out);
+        return;
+    }
+    for (int j = 0; j < n; j++) {
+        int iw = iw0 + j;
+        out[j] = iw >= 0 && iw < G_W ? row[iw] : 0.0f;
+    }
 }
 
 // forward on the padded input (stride 1, dilation 1); global (ceil(OW/16), OH, N * ceil(K/KT))

@@ -91,7 +91,7 @@ internal sealed class OpenClConv2dPlan : IConv2dPlan
             _be.Runtime.Run(K("fc_f32_conv2d_fwd", options), [(ow + 15) / 16, oh, n * blocks], [], geom, x, wp, bias ?? _dummy, bias is not null, relu, y);
             return;
         }
-        _be.Runtime.Run(K("fc_f32_conv2d_pad_input", options), [wpad, hp, (long)n * inCh], [], geom, hp, wpad, x, padded);
+        _be.Runtime.Run(K("fc_f32_conv2d_pad_input", options), [(wpad + 15) / 16, hp, (long)n * inCh], [], geom, hp, wpad, x, padded);
         _be.Runtime.Run(K("fc_f32_conv2d_fwd_padded", options), [(ow + 15) / 16, oh, n * blocks], [], geom, hp, wpad, padded, wp,
             bias ?? _dummy, bias is not null, relu, y);
     }
@@ -152,7 +152,7 @@ internal sealed class OpenClConv2dPlan : IConv2dPlan
         }
         else if (_xp is not null)
         {
-            _be.Runtime.Run(K("fc_f32_conv2d_pad_input", _options), [_wpad, _hp, (long)d.N * d.C], [], _geom, _hp, _wpad, px, _xp);
+            _be.Runtime.Run(K("fc_f32_conv2d_pad_input", _options), [(_wpad + 15) / 16, _hp, (long)d.N * d.C], [], _geom, _hp, _wpad, px, _xp);
             // few, long work-items: one per work-group, so every compute unit gets some
             _be.Runtime.Run(K("fc_f32_conv2d_bwd_filter_padded", _options), [d.C, d.K], [1, 1], _geom, d.N, _hp, _wpad, _xp, pdy, pdw);
         }
