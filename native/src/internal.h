@@ -49,6 +49,9 @@ typedef struct fc_strided_b {
     FC_HIDDEN void fc_gemm_columns__##isa(int m, int kd, const float* ap, fc_pack_b_fn pack, const void* src, int j0,  \
                                           int nc, float* c, ptrdiff_t ldc, int accumulate, const float* bias,          \
                                           int relu, float* bp, float* tile);                                          \
+    FC_HIDDEN void fc_gemm_columns_inplace__##isa(int m, int kd, const float* ap, const float* b, ptrdiff_t ldb,     \
+                                                  int j0, int nc, float* c, ptrdiff_t ldc, int accumulate,             \
+                                                  const float* bias, int relu, float* bp, float* tile);               \
     FC_HIDDEN int fc_f32_gemm__##isa(int trans_a, int trans_b, int m, int n, int k, float alpha, const float* a,     \
                                       int lda, const float* b, int ldb, float beta, float* c, int ldc);
 FC_DECLARE_GEMM(scalar)
