@@ -47,6 +47,35 @@ inline float16 gather16(__global const float* row, int start, int step, int w, i
     return vload16(0, v);
 }
 
+// the first `valid` lanes of v to out (all 16 with one store)
+inline void store16(float16 v, __global float* out, int valid)
+{
+    if (valid == 16) { vstore16(v, 0, out); return; }
+    float t[16];
+    vstore16(v, 0, t);
+    for (int j = 0; j < valid; j++) out[j] = t[j];
+}
+
+// the epilogue of the forward kernels: + bias, ReLU, store 16 columns of output row oh for every channel of the block
+#define STORE_OUTPUTS(acc, oh)                                                                                          \
+    for (int q = 0; q < KT; q++) {                                                                                      \
+        int k = kb * KT + q;                                                                                            \
+        if (k >= K) break;                                                                                              \
+        float16 v = acc[q] + (float16)(has_bias ? bias[k] : 0.0f);                                                      \
+        if (relu) v = select((float16)(0.0f), v, isgreater(v, (float16)(0.0f)));                                        \
+        store16(v, y + (((long)n * K + k) * OH + (oh)) * OW + ow0, min(16, OW - ow0));                                  \
+    }
+
+// the sum of the 16 lanes
+inline float sum16(float16 v)
+{
+    float t[16];
+    vstore16(v, 0, t);
+    float s = 0.0f;
+    for (int j = 0; j < 16; j++) s += t[j];
+    return s;
+}
+
 // wp[kb][c][r][s][KT] = w[kb*KT + q][c][r][s] (zero past K), or for backward-data (flipped) the weights of the
 // transposed convolution: wp[cb][k][r][s][KT] = w[k][cb*KT + q][KR-1-r][KS-1-s]. global (blocks * CRS * KT)
 __kernel void fc_f32_conv2d_pack_weights(int out_ch, int in_ch, int flipped, __global const float* w, __global float* wp)
@@ -101,19 +130,7 @@ __kernel void fc_f32_conv2d_fwd(__constant int* g, __global const float* x, __gl
             }
         }
     #pragma unroll
-    for (int q = 0; q < KT; q++) {
-        int k = kb * KT + q;
-        if (k >= K) break;
-        float16 v = acc[q] + (float16)(has_bias ? bias[k] : 0.0f);
-        if (relu) v = select((float16)(0.0f), v, isgreater(v, (float16)(0.0f)));
-        __global float* out = y + (((long)n * K + k) * OH + oh) * OW + ow0;
-        if (valid == 16) vstore16(v, 0, out);
-        else {
-            float t[16];
-            vstore16(v, 0, t);
-            for (int j = 0; j < valid; j++) out[j] = t[j];
-        }
-    }
+    STORE_OUTPUTS(acc, oh)
 }
 
 // The stride-1 path copies the input once per call into a zero-bordered buffer xp [N][C][HP][WP], HP = H + 2 ph,
@@ -166,21 +183,8 @@ __kernel void fc_f32_conv2d_fwd_padded(__constant int* g, int hp, int wp, __glob
                 for (int q = 0; q < KT; q++) acc[q] = fma((float16)(wr[s * KT + q]), xv, acc[q]);
             }
         }
-    const int valid = min(16, OW - ow0);
     #pragma unroll
-    for (int q = 0; q < KT; q++) {
-        int k = kb * KT + q;
-        if (k >= K) break;
-        float16 v = acc[q] + (float16)(has_bias ? bias[k] : 0.0f);
-        if (relu) v = select((float16)(0.0f), v, isgreater(v, (float16)(0.0f)));
-        __global float* out = y + (((long)n * K + k) * OH + oh) * OW + ow0;
-        if (valid == 16) vstore16(v, 0, out);
-        else {
-            float t[16];
-            vstore16(v, 0, t);
-            for (int j = 0; j < valid; j++) out[j] = t[j];
-        }
-    }
+    STORE_OUTPUTS(acc, oh)
 }
 
 // backward-filter on the padded input (stride 1, dilation 1); one work-item per (c, k); global (C, K)
@@ -208,13 +212,7 @@ __kernel void fc_f32_conv2d_bwd_filter_padded(__constant int* g, int n_images, i
         }
     __global float* out = dw + ((long)k * C + c) * KR * KS;
     #pragma unroll
-    for (int i = 0; i < KR * KS; i++) {
-        float t[16];
-        vstore16(acc[i], 0, t);
-        float sum = 0.0f;
-        for (int j = 0; j < 16; j++) sum += t[j];
-        out[i] = sum;
-    }
+    for (int i = 0; i < KR * KS; i++) out[i] = sum16(acc[i]);
 }
 
 // dx[n][c][h][w] = sum over (k, r, s) with h = oh*sh - ph + r*dh, w = ow*sw - pw + s*dw of dy[n][k][oh][ow] * w[k][c][r][s]
@@ -279,13 +277,7 @@ __kernel void fc_f32_conv2d_bwd_filter(__constant int* g, int n_images, __global
         }
     __global float* out = dw + ((long)k * C + c) * KR * KS;
     #pragma unroll
-    for (int i = 0; i < KR * KS; i++) {
-        float t[16];
-        vstore16(acc[i], 0, t);
-        float sum = 0.0f;
-        for (int j = 0; j < 16; j++) sum += t[j];
-        out[i] = sum;
-    }
+    for (int i = 0; i < KR * KS; i++) out[i] = sum16(acc[i]);
 }
 
 // column-matrix element (row l = (c, r, s), column p = (oh, ow)) of one image
