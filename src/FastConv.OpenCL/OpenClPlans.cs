@@ -79,6 +79,15 @@ internal sealed class OpenClConv2dPlan : IConv2dPlan
 
     private ClKernel K(string name, string options) => _be.Runtime.Kernel(OpenClBackend.ConvFile, name, options);
 
+    /// <summary>
+    /// Work-group of the forward kernels: two 16-column chunks of one output row (one when the row has one) for up to
+    /// 4 channel blocks, so the
+    /// work-items that read the same input rows run together (one PoCL thread) and share them in cache. Measured on
+    /// PoCL, 2 threads, against the runtime's own choice: C8 38.4 -> 22.9 ms, C4 47 -> 25 ms, C5 28 -> 23.5 ms. The z
+    /// size divides the channel blocks, so no work-item past the batch exists (x and y are rounded up and checked).
+    /// </summary>
+    private static long[] Local(long chunks, long blocks) => [chunks >= 2 ? 2 : 1, 1, blocks % 4 == 0 ? 4 : blocks % 2 == 0 ? 2 : 1];
+
     /// <summary>Packs the weights, then runs the forward kernel: (ceil(OW/16), OH, N * blocks) work-items; with a padded
     /// buffer, the input is first copied into it (stride 1).</summary>
     private void RunForward(ClMem geom, string options, int kt, ClMem w, bool flipped, int outCh, int inCh, ClMem wp, ClMem x,
@@ -88,11 +97,11 @@ internal sealed class OpenClConv2dPlan : IConv2dPlan
         _be.Runtime.Run(K("fc_f32_conv2d_pack_weights", options), [blocks * kt * inCh * Desc.R * Desc.S], [], outCh, inCh, flipped, w, wp);
         if (padded is null)
         {
-            _be.Runtime.Run(K("fc_f32_conv2d_fwd", options), [(ow + 15) / 16, oh, n * blocks], [], geom, x, wp, bias ?? _dummy, bias is not null, relu, y);
+            _be.Runtime.Run(K("fc_f32_conv2d_fwd", options), [(ow + 15) / 16, oh, n * blocks], Local((ow + 15) / 16, blocks), geom, x, wp, bias ?? _dummy, bias is not null, relu, y);
             return;
         }
         _be.Runtime.Run(K("fc_f32_conv2d_pad_input", options), [(wpad + 15) / 16, hp, (long)n * inCh], [], geom, hp, wpad, x, padded);
-        _be.Runtime.Run(K("fc_f32_conv2d_fwd_padded", options), [(ow + 15) / 16, oh, n * blocks], [], geom, hp, wpad, padded, wp,
+        _be.Runtime.Run(K("fc_f32_conv2d_fwd_padded", options), [(ow + 15) / 16, oh, n * blocks], Local((ow + 15) / 16, blocks), geom, hp, wpad, padded, wp,
             bias ?? _dummy, bias is not null, relu, y);
     }
 
