@@ -72,48 +72,57 @@ static inline __mmask16 valid_lanes(const chunking* c, int base, int s, int w, _
 /* max over each window of a chunk, in scan order; arg gets r*kw + s of the first maximum. A chunk whose windows lie
  * wholly inside the plane (the common case) takes the first element as the start and needs no validity masks; the
  * chains of different chunks are independent, so the core overlaps them. */
-static inline __m512 chunk_max(const fc_pool2d_desc* d, const chunking* c, const float* xp, int oh, int base,
-                               __mmask16 lanes, __m512i* arg)
+static inline __attribute__((always_inline)) __m512 chunk_max_k(const fc_pool2d_desc* d, const chunking* c, const float* xp,
+                                                                 int oh, int base, __mmask16 lanes, __m512i* arg, int kh,
+                                                                 int kw)
 {
     __m512 best = _mm512_setzero_ps();
     __m512i a = _mm512_setzero_si512();
-    int covered = (__builtin_popcount(lanes) - 1) * d->stride_w + d->kernel_w;
+    int covered = (__builtin_popcount(lanes) - 1) * d->stride_w + kw;
     int ih0 = oh * d->stride_h - d->pad_h;
-    int interior = base >= 0 && base + covered <= d->w && ih0 >= 0 && ih0 + d->kernel_h <= d->h;
+    int interior = base >= 0 && base + covered <= d->w && ih0 >= 0 && ih0 + kh <= d->h;
     __mmask16 mlo = col_mask(base, d->w), mhi = covered > 16 ? col_mask(base + 16, d->w) : 0;
     if (interior) {
-        for (int r = 0; r < d->kernel_h; r++) {
+        for (int r = 0; r < kh; r++) {
             const float* row = xp + (int64_t)(ih0 + r) * d->w + base;
             __m512 lo = mlo == 0xFFFF ? _mm512_loadu_ps(row) : _mm512_maskz_loadu_ps(mlo, row);
             __m512 hi = mhi == 0xFFFF ? _mm512_loadu_ps(row + 16) : _mm512_maskz_loadu_ps(mhi, row + 16);
-            for (int s = 0; s < d->kernel_w; s++) {
+            for (int s = 0; s < kw; s++) {
                 __m512 v = _mm512_permutex2var_ps(lo, c->gather[s], hi);
                 if (r == 0 && s == 0) { best = v; continue; }
                 __mmask16 take = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ);
                 best = _mm512_mask_mov_ps(best, take, v);
-                a = _mm512_mask_mov_epi32(a, take, _mm512_set1_epi32(r * d->kernel_w + s));
+                a = _mm512_mask_mov_epi32(a, take, _mm512_set1_epi32(r * kw + s));
             }
         }
         *arg = a;
         return best;
     }
     __mmask16 have = 0;
-    for (int r = 0; r < d->kernel_h; r++) {
+    for (int r = 0; r < kh; r++) {
         int ih = ih0 + r;
         if (ih < 0 || ih >= d->h) continue;
         const float* row = xp + (int64_t)ih * d->w + base;
         __m512 lo = _mm512_maskz_loadu_ps(mlo, row), hi = _mm512_maskz_loadu_ps(mhi, row + 16);
-        for (int s = 0; s < d->kernel_w; s++) {
+        for (int s = 0; s < kw; s++) {
             __m512 v = _mm512_permutex2var_ps(lo, c->gather[s], hi);
             __mmask16 m = valid_lanes(c, base, s, d->w, lanes);
             __mmask16 take = m & (__mmask16)(~have | _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ));
             best = _mm512_mask_mov_ps(best, take, v);
-            a = _mm512_mask_mov_epi32(a, take, _mm512_set1_epi32(r * d->kernel_w + s));
+            a = _mm512_mask_mov_epi32(a, take, _mm512_set1_epi32(r * kw + s));
             have |= m;
         }
     }
     *arg = a;
     return best;
+}
+
+/* the window size as constants for the common 3x3 (the loops unroll and the rows' chains overlap), else as given */
+static inline __attribute__((always_inline)) __m512 chunk_max(const fc_pool2d_desc* d, const chunking* c, const float* xp,
+                                                              int oh, int base, __mmask16 lanes, __m512i* arg)
+{
+    if (d->kernel_h == 3 && d->kernel_w == 3) return chunk_max_k(d, c, xp, oh, base, lanes, arg, 3, 3);
+    return chunk_max_k(d, c, xp, oh, base, lanes, arg, d->kernel_h, d->kernel_w);
 }
 
 /* windows that neither overlap nor leave any input uncovered: backward writes dx once, without clearing it first */
@@ -285,29 +294,30 @@ static int small_plane(const fc_pool_geom* g, const chunking* c)
     return d->pad_h == 0 && d->pad_w == 0 && g->ow <= c->ch && d->w <= 32 && g->oh <= 64;
 }
 
-static void small_plane_bwd(const fc_pool_geom* g, const chunking* c, const float* xp, const float* gp, float* dp)
+static inline __attribute__((always_inline)) void small_plane_bwd_k(const fc_pool_geom* g, const chunking* c, const float* xp,
+                                                                    const float* gp, float* dp, int kh, int kw)
 {
     const fc_pool2d_desc* d = &g->d;
     __m512i arg[64];
     __m512 grad[64];
     __mmask16 lanes = (__mmask16)((1u << g->ow) - 1u);
-    __m512 area = _mm512_set1_ps((float)(d->kernel_h * d->kernel_w));
+    __m512 area = _mm512_set1_ps((float)(kh * kw));
     for (int oh = 0; oh < g->oh; oh++) {
         grad[oh] = _mm512_maskz_loadu_ps(lanes, gp + oh * g->ow);
-        if (xp) chunk_max(d, c, xp, oh, 0, lanes, &arg[oh]);
+        if (xp) chunk_max_k(d, c, xp, oh, 0, lanes, &arg[oh], kh, kw);
         else grad[oh] = _mm512_div_ps(grad[oh], area);
     }
-    int covered = (g->ow - 1) * d->stride_w + d->kernel_w;
+    int covered = (g->ow - 1) * d->stride_w + kw;
     __mmask16 mlo = col_mask(0, d->w), mhi = covered > 16 ? col_mask(16, d->w) : 0;
     for (int ih = 0; ih < d->h; ih++) {
         __m512 lo = _mm512_setzero_ps(), hi = _mm512_setzero_ps();
         /* output rows whose windows hold row ih: oh*sh <= ih < oh*sh + kh */
-        int oh0 = ih - d->kernel_h + 1 <= 0 ? 0 : (ih - d->kernel_h + d->stride_h) / d->stride_h;
+        int oh0 = ih - kh + 1 <= 0 ? 0 : (ih - kh + d->stride_h) / d->stride_h;
         int oh1 = fc_min(ih / d->stride_h, g->oh - 1);
         for (int oh = oh0; oh <= oh1; oh++) {
             int r = ih - oh * d->stride_h;
-            for (int s = d->kernel_w - 1; s >= 0; s--) {
-                __m512 v = xp ? _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(arg[oh], _mm512_set1_epi32(r * d->kernel_w + s)), grad[oh])
+            for (int s = kw - 1; s >= 0; s--) {
+                __m512 v = xp ? _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(arg[oh], _mm512_set1_epi32(r * kw + s)), grad[oh])
                               : grad[oh];
                 lo = _mm512_add_ps(lo, _mm512_maskz_permutexvar_ps(c->inv_mlo[s], c->inv_lo[s], v));
                 if (mhi) hi = _mm512_add_ps(hi, _mm512_maskz_permutexvar_ps(c->inv_mhi[s], c->inv_hi[s], v));
@@ -317,6 +327,12 @@ static void small_plane_bwd(const fc_pool_geom* g, const chunking* c, const floa
         _mm512_mask_storeu_ps(row, mlo, lo);
         if (d->w > 16) _mm512_mask_storeu_ps(row + 16, col_mask(16, d->w), hi);
     }
+}
+
+static void small_plane_bwd(const fc_pool_geom* g, const chunking* c, const float* xp, const float* gp, float* dp)
+{
+    if (g->d.kernel_h == 3 && g->d.kernel_w == 3) small_plane_bwd_k(g, c, xp, gp, dp, 3, 3);
+    else small_plane_bwd_k(g, c, xp, gp, dp, g->d.kernel_h, g->d.kernel_w);
 }
 
 /* backward of any window that fits a chunk: x is null for average pooling (dy/area to every covered input),
