@@ -92,43 +92,27 @@ public sealed class OpenClBackend : IBackend, IAutoChoice, IDisposable
     internal ClMem Buf(Tensor? t, string name, ReadOnlySpan<int> shape, string op)
     {
         Alive(t, name, op);
-        if (!t!.Shape.SequenceEqual(shape))
-            throw new ArgumentException($"{op}: {name} has shape {ShapeMath.Format(t.Shape)}, expected {ShapeMath.Format(shape)}.", name);
-        return ((OpenClStorage)t.Storage).Mem;
+        OpCheck.Shape(t!, name, shape, op);
+        return ((OpenClStorage)t!.Storage).Mem;
     }
 
     internal ClMem Buf(Tensor? t, string name, long length, string op)
     {
         Alive(t, name, op);
-        if (t!.Length != length)
-            throw new ArgumentException($"{op}: {name} has shape {ShapeMath.Format(t.Shape)} ({t.Length} elements), expected {length} elements.", name);
-        return ((OpenClStorage)t.Storage).Mem;
+        OpCheck.Length(t!, name, length, op);
+        return ((OpenClStorage)t!.Storage).Mem;
     }
 
+    /// <summary>The shared rules (<see cref="OpCheck"/>), then: a buffer of this backend.</summary>
     internal void Alive(Tensor? t, string name, string op)
     {
         ThrowIfDisposed();
-        if (t is null) throw new ArgumentNullException(name, $"{op}: {name} is null.");
-        if (t.IsDisposed) throw new ObjectDisposedException(name, $"{op}: {name} ({ShapeMath.Format(t.Shape)}) has been disposed.");
-        if (t.Storage is not OpenClStorage s || s.Backend != this)
+        OpCheck.Alive(t, name, op);
+        if (t!.Storage is not OpenClStorage s || s.Backend != this)
             throw new ArgumentException($"{op}: {name} lives on backend '{t.Backend.Name}'; copy it with To(backend) first.", name);
     }
 
-    private static (int N, int C, long Inner) Channels(Tensor t, string name, string op)
-    {
-        if (t.Rank < 2) throw new ArgumentException($"{op}: {name} has shape {ShapeMath.Format(t.Shape)}, expected at least 2 dimensions.", name);
-        long inner = 1;
-        for (int i = 2; i < t.Rank; i++) inner *= t.Dim(i);
-        return (t.Dim(0), t.Dim(1), inner);
-    }
-
     private Verbose.Scope Log(string op, Tensor t) => Verbose.Enabled ? Verbose.Op($"opencl:{DeviceName}", op, ShapeMath.Format(t.Shape)) : default;
-
-    private static void Finite(float v, string name, string op, bool positive = false)
-    {
-        if (!float.IsFinite(v) || (positive && v <= 0))
-            throw new ArgumentOutOfRangeException(name, v, $"{op}: {name} must be {(positive ? "a positive" : "a finite")} number, got {v}.");
-    }
 
     internal void Run(string file, string kernel, ReadOnlySpan<long> global, params ReadOnlySpan<KernelArg> args) =>
         Runtime.Run(Runtime.Kernel(file, kernel), global, [], args);
@@ -139,13 +123,7 @@ public sealed class OpenClBackend : IBackend, IAutoChoice, IDisposable
     {
         const string op = "Gemm";
         Alive(a, nameof(a), op); Alive(b, nameof(b), op); Alive(c, nameof(c), op);
-        if (a.Rank != 2 || b.Rank != 2 || c.Rank != 2)
-            throw new ArgumentException($"{op}: a, b and c must be matrices, got {ShapeMath.Format(a.Shape)}, {ShapeMath.Format(b.Shape)}, {ShapeMath.Format(c.Shape)}.");
-        int m = transA ? a.Dim(1) : a.Dim(0), k = transA ? a.Dim(0) : a.Dim(1);
-        int kb = transB ? b.Dim(1) : b.Dim(0), n = transB ? b.Dim(0) : b.Dim(1);
-        if (k != kb) throw new ArgumentException($"{op}: inner dimensions differ: op(a) is {m}x{k}, op(b) is {kb}x{n}.", nameof(b));
-        if (c.Dim(0) != m || c.Dim(1) != n) throw new ArgumentException($"{op}: c has shape {ShapeMath.Format(c.Shape)}, expected [{m}, {n}].", nameof(c));
-        Finite(alpha, nameof(alpha), op); Finite(beta, nameof(beta), op);
+        var (m, n, k) = OpCheck.Gemm(a, b, c, transA, transB, alpha, beta);
         using var verbose = Verbose.Enabled ? Verbose.Op($"opencl:{DeviceName}", "gemm", $"m{m} n{n} k{k} ta{(transA ? 1 : 0)} tb{(transB ? 1 : 0)}") : default;
         var ka = Runtime.Kernel(GemmFile, "fc_f32_gemm", TileOptions);
         Runtime.Run(ka, [(n + Tile - 1) / Tile * TileThreads, (m + Tile - 1) / Tile * TileThreads], [TileThreads, TileThreads],
@@ -155,19 +133,19 @@ public sealed class OpenClBackend : IBackend, IAutoChoice, IDisposable
     public void BiasAdd(Tensor x, Tensor bias)
     {
         Alive(x, nameof(x), nameof(BiasAdd));
-        var (n, c, inner) = Channels(x, nameof(x), nameof(BiasAdd));
+        var (n, c, inner) = OpCheck.Channels(x, nameof(x), nameof(BiasAdd));
         var pb = Buf(bias, nameof(bias), [c], nameof(BiasAdd));
         using var verbose = Log("bias_add", x);
-        Run(EltwiseFile, "fc_f32_bias_add_fwd", [x.Length], x.Length, c, inner, Mem(x), pb);
+        Run(EltwiseFile, "fc_f32_bias_add_fwd", [x.Length], x.Length, c, (long)inner, Mem(x), pb);
     }
 
     public void BiasBackward(Tensor dy, Tensor dbias)
     {
         Alive(dy, nameof(dy), nameof(BiasBackward));
-        var (n, c, inner) = Channels(dy, nameof(dy), nameof(BiasBackward));
+        var (n, c, inner) = OpCheck.Channels(dy, nameof(dy), nameof(BiasBackward));
         var pdb = Buf(dbias, nameof(dbias), [c], nameof(BiasBackward));
         using var verbose = Log("bias_bwd", dy);
-        Runtime.Run(Runtime.Kernel(EltwiseFile, "fc_f32_bias_add_bwd"), [c], [1], n, c, inner, Mem(dy), pdb);
+        Runtime.Run(Runtime.Kernel(EltwiseFile, "fc_f32_bias_add_bwd"), [c], [1], n, c, (long)inner, Mem(dy), pdb);
     }
 
     internal static ClMem Mem(Tensor t) => ((OpenClStorage)t.Storage).Mem;
@@ -192,7 +170,7 @@ public sealed class OpenClBackend : IBackend, IAutoChoice, IDisposable
     public void GlobalAvgPoolForward(Tensor x, Tensor y)
     {
         Alive(x, nameof(x), nameof(GlobalAvgPoolForward));
-        var (n, c, hw) = Channels(x, nameof(x), nameof(GlobalAvgPoolForward));
+        var (n, c, hw) = OpCheck.Channels(x, nameof(x), nameof(GlobalAvgPoolForward));
         var py = Buf(y, nameof(y), n * (long)c, nameof(GlobalAvgPoolForward));
         using var verbose = Log("gap_fwd", x);
         Run(PoolFile, "fc_f32_global_avgpool2d_fwd", [n * c], n * c, (int)hw, Mem(x), py);
@@ -201,7 +179,7 @@ public sealed class OpenClBackend : IBackend, IAutoChoice, IDisposable
     public void GlobalAvgPoolBackward(Tensor dy, Tensor dx)
     {
         Alive(dx, nameof(dx), nameof(GlobalAvgPoolBackward));
-        var (n, c, hw) = Channels(dx, nameof(dx), nameof(GlobalAvgPoolBackward));
+        var (n, c, hw) = OpCheck.Channels(dx, nameof(dx), nameof(GlobalAvgPoolBackward));
         var pdy = Buf(dy, nameof(dy), n * (long)c, nameof(GlobalAvgPoolBackward));
         using var verbose = Log("gap_bwd", dx);
         Run(PoolFile, "fc_f32_global_avgpool2d_bwd", [dx.Length], dx.Length, (int)hw, pdy, Mem(dx));
@@ -212,13 +190,12 @@ public sealed class OpenClBackend : IBackend, IAutoChoice, IDisposable
     {
         const string op = nameof(BatchNormForwardTraining);
         Alive(x, nameof(x), op);
-        var (n, c, hw) = Channels(x, nameof(x), op);
+        var (n, c, hw) = OpCheck.Channels(x, nameof(x), op);
         int[] ch = [c];
         ClMem g = Buf(gamma, nameof(gamma), ch, op), b = Buf(beta, nameof(beta), ch, op), py = Buf(y, nameof(y), x.Shape, op);
         ClMem sm = Buf(saveMean, nameof(saveMean), ch, op), si = Buf(saveInvStd, nameof(saveInvStd), ch, op);
         ClMem rm = Buf(runningMean, nameof(runningMean), ch, op), rv = Buf(runningVar, nameof(runningVar), ch, op);
-        if (!(momentum >= 0f && momentum <= 1f)) throw new ArgumentOutOfRangeException(nameof(momentum), momentum, $"{op}: momentum must be in [0, 1], got {momentum}.");
-        Finite(epsilon, nameof(epsilon), op, positive: true);
+        OpCheck.BatchNormTraining(momentum, epsilon, op);
         using var verbose = Log("batchnorm_fwd_train", x);
         Run(BatchNormFile, "fc_f32_batchnorm_stats", [c], n, c, (int)hw, momentum, epsilon, Mem(x), sm, si, rm, rv);
         Run(BatchNormFile, "fc_f32_batchnorm_apply", [x.Length], x.Length, c, (int)hw, Mem(x), g, b, sm, si, py);
@@ -228,11 +205,11 @@ public sealed class OpenClBackend : IBackend, IAutoChoice, IDisposable
     {
         const string op = nameof(BatchNormForwardInference);
         Alive(x, nameof(x), op);
-        var (n, c, hw) = Channels(x, nameof(x), op);
+        var (n, c, hw) = OpCheck.Channels(x, nameof(x), op);
         int[] ch = [c];
         ClMem g = Buf(gamma, nameof(gamma), ch, op), b = Buf(beta, nameof(beta), ch, op);
         ClMem rm = Buf(runningMean, nameof(runningMean), ch, op), rv = Buf(runningVar, nameof(runningVar), ch, op), py = Buf(y, nameof(y), x.Shape, op);
-        Finite(epsilon, nameof(epsilon), op, positive: true);
+        OpCheck.Finite(epsilon, nameof(epsilon), op, positive: true);
         using var verbose = Log("batchnorm_fwd_infer", x);
         Run(BatchNormFile, "fc_f32_batchnorm_fwd_infer", [x.Length], x.Length, c, (int)hw, epsilon, Mem(x), g, b, rm, rv, py);
     }
@@ -241,7 +218,7 @@ public sealed class OpenClBackend : IBackend, IAutoChoice, IDisposable
     {
         const string op = nameof(BatchNormBackward);
         Alive(x, nameof(x), op);
-        var (n, c, hw) = Channels(x, nameof(x), op);
+        var (n, c, hw) = OpCheck.Channels(x, nameof(x), op);
         int[] ch = [c];
         ClMem pdy = Buf(dy, nameof(dy), x.Shape, op), g = Buf(gamma, nameof(gamma), ch, op);
         ClMem m = Buf(saveMean, nameof(saveMean), ch, op), s = Buf(saveInvStd, nameof(saveInvStd), ch, op);
@@ -256,7 +233,7 @@ public sealed class OpenClBackend : IBackend, IAutoChoice, IDisposable
         Alive(x, nameof(x), nameof(DropoutForward));
         var py = Buf(y, nameof(y), x.Shape, nameof(DropoutForward));
         var pm = Buf(mask, nameof(mask), x.Shape, nameof(DropoutForward));
-        if (!(p >= 0f && p < 1f)) throw new ArgumentOutOfRangeException(nameof(p), p, $"Dropout: p must be in [0, 1), got {p}.");
+        FastConv.Dropout.CheckP(p);
         using var verbose = Log("dropout_fwd", x);
         Run(EltwiseFile, "fc_f32_dropout_fwd", [x.Length], x.Length, p, 1f / (1f - p), seed, Mem(x), py, pm);
     }
@@ -273,8 +250,7 @@ public sealed class OpenClBackend : IBackend, IAutoChoice, IDisposable
     private (int N, int K) Logits(Tensor t, string op)
     {
         Alive(t, "logits", op);
-        if (t.Rank != 2) throw new ArgumentException($"{op}: logits must be [N, classes], got {ShapeMath.Format(t.Shape)}.", "logits");
-        return (t.Dim(0), t.Dim(1));
+        return OpCheck.Logits(t, op);
     }
 
     /// <summary>Per-row losses and the "bad label" flag, grown as needed and reused.</summary>
@@ -339,9 +315,7 @@ public sealed class OpenClBackend : IBackend, IAutoChoice, IDisposable
         Alive(weights, nameof(weights), op);
         var pg = Buf(grad, nameof(grad), weights.Shape, op);
         var pv = Buf(velocity, nameof(velocity), weights.Shape, op);
-        Finite(lr, nameof(lr), op, positive: true);
-        if (!(momentum >= 0f && momentum < 1f)) throw new ArgumentOutOfRangeException(nameof(momentum), momentum, $"{op}: momentum must be in [0, 1), got {momentum}.");
-        if (!(weightDecay >= 0f) || !float.IsFinite(weightDecay)) throw new ArgumentOutOfRangeException(nameof(weightDecay), weightDecay, $"{op}: weightDecay must be >= 0, got {weightDecay}.");
+        OpCheck.Sgd(lr, momentum, weightDecay, op);
         using var verbose = Log("sgd_update", weights);
         Run(OptimFile, "fc_f32_sgd_update", [weights.Length], weights.Length, lr, momentum, weightDecay, nesterov, Mem(weights), pg, pv);
     }
@@ -353,12 +327,7 @@ public sealed class OpenClBackend : IBackend, IAutoChoice, IDisposable
         var pg = Buf(grad, nameof(grad), weights.Shape, op);
         var pm = Buf(m, nameof(m), weights.Shape, op);
         var pv = Buf(v, nameof(v), weights.Shape, op);
-        Finite(lr, nameof(lr), op, positive: true);
-        Finite(epsilon, nameof(epsilon), op, positive: true);
-        if (!(beta1 >= 0f && beta1 < 1f)) throw new ArgumentOutOfRangeException(nameof(beta1), beta1, $"{op}: beta1 must be in [0, 1), got {beta1}.");
-        if (!(beta2 >= 0f && beta2 < 1f)) throw new ArgumentOutOfRangeException(nameof(beta2), beta2, $"{op}: beta2 must be in [0, 1), got {beta2}.");
-        if (step < 1) throw new ArgumentOutOfRangeException(nameof(step), step, $"{op}: step counts from 1, got {step}.");
-        if (!(weightDecay >= 0f) || !float.IsFinite(weightDecay)) throw new ArgumentOutOfRangeException(nameof(weightDecay), weightDecay, $"{op}: weightDecay must be >= 0, got {weightDecay}.");
+        OpCheck.Adam(lr, beta1, beta2, epsilon, step, weightDecay, op);
         float c1 = 1f - MathF.Pow(beta1, step), c2 = 1f - MathF.Pow(beta2, step);
         using var verbose = Log("adam_update", weights);
         Run(OptimFile, "fc_f32_adam_update", [weights.Length], weights.Length, lr, beta1, beta2, epsilon, c1, c2, weightDecay, Mem(weights), pg, pm, pv);

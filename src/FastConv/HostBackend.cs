@@ -38,35 +38,17 @@ public abstract unsafe class HostBackend : IBackend
     {
         const string op = "Gemm";
         HostCheck.Check(a, nameof(a), op); HostCheck.Check(b, nameof(b), op); HostCheck.Check(c, nameof(c), op);
-        if (a.Rank != 2 || b.Rank != 2 || c.Rank != 2)
-            throw new ArgumentException($"{op}: a, b and c must be matrices, got {ShapeMath.Format(a.Shape)}, {ShapeMath.Format(b.Shape)}, {ShapeMath.Format(c.Shape)}.");
-        int m = transA ? a.Dim(1) : a.Dim(0), k = transA ? a.Dim(0) : a.Dim(1);
-        int kb = transB ? b.Dim(1) : b.Dim(0), n = transB ? b.Dim(0) : b.Dim(1);
-        if (k != kb)
-            throw new ArgumentException($"{op}: inner dimensions differ: op(a) is {m}x{k}, op(b) is {kb}x{n}.", nameof(b));
-        if (c.Dim(0) != m || c.Dim(1) != n)
-            throw new ArgumentException($"{op}: c has shape {ShapeMath.Format(c.Shape)}, expected [{m}, {n}].", nameof(c));
-        HostCheck.Finite(alpha, nameof(alpha), op); HostCheck.Finite(beta, nameof(beta), op);
+        var (m, n, k) = OpCheck.Gemm(a, b, c, transA, transB, alpha, beta);
         using var verbose = Verbose.Op(Name, "gemm", $"m{m} n{n} k{k} ta{(transA ? 1 : 0)} tb{(transB ? 1 : 0)}");
         GemmCore(m, n, k, a.HostStorage.Pointer, transA, b.HostStorage.Pointer, transB, c.HostStorage.Pointer, alpha, beta);
     }
 
     protected abstract void GemmCore(int m, int n, int k, float* a, bool transA, float* b, bool transB, float* c, float alpha, float beta);
 
-    /// <summary>[N, C, rest...] as (N, C, product of rest).</summary>
-    protected static (int N, int C, int Inner) Channels(Tensor t, string name, string op)
-    {
-        HostCheck.Rank(t, name, 2, op);
-        long inner = 1;
-        for (int i = 2; i < t.Rank; i++) inner *= t.Dim(i);
-        if (inner > int.MaxValue) throw new ArgumentException($"{op}: {name} has {inner} elements per channel, more than supported.", name);
-        return (t.Dim(0), t.Dim(1), (int)inner);
-    }
-
     public void BiasAdd(Tensor x, Tensor bias)
     {
         HostCheck.Check(x, nameof(x), nameof(BiasAdd));
-        var (n, c, inner) = Channels(x, nameof(x), nameof(BiasAdd));
+        var (n, c, inner) = OpCheck.Channels(x, nameof(x), nameof(BiasAdd));
         var pb = HostCheck.Ptr(bias, nameof(bias), [c], nameof(BiasAdd));
         using var verbose = Log("bias_add", x);
         BiasAddCore(n, c, inner, x.HostStorage.Pointer, pb);
@@ -75,7 +57,7 @@ public abstract unsafe class HostBackend : IBackend
     public void BiasBackward(Tensor dy, Tensor dbias)
     {
         HostCheck.Check(dy, nameof(dy), nameof(BiasBackward));
-        var (n, c, inner) = Channels(dy, nameof(dy), nameof(BiasBackward));
+        var (n, c, inner) = OpCheck.Channels(dy, nameof(dy), nameof(BiasBackward));
         var pdb = HostCheck.Ptr(dbias, nameof(dbias), [c], nameof(BiasBackward));
         using var verbose = Log("bias_bwd", dy);
         BiasBackwardCore(n, c, inner, dy.HostStorage.Pointer, pdb);
@@ -107,7 +89,7 @@ public abstract unsafe class HostBackend : IBackend
     public void GlobalAvgPoolForward(Tensor x, Tensor y)
     {
         HostCheck.Check(x, nameof(x), nameof(GlobalAvgPoolForward));
-        var (n, c, hw) = Channels(x, nameof(x), nameof(GlobalAvgPoolForward));
+        var (n, c, hw) = OpCheck.Channels(x, nameof(x), nameof(GlobalAvgPoolForward));
         var py = HostCheck.Ptr(y, nameof(y), n * (long)c, nameof(GlobalAvgPoolForward));
         using var verbose = Log("gap_fwd", x);
         GlobalAvgPoolForwardCore(n, c, hw, x.HostStorage.Pointer, py);
@@ -116,7 +98,7 @@ public abstract unsafe class HostBackend : IBackend
     public void GlobalAvgPoolBackward(Tensor dy, Tensor dx)
     {
         HostCheck.Check(dx, nameof(dx), nameof(GlobalAvgPoolBackward));
-        var (n, c, hw) = Channels(dx, nameof(dx), nameof(GlobalAvgPoolBackward));
+        var (n, c, hw) = OpCheck.Channels(dx, nameof(dx), nameof(GlobalAvgPoolBackward));
         var pdy = HostCheck.Ptr(dy, nameof(dy), n * (long)c, nameof(GlobalAvgPoolBackward));
         using var verbose = Log("gap_bwd", dx);
         GlobalAvgPoolBackwardCore(n, c, hw, pdy, dx.HostStorage.Pointer);
@@ -130,13 +112,12 @@ public abstract unsafe class HostBackend : IBackend
     {
         const string op = nameof(BatchNormForwardTraining);
         HostCheck.Check(x, nameof(x), op);
-        var (n, c, hw) = Channels(x, nameof(x), op);
+        var (n, c, hw) = OpCheck.Channels(x, nameof(x), op);
         int[] ch = [c];
         var p = new BatchNormPointers(x.HostStorage.Pointer, HostCheck.Ptr(gamma, nameof(gamma), ch, op), HostCheck.Ptr(beta, nameof(beta), ch, op),
             HostCheck.Ptr(y, nameof(y), x.Shape, op), HostCheck.Ptr(saveMean, nameof(saveMean), ch, op), HostCheck.Ptr(saveInvStd, nameof(saveInvStd), ch, op),
             HostCheck.Ptr(runningMean, nameof(runningMean), ch, op), HostCheck.Ptr(runningVar, nameof(runningVar), ch, op));
-        if (!(momentum >= 0f && momentum <= 1f)) throw new ArgumentOutOfRangeException(nameof(momentum), momentum, $"{op}: momentum must be in [0, 1], got {momentum}.");
-        HostCheck.Finite(epsilon, nameof(epsilon), op, positive: true);
+        OpCheck.BatchNormTraining(momentum, epsilon, op);
         using var verbose = Log("batchnorm_fwd_train", x);
         BatchNormForwardTrainingCore(n, c, hw, p, momentum, epsilon);
     }
@@ -145,12 +126,12 @@ public abstract unsafe class HostBackend : IBackend
     {
         const string op = nameof(BatchNormForwardInference);
         HostCheck.Check(x, nameof(x), op);
-        var (n, c, hw) = Channels(x, nameof(x), op);
+        var (n, c, hw) = OpCheck.Channels(x, nameof(x), op);
         int[] ch = [c];
         var p = new BatchNormPointers(x.HostStorage.Pointer, HostCheck.Ptr(gamma, nameof(gamma), ch, op), HostCheck.Ptr(beta, nameof(beta), ch, op),
             HostCheck.Ptr(y, nameof(y), x.Shape, op), null, null,
             HostCheck.Ptr(runningMean, nameof(runningMean), ch, op), HostCheck.Ptr(runningVar, nameof(runningVar), ch, op));
-        HostCheck.Finite(epsilon, nameof(epsilon), op, positive: true);
+        OpCheck.Finite(epsilon, nameof(epsilon), op, positive: true);
         using var verbose = Log("batchnorm_fwd_infer", x);
         BatchNormForwardInferenceCore(n, c, hw, p, epsilon);
     }
@@ -159,7 +140,7 @@ public abstract unsafe class HostBackend : IBackend
     {
         const string op = nameof(BatchNormBackward);
         HostCheck.Check(x, nameof(x), op);
-        var (n, c, hw) = Channels(x, nameof(x), op);
+        var (n, c, hw) = OpCheck.Channels(x, nameof(x), op);
         int[] ch = [c];
         float* pdy = HostCheck.Ptr(dy, nameof(dy), x.Shape, op), pg = HostCheck.Ptr(gamma, nameof(gamma), ch, op);
         float* pm = HostCheck.Ptr(saveMean, nameof(saveMean), ch, op), ps = HostCheck.Ptr(saveInvStd, nameof(saveInvStd), ch, op);
@@ -228,8 +209,7 @@ public abstract unsafe class HostBackend : IBackend
     private static (int N, int K) Logits(Tensor t, string op)
     {
         HostCheck.Check(t, "logits", op);
-        if (t.Rank != 2) throw new ArgumentException($"{op}: logits must be [N, classes], got {ShapeMath.Format(t.Shape)}.", "logits");
-        return (t.Dim(0), t.Dim(1));
+        return OpCheck.Logits(t, op);
     }
 
     /// <summary>Labels are class indices stored as floats; each must be a whole number in [0, classes). Read into a pooled array.</summary>
@@ -274,9 +254,7 @@ public abstract unsafe class HostBackend : IBackend
         HostCheck.Check(weights, nameof(weights), op);
         var pg = HostCheck.Ptr(grad, nameof(grad), weights.Shape, op);
         var pv = HostCheck.Ptr(velocity, nameof(velocity), weights.Shape, op);
-        HostCheck.Finite(lr, nameof(lr), op, positive: true);
-        if (!(momentum >= 0f && momentum < 1f)) throw new ArgumentOutOfRangeException(nameof(momentum), momentum, $"{op}: momentum must be in [0, 1), got {momentum}.");
-        if (!(weightDecay >= 0f) || !float.IsFinite(weightDecay)) throw new ArgumentOutOfRangeException(nameof(weightDecay), weightDecay, $"{op}: weightDecay must be >= 0, got {weightDecay}.");
+        OpCheck.Sgd(lr, momentum, weightDecay, op);
         int len = (int)weights.Length;
         using var verbose = Log("sgd_update", weights);
         SgdMomentumUpdateCore(weights.HostStorage.Span(len), new Span<float>(pg, len), new Span<float>(pv, len), lr, momentum, weightDecay, nesterov);
@@ -289,12 +267,7 @@ public abstract unsafe class HostBackend : IBackend
         var pg = HostCheck.Ptr(grad, nameof(grad), weights.Shape, op);
         var pm = HostCheck.Ptr(m, nameof(m), weights.Shape, op);
         var pv = HostCheck.Ptr(v, nameof(v), weights.Shape, op);
-        HostCheck.Finite(lr, nameof(lr), op, positive: true);
-        HostCheck.Finite(epsilon, nameof(epsilon), op, positive: true);
-        if (!(beta1 >= 0f && beta1 < 1f)) throw new ArgumentOutOfRangeException(nameof(beta1), beta1, $"{op}: beta1 must be in [0, 1), got {beta1}.");
-        if (!(beta2 >= 0f && beta2 < 1f)) throw new ArgumentOutOfRangeException(nameof(beta2), beta2, $"{op}: beta2 must be in [0, 1), got {beta2}.");
-        if (step < 1) throw new ArgumentOutOfRangeException(nameof(step), step, $"{op}: step counts from 1, got {step}.");
-        if (!(weightDecay >= 0f) || !float.IsFinite(weightDecay)) throw new ArgumentOutOfRangeException(nameof(weightDecay), weightDecay, $"{op}: weightDecay must be >= 0, got {weightDecay}.");
+        OpCheck.Adam(lr, beta1, beta2, epsilon, step, weightDecay, op);
         int len = (int)weights.Length;
         using var verbose = Log("adam_update", weights);
         AdamUpdateCore(weights.HostStorage.Span(len), new Span<float>(pg, len), new Span<float>(pm, len), new Span<float>(pv, len),
