@@ -304,8 +304,7 @@ void fc_f32_conv2d_fwd_gemm(__constant int* g, __global const float* x, __global
     __local float As[TS_K][TS_M];
     __local float Bs[TS_K][TS_N];
     float acc[WPT_M][WPT_N];
-    for (int i = 0; i < WPT_M; i++)
-        for (int j = 0; j < WPT_N; j++) acc[i][j] = 0.0f;
+    TILE_ZERO(acc)
     for (int l0 = 0; l0 < KD; l0 += TS_K) {
         for (int e = tid; e < TS_K * TS_M; e += THREADS) {
             int l = e % TS_K, kk = e / TS_K;
@@ -316,13 +315,7 @@ void fc_f32_conv2d_fwd_gemm(__constant int* g, __global const float* x, __global
             Bs[l][pp] = l0 + l < KD && p0 + pp < P ? im2col(x, g, l0 + l, p0 + pp) : 0.0f;
         }
         barrier(CLK_LOCAL_MEM_FENCE);
-        for (int l = 0; l < TS_K; l++) {
-            float a[WPT_M], b[WPT_N];
-            for (int i = 0; i < WPT_M; i++) a[i] = As[l][ty + i * RTS_M];
-            for (int j = 0; j < WPT_N; j++) b[j] = Bs[l][tx + j * RTS_N];
-            for (int i = 0; i < WPT_M; i++)
-                for (int j = 0; j < WPT_N; j++) acc[i][j] = fma(a[i], b[j], acc[i][j]);
-        }
+        TILE_FMA(As, Bs, acc)
         barrier(CLK_LOCAL_MEM_FENCE);
     }
     for (int i = 0; i < WPT_M; i++) {
@@ -352,8 +345,7 @@ void fc_f32_conv2d_bwd_filter_gemm(__constant int* g, int n_images, int per_spli
     __local float As[TS_K][TS_M];
     __local float Bs[TS_K][TS_N];
     float acc[WPT_M][WPT_N];
-    for (int i = 0; i < WPT_M; i++)
-        for (int j = 0; j < WPT_N; j++) acc[i][j] = 0.0f;
+    TILE_ZERO(acc)
     for (long q0 = q_begin; q0 < q_end; q0 += TS_K) {
         for (int e = tid; e < TS_K * TS_M; e += THREADS) {
             int qq = e % TS_K, kk = e / TS_K;
@@ -376,13 +368,7 @@ void fc_f32_conv2d_bwd_filter_gemm(__constant int* g, int n_images, int per_spli
             Bs[qq][ll] = v;
         }
         barrier(CLK_LOCAL_MEM_FENCE);
-        for (int qq = 0; qq < TS_K; qq++) {
-            float a[WPT_M], b[WPT_N];
-            for (int i = 0; i < WPT_M; i++) a[i] = As[qq][ty + i * RTS_M];
-            for (int j = 0; j < WPT_N; j++) b[j] = Bs[qq][tx + j * RTS_N];
-            for (int i = 0; i < WPT_M; i++)
-                for (int j = 0; j < WPT_N; j++) acc[i][j] = fma(a[i], b[j], acc[i][j]);
-        }
+        TILE_FMA(As, Bs, acc)
         barrier(CLK_LOCAL_MEM_FENCE);
     }
     __global float* out = part + (long)split * K * KD;

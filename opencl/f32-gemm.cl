@@ -12,8 +12,7 @@ void fc_f32_gemm(int M, int N, int K, int trans_a, int trans_b, float alpha, __g
     __local float As[TS_K][TS_M];
     __local float Bs[TS_K][TS_N];
     float acc[WPT_M][WPT_N];
-    for (int i = 0; i < WPT_M; i++)
-        for (int j = 0; j < WPT_N; j++) acc[i][j] = 0.0f;
+    TILE_ZERO(acc)
     for (int l0 = 0; l0 < K; l0 += TS_K) {
         for (int e = tid; e < TS_K * TS_M; e += THREADS) {
             int l = trans_a ? e / TS_M : e % TS_K, ii = trans_a ? e % TS_M : e / TS_K;
@@ -26,13 +25,7 @@ void fc_f32_gemm(int M, int N, int K, int trans_a, int trans_b, float alpha, __g
             Bs[l][jj] = gj < N && gl < K ? (trans_b ? b[(long)gj * K + gl] : b[(long)gl * N + gj]) : 0.0f;
         }
         barrier(CLK_LOCAL_MEM_FENCE);
-        for (int l = 0; l < TS_K; l++) {
-            float av[WPT_M], bv[WPT_N];
-            for (int i = 0; i < WPT_M; i++) av[i] = As[l][ty + i * RTS_M];
-            for (int j = 0; j < WPT_N; j++) bv[j] = Bs[l][tx + j * RTS_N];
-            for (int i = 0; i < WPT_M; i++)
-                for (int j = 0; j < WPT_N; j++) acc[i][j] = fma(av[i], bv[j], acc[i][j]);
-        }
+        TILE_FMA(As, Bs, acc)
         barrier(CLK_LOCAL_MEM_FENCE);
     }
     for (int i = 0; i < WPT_M; i++) {

@@ -19,3 +19,19 @@
 #define RTS_M (TS_M / WPT_M)
 #define RTS_N (TS_N / WPT_N)
 #define THREADS (RTS_M * RTS_N)
+
+// acc (WPT_M x WPT_N, private) += the TS_K slab As [TS_K][TS_M] x Bs [TS_K][TS_N] staged in local memory;
+// work-item (tx, ty) owns rows ty + i*RTS_M and columns tx + j*RTS_N of the tile
+#define TILE_FMA(As, Bs, acc)                                                                                           \
+    for (int l_ = 0; l_ < TS_K; l_++) {                                                                                 \
+        float a_[WPT_M], b_[WPT_N];                                                                                     \
+        for (int i_ = 0; i_ < WPT_M; i_++) a_[i_] = As[l_][ty + i_ * RTS_M];                                            \
+        for (int j_ = 0; j_ < WPT_N; j_++) b_[j_] = Bs[l_][tx + j_ * RTS_N];                                            \
+        for (int i_ = 0; i_ < WPT_M; i_++)                                                                              \
+            for (int j_ = 0; j_ < WPT_N; j_++) acc[i_][j_] = fma(a_[i_], b_[j_], acc[i_][j_]);                          \
+    }
+
+// acc = 0
+#define TILE_ZERO(acc)                                                                                                  \
+    for (int i_ = 0; i_ < WPT_M; i_++)                                                                                  \
+        for (int j_ = 0; j_ < WPT_N; j_++) acc[i_][j_] = 0.0f;
