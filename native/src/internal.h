@@ -71,7 +71,8 @@ struct fc_conv2d_plan {
     int kd; /* C*R*S */
     int p;  /* OH*OW */
     int* rows; /* per column-matrix row: plane offset, offH, offW */
-    int algo;  /* FC_ALGO_*: what forward runs (backward-data always runs the im2col GEMM) */
+    int algo;      /* FC_ALGO_*: what forward runs (backward-data always runs the im2col GEMM) */
+    int dw_direct; /* backward-filter by the direct 5x5 kernel (AVX-512) instead of the GEMM */
     char implementation[64];
 };
 

@@ -51,17 +51,27 @@ static fc_status check_sizes(const fc_conv2d_desc* d, int oh, int ow)
     return FC_OK;
 }
 
-/* The direct kernel (AVX-512, stride 1, dilation 1, forward only) where the reduction is short and the kernel wide:
- * C*R*S <= 64 and S >= 5 (measured: C3's 1x28x28 5x5 forward 0.77 ms direct vs 1.02 ms im2col at 1 thread; with
- * 3x3 kernels or longer reductions the im2col GEMM wins). FASTCONV_CONV_ALGO=im2col turns it off, for comparisons. */
+/* Where the direct AVX-512 kernels run instead of the im2col GEMM, decided once per plan (measured at 1 thread):
+ * - forward, stride 1, a short and wide reduction (C*R*S <= 64, S >= 5: a first layer on grey images): C3's
+ *   1x28x28 5x5 forward 0.77 ms direct vs 1.02 ms im2col; with 3x3 kernels or longer reductions the GEMM wins;
+ * - backward-filter, the same layers with a 5x5 kernel: C3 1.34 ms vs 1.97, the 24x24 first layer of the training
+ *   step 1.04 vs 1.33; a 3x3 first layer on 3 channels was slower direct (5.0 vs 4.4 ms), so 3x3 stays on the GEMM.
+ * FASTCONV_CONV_ALGO=im2col turns both off, for comparisons. */
+static int direct_allowed(const fc_conv2d_desc* d, fc_isa isa)
+{
+    const char* force = getenv("FASTCONV_CONV_ALGO");
+    return isa == FC_ISA_AVX512 && !(force && !strcmp(force, "im2col")) && d->stride_h == 1 && d->stride_w == 1 &&
+           d->dilation_h == 1 && d->dilation_w == 1 && (int64_t)d->c * d->r * d->s <= 64;
+}
+
 static int choose_algo(const fc_conv2d_desc* d, fc_isa isa)
 {
-    int fits = isa == FC_ISA_AVX512 && d->stride_h == 1 && d->stride_w == 1 && d->dilation_h == 1 && d->dilation_w == 1 &&
-               d->s <= 64 && (int64_t)d->c * d->r * d->s <= 64 && d->s >= 5;
-    if (!fits) return FC_ALGO_IM2COL_GEMM;
-    const char* force = getenv("FASTCONV_CONV_ALGO");
-    if (force && !strcmp(force, "im2col")) return FC_ALGO_IM2COL_GEMM;
-    return FC_ALGO_DIRECT;
+    return direct_allowed(d, isa) && d->s >= 5 && d->s <= 64 ? FC_ALGO_DIRECT : FC_ALGO_IM2COL_GEMM;
+}
+
+static int choose_dw_direct(const fc_conv2d_desc* d, fc_isa isa, int ow)
+{
+    return direct_allowed(d, isa) && d->r == 5 && d->s == 5 && ow <= 256;
 }
 
 fc_status fc_f32_conv2d_plan_create(const fc_conv2d_desc* desc, fc_isa isa, fc_conv2d_plan** plan)
@@ -98,6 +108,7 @@ fc_status fc_f32_conv2d_plan_create(const fc_conv2d_desc* desc, fc_isa isa, fc_c
     int mr, nr;
     FC_CALL_VOID(chosen, fc_gemm_tile, &mr, &nr);
     p->algo = choose_algo(desc, chosen);
+    p->dw_direct = choose_dw_direct(desc, chosen, ow);
     if (p->algo == FC_ALGO_DIRECT) /* forward and backward-filter direct, backward-data on the GEMM */
         snprintf(p->implementation, sizeof p->implementation, "native:%s:direct-8x32+im2col-gemm-%dx%d", fc_isa_name(chosen), mr, nr);
     else

@@ -66,30 +66,28 @@ public static unsafe class OpenClDevices
                ?? throw new ArgumentException($"OpenCL: no device matches '{selector}'; devices: {string.Join("; ", all)}.");
     }
 
-    private static string PlatformString(nint platform, PlatformInfo what)
+    private delegate int InfoQuery(nuint size, void* value, nuint* sizeRet);
+
+    /// <summary>A string-valued clGet*Info: ask for the size, then the bytes.</summary>
+    private static string InfoString(InfoQuery query, string call)
     {
-        var cl = ClApi.Cl;
         nuint size;
-        ClError.Check(cl.GetPlatformInfo(platform, what, 0, null, &size), "clGetPlatformInfo");
+        ClError.Check(query(0, null, &size), call);
         var buf = new byte[(int)size];
-        fixed (byte* b = buf) ClError.Check(cl.GetPlatformInfo(platform, what, size, b, null), "clGetPlatformInfo");
+        fixed (byte* b = buf) ClError.Check(query(size, b, null), call);
         return Encoding.UTF8.GetString(buf).TrimEnd('\0').Trim();
     }
+
+    private static string PlatformString(nint platform, PlatformInfo what) =>
+        InfoString((n, v, r) => ClApi.Cl.GetPlatformInfo(platform, what, n, v, r), "clGetPlatformInfo");
 
     /// <summary>CL_DEVICE_OPENCL_C_VERSION ("deprecated" by OpenCL 3.0 but the one query every 1.2 device answers).</summary>
 #pragma warning disable CS0618
     private static string CVersion(nint d) => DeviceString(d, DeviceInfo.OpenclCVersion);
 #pragma warning restore CS0618
 
-    internal static string DeviceString(nint device, DeviceInfo what)
-    {
-        var cl = ClApi.Cl;
-        nuint size;
-        ClError.Check(cl.GetDeviceInfo(device, what, 0, null, &size), "clGetDeviceInfo");
-        var buf = new byte[(int)size];
-        fixed (byte* b = buf) ClError.Check(cl.GetDeviceInfo(device, what, size, b, null), "clGetDeviceInfo");
-        return Encoding.UTF8.GetString(buf).TrimEnd('\0').Trim();
-    }
+    internal static string DeviceString(nint device, DeviceInfo what) =>
+        InfoString((n, v, r) => ClApi.Cl.GetDeviceInfo(device, what, n, v, r), "clGetDeviceInfo");
 
     internal static T DeviceValue<T>(nint device, DeviceInfo what) where T : unmanaged
     {
