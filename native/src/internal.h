@@ -17,7 +17,11 @@ FC_HIDDEN fc_status fc_resolve_isa(fc_isa requested, fc_isa* out);
 FC_HIDDEN int fc_threads(void);
 
 /* Per-thread scratch, grown on demand and kept: plans and calls reuse it, so steady state touches no new page. */
-enum { FC_SCRATCH_PACK_A, FC_SCRATCH_PACK_B, FC_SCRATCH_TILE, FC_SCRATCH_COLUMNS, FC_SCRATCH_REDUCE, FC_SCRATCH_SLOTS };
+enum {
+    FC_SCRATCH_PACK_A, FC_SCRATCH_PACK_B, FC_SCRATCH_TILE, FC_SCRATCH_COLUMNS, FC_SCRATCH_REDUCE,
+    FC_SCRATCH_WINO_U, FC_SCRATCH_WINO_V, FC_SCRATCH_WINO_M, /* Winograd: transformed filters, input, products */
+    FC_SCRATCH_SLOTS
+};
 FC_HIDDEN float* fc_scratch(int slot, size_t floats);
 /* process-wide buffer for reductions across threads (caller's thread owns it) */
 FC_HIDDEN void* fc_aligned_alloc(size_t bytes);
@@ -52,6 +56,8 @@ typedef struct fc_strided_b {
     FC_HIDDEN void fc_gemm_columns_inplace__##isa(int m, int kd, const float* ap, const float* b, ptrdiff_t ldb,     \
                                                   int j0, int nc, float* c, ptrdiff_t ldc, int accumulate,             \
                                                   const float* bias, int relu, float* bp, float* tile);               \
+    FC_HIDDEN void fc_gemm_packed__##isa(int m, int kd, const float* ap, const float* bp, int nc, float* c,            \
+                                         ptrdiff_t ldc, float* tile);                                                 \
     FC_HIDDEN int fc_f32_gemm__##isa(int trans_a, int trans_b, int m, int n, int k, float alpha, const float* a,     \
                                       int lda, const float* b, int ldb, float beta, float* c, int ldc);
 FC_DECLARE_GEMM(scalar)
@@ -73,6 +79,7 @@ struct fc_conv2d_plan {
     int* rows; /* per column-matrix row: plane offset, offH, offW */
     int algo;      /* FC_ALGO_*: what forward runs (backward-data always runs the im2col GEMM) */
     int dw_direct; /* backward-filter by the direct 5x5 kernel (AVX-512) instead of the GEMM */
+    int wino;      /* 3x3 stride 1: forward, backward-data and backward-filter by Winograd F(2x2, 3x3) */
     char implementation[64];
 };
 
@@ -121,6 +128,8 @@ static inline void fc_range(int64_t count, int t, int workers, int64_t* begin, i
 
 static inline int fc_min(int a, int b) { return a < b ? a : b; }
 static inline int fc_max(int a, int b) { return a > b ? a : b; }
+static inline int64_t fc_min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static inline int64_t fc_max64(int64_t a, int64_t b) { return a > b ? a : b; }
 
 /* calls fn__<isa>(args...) for a resolved isa */
 #define FC_CALL(isa, fn, ...)                                                                                          \

@@ -254,6 +254,27 @@ int main(void)
                 { 1, 1, 40, 40, 2, 3, 3, 1, 1, 0, 0, 1, 1, 0 },    /* P = 1444 > NC: two column blocks */
             };
             for (size_t i = 0; i < sizeof convs / sizeof convs[0]; i++) conv_case(isa, convs[i]);
+            /* Winograd F(2x2, 3x3), forced on every ISA (and chosen by itself for AVX-512 from 16 channels) */
+            fc_conv2d_desc winos[] = {
+                { 2, 16, 7, 9, 17, 3, 3, 1, 1, 1, 1, 1, 1, 1 },    /* odd output sizes, K not a multiple of MR, ReLU */
+                { 1, 17, 6, 5, 16, 3, 3, 1, 1, 0, 0, 1, 1, 0 },    /* no padding: 4x3 output */
+                { 1, 3, 5, 6, 4, 3, 3, 1, 1, 2, 2, 1, 1, 0 },      /* padding 2 (backward-data with padding 0) */
+                { 2, 5, 6, 7, 3, 3, 3, 1, 1, 2, 0, 1, 1, 0 },      /* padding 2 x 0 */
+                { 3, 20, 10, 40, 24, 3, 3, 1, 1, 1, 1, 1, 1, 0 },  /* 20 tiles a row: two vectors; blocks span images */
+                { 1, 1, 3, 3, 1, 3, 3, 1, 1, 0, 0, 1, 1, 0 },      /* one output */
+                { 1, 40, 34, 4, 33, 3, 3, 1, 1, 1, 1, 1, 1, 1 },   /* many short rows, several blocks */
+            };
+            for (int forced = 0; forced < 2; forced++) {
+                if (forced) setenv("FASTCONV_CONV_ALGO", "winograd", 1);
+                for (size_t i = 0; i < sizeof winos / sizeof winos[0]; i++) conv_case(isa, winos[i]);
+                if (forced) {
+                    fc_conv2d_plan* plan = NULL;
+                    EXPECT(fc_f32_conv2d_plan_create(&winos[0], isa, &plan) == FC_OK && strstr(fc_f32_conv2d_plan_implementation(plan), "winograd"),
+                           "FASTCONV_CONV_ALGO=winograd: %s plan is %s", fc_isa_name(isa), plan ? fc_f32_conv2d_plan_implementation(plan) : "none");
+                    fc_f32_conv2d_plan_destroy(plan);
+                    unsetenv("FASTCONV_CONV_ALGO");
+                }
+            }
             /* n, c, h, w, kh, kw, sh, sw, ph, pw */
             fc_pool2d_desc pools[] = {
                 { 1, 1, 1, 1, 1, 1, 1, 1, 0, 0 },  { 2, 3, 4, 4, 2, 2, 2, 2, 0, 0 },  { 1, 2, 5, 7, 2, 2, 2, 2, 0, 0 },

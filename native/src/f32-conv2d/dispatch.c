@@ -74,6 +74,20 @@ static int choose_dw_direct(const fc_conv2d_desc* d, fc_isa isa, int ow)
     return direct_allowed(d, isa) && d->r == 5 && d->s == 5 && ow <= 256;
 }
 
+/* Winograd F(2x2, 3x3) (winograd.inc) for 3x3 kernels, stride 1, no dilation, padding at most 2 (backward-data runs
+ * as a forward with padding 2 - pad). Chosen for AVX-512 plans with 16 or more input and output channels, where the
+ * 2.25x fewer multiply-adds outweigh the transforms (measured in perf/: C2, C4, C5, C8); FASTCONV_CONV_ALGO=winograd
+ * forces it on every eligible plan and ISA (the C edge tests do), =im2col turns it off. */
+static int choose_wino(const fc_conv2d_desc* d, fc_isa isa)
+{
+    const char* force = getenv("FASTCONV_CONV_ALGO");
+    int eligible = d->r == 3 && d->s == 3 && d->stride_h == 1 && d->stride_w == 1 && d->dilation_h == 1 &&
+                   d->dilation_w == 1 && d->pad_h <= 2 && d->pad_w <= 2;
+    if (!eligible || (force && !strcmp(force, "im2col"))) return 0;
+    if (force && !strcmp(force, "winograd")) return 1;
+    return isa == FC_ISA_AVX512 && d->c >= 16 && d->k >= 16;
+}
+
 fc_status fc_f32_conv2d_plan_create(const fc_conv2d_desc* desc, fc_isa isa, fc_conv2d_plan** plan)
 {
     fc_clear_error();
@@ -109,7 +123,10 @@ fc_status fc_f32_conv2d_plan_create(const fc_conv2d_desc* desc, fc_isa isa, fc_c
     FC_CALL_VOID(chosen, fc_gemm_tile, &mr, &nr);
     p->algo = choose_algo(desc, chosen);
     p->dw_direct = choose_dw_direct(desc, chosen, ow);
-    if (p->algo == FC_ALGO_DIRECT) /* forward and backward-filter direct, backward-data on the GEMM */
+    p->wino = choose_wino(desc, chosen);
+    if (p->wino)
+        snprintf(p->implementation, sizeof p->implementation, "native:%s:winograd-2x2-3x3-gemm-%dx%d", fc_isa_name(chosen), mr, nr);
+    else if (p->algo == FC_ALGO_DIRECT) /* forward and backward-filter direct, backward-data on the GEMM */
         snprintf(p->implementation, sizeof p->implementation, "native:%s:direct-8x32+im2col-gemm-%dx%d", fc_isa_name(chosen), mr, nr);
     else
         snprintf(p->implementation, sizeof p->implementation, "native:%s:im2col-gemm-%dx%d", fc_isa_name(chosen), mr, nr);

@@ -32,6 +32,22 @@ public unsafe class NativeBackendTests
     }
 
     [Test]
+    public void ThreeByThreeWithSixteenChannels_RunsWinograd()
+    {
+        if (!NativeBackend.SupportedIsas.Contains(NativeIsa.Avx512)) Assert.Ignore("no AVX-512 here: Winograd is chosen on AVX-512 only");
+        var be = new NativeBackend(NativeIsa.Avx512);
+        using (var plan = be.CreateConv2d(new Conv2dDesc(2, 16, 10, 10, 16, 3, 3, padding: 1)))
+            Assert.That(plan.Implementation, Is.EqualTo("native:avx512:winograd-2x2-3x3-gemm-8x32"));
+        // not for a first layer on 3 channels, a stride of 2 or padding 3 (backward-data would need padding -1)
+        foreach (var d in new[] { new Conv2dDesc(2, 3, 10, 10, 16, 3, 3, padding: 1), new Conv2dDesc(2, 16, 10, 10, 16, 3, 3, stride: 2, padding: 1),
+                                  new Conv2dDesc(2, 16, 4, 4, 16, 3, 3, padding: 3) })
+        {
+            using var plan = be.CreateConv2d(d);
+            Assert.That(plan.Implementation, Does.Not.Contain("winograd"), d.ToString());
+        }
+    }
+
+    [Test]
     public void RegistryNative_IsTheChosenVariant()
     {
         var be = (NativeBackend)BackendRegistry.Get("native");
