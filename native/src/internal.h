@@ -20,6 +20,7 @@ FC_HIDDEN int fc_threads(void);
 enum {
     FC_SCRATCH_PACK_A, FC_SCRATCH_PACK_B, FC_SCRATCH_TILE, FC_SCRATCH_COLUMNS, FC_SCRATCH_REDUCE,
     FC_SCRATCH_WINO_U, FC_SCRATCH_WINO_V, FC_SCRATCH_WINO_M, /* Winograd: transformed filters, input, products */
+    FC_SCRATCH_S2D_X, FC_SCRATCH_S2D_W,                        /* space-to-depth: phase planes, rearranged filters */
     FC_SCRATCH_SLOTS
 };
 FC_HIDDEN float* fc_scratch(int slot, size_t floats);
@@ -80,6 +81,7 @@ struct fc_conv2d_plan {
     int algo;      /* FC_ALGO_*: what forward runs (backward-data always runs the im2col GEMM) */
     int dw_direct; /* backward-filter by the direct 5x5 kernel (AVX-512) instead of the GEMM */
     int wino;      /* 3x3 stride 1: forward, backward-data and backward-filter by Winograd F(2x2, 3x3) */
+    struct fc_conv2d_plan* s2d; /* stride s, kernel 2s+1 .. 3s: the stride-1 3x3 plan over s*s phase planes */
     char implementation[64];
 };
 

@@ -48,6 +48,17 @@ public unsafe class NativeBackendTests
     }
 
     [Test]
+    public void StridedKernelTwoToThreeStridesWide_RunsWinogradOverPhases()
+    {
+        if (!NativeBackend.SupportedIsas.Contains(NativeIsa.Avx512)) Assert.Ignore("no AVX-512 here: Winograd is chosen on AVX-512 only");
+        var be = new NativeBackend(NativeIsa.Avx512);
+        using (var plan = be.CreateConv2d(new Conv2dDesc(1, 3, 227, 227, 96, 11, 11, stride: 4)))
+            Assert.That(plan.Implementation, Is.EqualTo("native:avx512:s2d-winograd-2x2-3x3-gemm-8x32"));
+        using (var plan = be.CreateConv2d(new Conv2dDesc(1, 3, 227, 227, 96, 7, 7, stride: 2)))   // 7 > 3 strides: 4x4 phase kernels
+            Assert.That(plan.Implementation, Does.Not.Contain("winograd"));
+    }
+
+    [Test]
     public void RegistryNative_IsTheChosenVariant()
     {
         var be = (NativeBackend)BackendRegistry.Get("native");
