@@ -248,6 +248,7 @@ int main(void)
                 { 1, 37, 5, 5, 33, 1, 1, 1, 1, 0, 0, 1, 1, 0 },    /* 1x1, ragged M and N tiles */
                 { 2, 19, 9, 7, 13, 1, 1, 1, 1, 0, 0, 1, 1, 1 },    /* 1x1 in place: a whole panel, a ragged one, M = 13, ReLU */
                 { 1, 300, 8, 9, 9, 1, 1, 1, 1, 0, 0, 1, 1, 0 },    /* 1x1 in place with two k blocks (C = 300 > KC) */
+                { 2, 19, 20, 17, 13, 1, 1, 1, 1, 0, 0, 1, 1, 0 },  /* 1x1, P = 340 > KC: backward-filter reads slices of x in place */
                 { 1, 40, 12, 12, 17, 3, 3, 1, 1, 1, 1, 1, 1, 0 },  /* reduction 360 > KC: two k blocks */
                 { 5, 1, 28, 28, 6, 5, 5, 1, 1, 2, 2, 1, 1, 1 },    /* several images per backward-filter item; direct paths */
                 { 3, 2, 13, 21, 5, 5, 5, 1, 1, 0, 1, 1, 1, 0 },    /* direct 5x5 paths: uneven padding, a ragged second chunk */
