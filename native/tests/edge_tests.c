@@ -252,6 +252,7 @@ int main(void)
                 { 1, 40, 12, 12, 17, 3, 3, 1, 1, 1, 1, 1, 1, 0 },  /* reduction 360 > KC: two k blocks */
                 { 5, 1, 28, 28, 6, 5, 5, 1, 1, 2, 2, 1, 1, 1 },    /* several images per backward-filter item; direct paths */
                 { 3, 2, 13, 21, 5, 5, 5, 1, 1, 0, 1, 1, 1, 0 },    /* direct 5x5 paths: uneven padding, a ragged second chunk */
+                { 2, 2, 7, 6, 9, 5, 5, 1, 1, 2, 1, 1, 1, 1 },      /* direct forward: rows of 7 padded floats, 3 in a vector */
                 { 1, 1, 40, 40, 2, 3, 3, 1, 1, 0, 0, 1, 1, 0 },    /* P = 1444 > NC: two column blocks */
             };
             for (size_t i = 0; i < sizeof convs / sizeof convs[0]; i++) conv_case(isa, convs[i]);
