@@ -81,7 +81,8 @@ struct fc_conv2d_plan {
     int algo;      /* FC_ALGO_*: what forward runs (backward-data always runs the im2col GEMM) */
     int dw_direct; /* backward-filter by the direct 5x5 kernel (AVX-512) instead of the GEMM */
     int wino;      /* 3x3 stride 1: forward, backward-data and backward-filter by Winograd F(2x2, 3x3) */
-    struct fc_conv2d_plan* s2d; /* stride s, kernel 2s+1 .. 3s: the stride-1 3x3 plan over s*s phase planes */
+    struct fc_conv2d_plan* s2d; /* the stride-1 3x3 plan over phase planes (conv2d.inc), or NULL */
+    int phases, phase_step;     /* P and A of those planes: taps r = A*a + stride*u */
     char implementation[64];
 };
 

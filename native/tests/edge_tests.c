@@ -269,6 +269,10 @@ int main(void)
                 { 1, 3, 31, 27, 16, 11, 11, 4, 4, 0, 0, 1, 1, 1 }, /* AlexNet's first layer, small; ReLU */
                 { 2, 4, 9, 10, 5, 5, 5, 2, 2, 1, 1, 1, 1, 0 },     /* 5x5 stride 2, padding */
                 { 1, 2, 11, 9, 3, 6, 5, 2, 2, 2, 0, 1, 1, 0 },     /* 6x5 stride 2: taps past R are zeros; uneven padding */
+                /* kernel splitting: stride-1 kernels of 4 to 6 taps as 2 x 2 blocks of 3x3 */
+                { 3, 16, 12, 12, 32, 5, 5, 1, 1, 0, 0, 1, 1, 1 },  /* the training step's second layer, 3 images; ReLU */
+                { 1, 3, 9, 8, 4, 4, 6, 1, 1, 1, 2, 1, 1, 0 },      /* 4x6, uneven padding */
+                { 2, 5, 7, 7, 16, 5, 5, 1, 1, 2, 2, 1, 1, 0 },     /* 5x5 "same" */
             };
             for (int forced = 0; forced < 2; forced++) {
                 if (forced) setenv("FASTCONV_CONV_ALGO", "winograd", 1);

@@ -88,19 +88,23 @@ static int choose_wino(const fc_conv2d_desc* d, fc_isa isa)
     return isa == FC_ISA_AVX512 && d->c >= 16 && d->k >= 16;
 }
 
-/* Space-to-depth for strided kernels 2s+1 .. 3s wide (AlexNet's 11x11 stride 4): the s*s phases of the input,
- * x[s*i + a][s*j + b], become channels, the kernel taps s*p + a become 3x3 kernels over them (zeros past R), and the
- * convolution is a stride-1 3x3 one on C*s*s channels, run by Winograd (conv2d.inc: s2d_*). C6 does 19% more
- * multiply-adds that way (12x12 taps for 11x11), then 2.25x fewer. Chosen with Winograd's rule on the new channels. */
-static int choose_s2d(const fc_conv2d_desc* d, fc_isa isa)
+/* Phase planes (conv2d.inc): a convolution whose taps are r = A*a + s*u, a < P, u < 3, runs as a stride-1 3x3
+ * one on C*P*P channels, by Winograd. Space-to-depth (P = s, A = 1) for strided kernels 2s+1 .. 3s wide
+ * (AlexNet's 11x11 stride 4: 19% more multiply-adds as 12x12 taps, then 2.25x fewer); kernel splitting (P = 2,
+ * A = 3) for stride-1 kernels of 4 to 6 taps (a 5x5 as four 3x3 blocks: 36 taps for 25, then 2.25x fewer: the
+ * training step's 16 -> 32 layer; its backward-data stays on the GEMM). Chosen with Winograd's rule on the new
+ * channel count, where the direct kernel is not; FASTCONV_CONV_ALGO=winograd forces and =im2col refuses it as for Winograd. Sets *P and *A. */
+static int choose_phases(const fc_conv2d_desc* d, fc_isa isa, int direct, int* P, int* A)
 {
     const char* force = getenv("FASTCONV_CONV_ALGO");
     int s = d->stride_h;
-    int eligible = s >= 2 && d->stride_w == s && d->dilation_h == 1 && d->dilation_w == 1 && (d->r + s - 1) / s == 3 &&
-                   (d->s + s - 1) / s == 3 && (int64_t)d->c * s * s <= INT32_MAX / 9;
-    if (!eligible || (force && !strcmp(force, "im2col"))) return 0;
+    if (s != d->stride_w || d->dilation_h != 1 || d->dilation_w != 1) return 0;
+    if (s >= 2 && (d->r + s - 1) / s == 3 && (d->s + s - 1) / s == 3) { *P = s; *A = 1; }
+    else if (s == 1 && d->r >= 4 && d->r <= 6 && d->s >= 4 && d->s <= 6) { *P = 2; *A = 3; }
+    else return 0;
+    if ((int64_t)d->c * *P * *P > INT32_MAX / 9 || (force && !strcmp(force, "im2col"))) return 0;
     if (force && !strcmp(force, "winograd")) return 1;
-    return isa == FC_ISA_AVX512 && (int64_t)d->c * s * s >= 16 && d->k >= 16;
+    return isa == FC_ISA_AVX512 && !direct && (int64_t)d->c * *P * *P >= 16 && d->k >= 16;
 }
 
 fc_status fc_f32_conv2d_plan_create(const fc_conv2d_desc* desc, fc_isa isa, fc_conv2d_plan** plan)
@@ -139,9 +143,9 @@ fc_status fc_f32_conv2d_plan_create(const fc_conv2d_desc* desc, fc_isa isa, fc_c
     p->algo = choose_algo(desc, chosen);
     p->dw_direct = choose_dw_direct(desc, chosen, ow);
     p->wino = choose_wino(desc, chosen);
-    if (choose_s2d(desc, chosen)) {
-        int s = desc->stride_h;
-        fc_conv2d_desc sub = { desc->n, desc->c * s * s, oh + 2, ow + 2, desc->k, 3, 3, 1, 1, 0, 0, 1, 1, desc->activation };
+    if (choose_phases(desc, chosen, p->algo == FC_ALGO_DIRECT, &p->phases, &p->phase_step)) {
+        int P = p->phases;
+        fc_conv2d_desc sub = { desc->n, desc->c * P * P, oh + 2, ow + 2, desc->k, 3, 3, 1, 1, 0, 0, 1, 1, desc->activation };
         st = fc_f32_conv2d_plan_create(&sub, chosen, &p->s2d);
         if (st != FC_OK) {
             fc_f32_conv2d_plan_destroy(p);
@@ -149,7 +153,10 @@ fc_status fc_f32_conv2d_plan_create(const fc_conv2d_desc* desc, fc_isa isa, fc_c
         }
         p->s2d->wino = 1;
         snprintf(p->s2d->implementation, sizeof p->s2d->implementation, "native:%s:winograd-2x2-3x3-gemm-%dx%d", fc_isa_name(chosen), mr, nr);
-        snprintf(p->implementation, sizeof p->implementation, "native:%s:s2d-winograd-2x2-3x3-gemm-%dx%d", fc_isa_name(chosen), mr, nr);
+        snprintf(p->implementation, sizeof p->implementation, "native:%s:%s-winograd-2x2-3x3-gemm-%dx%d", fc_isa_name(chosen),
+                 desc->stride_h > 1 ? "s2d" : "split", mr, nr);
+        p->algo = FC_ALGO_IM2COL_GEMM;
+        p->dw_direct = 0;
     } else if (p->wino)
         snprintf(p->implementation, sizeof p->implementation, "native:%s:winograd-2x2-3x3-gemm-%dx%d", fc_isa_name(chosen), mr, nr);
     else if (p->algo == FC_ALGO_DIRECT) /* forward and backward-filter direct, backward-data on the GEMM */
