@@ -153,8 +153,10 @@ fc_status fc_f32_conv2d_plan_create(const fc_conv2d_desc* desc, fc_isa isa, fc_c
         }
         p->s2d->wino = 1;
         snprintf(p->s2d->implementation, sizeof p->s2d->implementation, "native:%s:winograd-2x2-3x3-gemm-%dx%d", fc_isa_name(chosen), mr, nr);
-        snprintf(p->implementation, sizeof p->implementation, "native:%s:%s-winograd-2x2-3x3-gemm-%dx%d", fc_isa_name(chosen),
-                 desc->stride_h > 1 ? "s2d" : "split", mr, nr);
+        if (desc->stride_h > 1)
+            snprintf(p->implementation, sizeof p->implementation, "native:%s:s2d-winograd-2x2-3x3-gemm-%dx%d", fc_isa_name(chosen), mr, nr);
+        else /* backward-data stays on the GEMM */
+            snprintf(p->implementation, sizeof p->implementation, "native:%s:split-winograd-2x2-3x3+im2col-gemm-%dx%d", fc_isa_name(chosen), mr, nr);
         p->algo = FC_ALGO_IM2COL_GEMM;
         p->dw_direct = 0;
     } else if (p->wino)
