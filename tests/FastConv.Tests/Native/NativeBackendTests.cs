@@ -31,36 +31,28 @@ public unsafe class NativeBackendTests
         Assert.That(plan.Implementation, Is.EqualTo("native:avx512:direct-8x32+im2col-gemm-8x32"));
     }
 
-    [Test]
-    public void ThreeByThreeWithSixteenChannels_RunsWinograd()
-    {
-        if (!NativeBackend.SupportedIsas.Contains(NativeIsa.Avx512)) Assert.Ignore("no AVX-512 here: Winograd is chosen on AVX-512 only");
-        var be = new NativeBackend(NativeIsa.Avx512);
-        using (var plan = be.CreateConv2d(new Conv2dDesc(2, 16, 10, 10, 16, 3, 3, padding: 1)))
-            Assert.That(plan.Implementation, Is.EqualTo("native:avx512:winograd-2x2-3x3-gemm-8x32"));
-        // not for a first layer on 3 channels, a stride of 2 or padding 3 (backward-data would need padding -1)
-        foreach (var d in new[] { new Conv2dDesc(2, 3, 10, 10, 16, 3, 3, padding: 1), new Conv2dDesc(2, 16, 10, 10, 16, 3, 3, stride: 2, padding: 1),
-                                  new Conv2dDesc(2, 16, 4, 4, 16, 3, 3, padding: 3) })
-        {
-            using var plan = be.CreateConv2d(d);
-            Assert.That(plan.Implementation, Does.Not.Contain("winograd"), d.ToString());
-        }
-    }
+    /// <summary>Which algorithm an AVX-512 plan runs: Winograd for 3x3 stride 1 from 16 channels, space-to-depth for strided
+    /// kernels 2s+1..3s wide, kernel splitting for stride-1 4..6 taps where the direct kernel does not run; else im2col.</summary>
+    public static IEnumerable<TestCaseData> PlanChoices() =>
+    [
+        new TestCaseData(new Conv2dDesc(2, 16, 10, 10, 16, 3, 3, padding: 1), "native:avx512:winograd-2x2-3x3-gemm-8x32").SetArgDisplayNames("3x3 C16"),
+        new TestCaseData(new Conv2dDesc(2, 3, 10, 10, 16, 3, 3, padding: 1), "native:avx512:im2col-gemm-8x32").SetArgDisplayNames("3x3 C3"),
+        new TestCaseData(new Conv2dDesc(2, 16, 10, 10, 16, 3, 3, stride: 2, padding: 1), "native:avx512:im2col-gemm-8x32").SetArgDisplayNames("3x3 stride 2"),
+        // padding 3: backward-data would need padding -1
+        new TestCaseData(new Conv2dDesc(2, 16, 4, 4, 16, 3, 3, padding: 3), "native:avx512:im2col-gemm-8x32").SetArgDisplayNames("3x3 pad 3"),
+        new TestCaseData(new Conv2dDesc(1, 3, 227, 227, 96, 11, 11, stride: 4), "native:avx512:s2d-winograd-2x2-3x3-gemm-8x32").SetArgDisplayNames("11x11 stride 4"),
+        // 7 taps at stride 2 would need 4x4 phase kernels
+        new TestCaseData(new Conv2dDesc(1, 3, 227, 227, 96, 7, 7, stride: 2), "native:avx512:im2col-gemm-8x32").SetArgDisplayNames("7x7 stride 2"),
+        new TestCaseData(new Conv2dDesc(64, 16, 12, 12, 32, 5, 5), "native:avx512:split-winograd-2x2-3x3+im2col-gemm-8x32").SetArgDisplayNames("5x5 C16"),
+        new TestCaseData(new Conv2dDesc(64, 1, 28, 28, 16, 5, 5), "native:avx512:direct-8x32+im2col-gemm-8x32").SetArgDisplayNames("5x5 C1"),
+    ];
 
-    [Test]
-    public void StridedOrFiveByFiveKernels_RunWinogradOverPhasePlanes()
+    [TestCaseSource(nameof(PlanChoices))]
+    public void Avx512Plan_NamesTheAlgorithmItRuns(Conv2dDesc d, string implementation)
     {
-        if (!NativeBackend.SupportedIsas.Contains(NativeIsa.Avx512)) Assert.Ignore("no AVX-512 here: Winograd is chosen on AVX-512 only");
-        var be = new NativeBackend(NativeIsa.Avx512);
-        using (var plan = be.CreateConv2d(new Conv2dDesc(1, 3, 227, 227, 96, 11, 11, stride: 4)))
-            Assert.That(plan.Implementation, Is.EqualTo("native:avx512:s2d-winograd-2x2-3x3-gemm-8x32"));
-        using (var plan = be.CreateConv2d(new Conv2dDesc(1, 3, 227, 227, 96, 7, 7, stride: 2)))   // 7 > 3 strides: 4x4 phase kernels
-            Assert.That(plan.Implementation, Does.Not.Contain("winograd"));
-        // stride 1, 4 to 6 taps: 2 x 2 blocks of 3x3 (the training step's second layer); not where the direct kernel runs
-        using (var plan = be.CreateConv2d(new Conv2dDesc(64, 16, 12, 12, 32, 5, 5)))
-            Assert.That(plan.Implementation, Is.EqualTo("native:avx512:split-winograd-2x2-3x3+im2col-gemm-8x32"));
-        using (var plan = be.CreateConv2d(new Conv2dDesc(64, 1, 28, 28, 16, 5, 5)))
-            Assert.That(plan.Implementation, Does.StartWith("native:avx512:direct"));
+        if (!NativeBackend.SupportedIsas.Contains(NativeIsa.Avx512)) Assert.Ignore("no AVX-512 here: these algorithms are chosen on AVX-512 only");
+        using var plan = new NativeBackend(NativeIsa.Avx512).CreateConv2d(d);
+        Assert.That(plan.Implementation, Is.EqualTo(implementation));
     }
 
     [Test]
