@@ -57,11 +57,18 @@ internal sealed class OpenClConv2dPlan : IConv2dPlan
             // stride 1: inputs copied once per call into zero-bordered buffers, so no row load needs a mask
             _hp = d.H + 2 * d.PadH; _wpad = (d.OutW + 15) / 16 * 16 + d.S - 1;
             _hpBack = d.OutH + 2 * (d.R - 1 - d.PadH); _wpadBack = (d.W + 15) / 16 * 16 + d.S - 1;
+            // one output channel per work-item runs RowsPerItem output rows, reading up to RowsPerItem - 1 zero rows past the end
+            if (_kt == 1) _hp += RowsPerItem - 1;
+            if (_ktBack == 1) _hpBack += RowsPerItem - 1;
             _xp = rt.CreateBuffer(4L * d.N * d.C * _hp * _wpad, "zero-bordered input");
             _dyp = rt.CreateBuffer(4L * d.N * d.K * _hpBack * _wpadBack, "zero-bordered output gradient");
         }
         Implementation = $"opencl:{be.DeviceName}:direct-16x{_kt}";
     }
+
+    /// <summary>Output rows per work-item of fc_f32_conv2d_fwd_padded_rows (the kernel's ROWS), used when a work-item has one
+    /// output channel.</summary>
+    private const int RowsPerItem = 4;
 
     /// <summary>Output channels per work-item: 16 when there are that many, else fewer (no lanes of zeros to multiply).</summary>
     private static int ChannelsPerItem(int channels) => channels >= 16 ? 16 : channels >= 8 ? 8 : channels >= 3 ? 4 : 1;
@@ -101,8 +108,12 @@ internal sealed class OpenClConv2dPlan : IConv2dPlan
             return;
         }
         _be.Runtime.Run(K("fc_f32_conv2d_pad_input", options), [(wpad + 15) / 16, hp, (long)n * inCh], [], geom, hp, wpad, x, padded);
-        _be.Runtime.Run(K("fc_f32_conv2d_fwd_padded", options), [(ow + 15) / 16, oh, n * blocks], Local((ow + 15) / 16, blocks), geom, hp, wpad, padded, wp,
-            bias ?? _dummy, bias is not null, relu, y);
+        if (kt == 1)
+            _be.Runtime.Run(K("fc_f32_conv2d_fwd_padded_rows", options), [(ow + 15) / 16, (oh + RowsPerItem - 1) / RowsPerItem, n * blocks],
+                Local((ow + 15) / 16, blocks), geom, hp, wpad, padded, wp, bias ?? _dummy, bias is not null, relu, y);
+        else
+            _be.Runtime.Run(K("fc_f32_conv2d_fwd_padded", options), [(ow + 15) / 16, oh, n * blocks], Local((ow + 15) / 16, blocks), geom, hp, wpad, padded, wp,
+                bias ?? _dummy, bias is not null, relu, y);
     }
 
     public void Forward(Tensor x, Tensor w, Tensor? bias, Tensor y)
