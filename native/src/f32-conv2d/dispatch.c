@@ -142,8 +142,10 @@ fc_status fc_f32_conv2d_plan_create(const fc_conv2d_desc* desc, fc_isa isa, fc_c
     FC_CALL_VOID(chosen, fc_gemm_tile, &mr, &nr);
     p->algo = choose_algo(desc, chosen);
     p->dw_direct = choose_dw_direct(desc, chosen, ow);
-    p->wino = choose_wino(desc, chosen);
-    if (choose_phases(desc, chosen, p->algo == FC_ALGO_DIRECT, &p->phases, &p->phase_step)) {
+    /* Winograd numbers the tile rows of the whole batch, and those of the input planes in backward-data, with ints */
+    int wino_fits = (int64_t)desc->n * ((fc_max(oh, desc->h) + 3) / 2) <= INT32_MAX / 2;
+    p->wino = wino_fits && choose_wino(desc, chosen);
+    if (wino_fits && choose_phases(desc, chosen, p->algo == FC_ALGO_DIRECT, &p->phases, &p->phase_step)) {
         int P = p->phases;
         fc_conv2d_desc sub = { desc->n, desc->c * P * P, oh + 2, ow + 2, desc->k, 3, 3, 1, 1, 0, 0, 1, 1, desc->activation };
         st = fc_f32_conv2d_plan_create(&sub, chosen, &p->s2d);
