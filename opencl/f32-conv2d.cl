@@ -197,17 +197,18 @@ __kernel void fc_f32_conv2d_fwd_padded(__constant int* g, int hp, int wp, __glob
 // as the backward-data of a first layer on grey images): ROWS output rows x 16 columns, so each input row loaded
 // serves up to KR of them and each weight, held in registers, ROWS of them (with one row per work-item, C3's
 // backward-data did one weight load and one row load per 16-wide FMA: 1.32 ms). The padded buffer has ROWS - 1
-// extra zero rows. global (ceil(OW/16), ceil(OH/ROWS), N * K)
+// extra zero rows. global (ceil(OW/16), ceil(OH/ROWS), N * K). Built only into the programs of KT = 1.
+#if KT == 1
 __kernel void fc_f32_conv2d_fwd_padded_rows(__constant int* g, int hp, int wp, __global const float* xp,
                                             __global const float* wpk, __global const float* bias, int has_bias,
                                             int relu, __global float* y)
 {
     const int chunk = get_global_id(0), oh0 = get_global_id(1) * ROWS, z = get_global_id(2);
     const int C = G_C, K = G_K, OW = G_OW, OH = G_OH;
-    const int k = z % K, n = z / K, ow0 = chunk * 16;
+    const int kb = z % K, n = z / K, ow0 = chunk * 16; /* KT = 1: block kb is output channel kb */
     if (ow0 >= OW || oh0 >= OH) return;
     __global const float* xn = xp + (long)n * C * hp * wp + (long)oh0 * wp + ow0;
-    __global const float* wb = wpk + (long)k * C * KR * KS;
+    __global const float* wb = wpk + (long)kb * C * KR * KS;
     float16 acc[ROWS];
     #pragma unroll
     for (int j = 0; j < ROWS; j++) acc[j] = (float16)(0.0f);
@@ -230,11 +231,10 @@ __kernel void fc_f32_conv2d_fwd_padded_rows(__constant int* g, int hp, int wp, _
     #pragma unroll
     for (int j = 0; j < ROWS; j++) {
         if (oh0 + j >= OH) break;
-        float16 v = acc[j] + (float16)(has_bias ? bias[k] : 0.0f);
-        if (relu) v = select((float16)(0.0f), v, isgreater(v, (float16)(0.0f)));
-        store16(v, y + (((long)n * K + k) * OH + oh0 + j) * OW + ow0, min(16, OW - ow0));
+        STORE_OUTPUTS((&acc[j]), oh0 + j)
     }
 }
+#endif
 
 // backward-filter on the padded input (stride 1, dilation 1); one work-item per (c, k); global (C, K)
 __kernel void fc_f32_conv2d_bwd_filter_padded(__constant int* g, int n_images, int hp, int wp, __global const float* xp,

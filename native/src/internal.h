@@ -19,7 +19,7 @@ FC_HIDDEN int fc_threads(void);
 /* Per-thread scratch, grown on demand and kept: plans and calls reuse it, so steady state touches no new page. */
 enum {
     FC_SCRATCH_PACK_A, FC_SCRATCH_PACK_B, FC_SCRATCH_TILE, FC_SCRATCH_COLUMNS, FC_SCRATCH_REDUCE,
-    FC_SCRATCH_WINO_U, FC_SCRATCH_WINO_V, FC_SCRATCH_WINO_M, /* Winograd: transformed filters, input, products */
+    FC_SCRATCH_WINO_Z, FC_SCRATCH_WINO_V, FC_SCRATCH_WINO_M, /* Winograd: filter-gradient sums, input, products */
     FC_SCRATCH_S2D_X, FC_SCRATCH_S2D_W,                        /* space-to-depth: phase planes, rearranged filters */
     FC_SCRATCH_SLOTS
 };

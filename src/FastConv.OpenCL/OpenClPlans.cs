@@ -108,12 +108,10 @@ internal sealed class OpenClConv2dPlan : IConv2dPlan
             return;
         }
         _be.Runtime.Run(K("fc_f32_conv2d_pad_input", options), [(wpad + 15) / 16, hp, (long)n * inCh], [], geom, hp, wpad, x, padded);
-        if (kt == 1)
-            _be.Runtime.Run(K("fc_f32_conv2d_fwd_padded_rows", options), [(ow + 15) / 16, (oh + RowsPerItem - 1) / RowsPerItem, n * blocks],
-                Local((ow + 15) / 16, blocks), geom, hp, wpad, padded, wp, bias ?? _dummy, bias is not null, relu, y);
-        else
-            _be.Runtime.Run(K("fc_f32_conv2d_fwd_padded", options), [(ow + 15) / 16, oh, n * blocks], Local((ow + 15) / 16, blocks), geom, hp, wpad, padded, wp,
-                bias ?? _dummy, bias is not null, relu, y);
+        // one output channel per work-item: RowsPerItem output rows each
+        var (kernel, rows) = kt == 1 ? ("fc_f32_conv2d_fwd_padded_rows", RowsPerItem) : ("fc_f32_conv2d_fwd_padded", 1);
+        _be.Runtime.Run(K(kernel, options), [(ow + 15) / 16, (oh + rows - 1) / rows, n * blocks], Local((ow + 15) / 16, blocks), geom, hp, wpad,
+            padded, wp, bias ?? _dummy, bias is not null, relu, y);
     }
 
     public void Forward(Tensor x, Tensor w, Tensor? bias, Tensor y)
