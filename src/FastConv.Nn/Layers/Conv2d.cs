@@ -30,6 +30,20 @@ public sealed class Conv2d : Layer
     /// <summary>The implementation the backend chose for the current batch shape, once Forward has run.</summary>
     public string? Implementation => _plan?.Implementation;
 
+    /// <summary>The activation the plan applies after the bias (<see cref="Sequential"/> sets ReLU when a ReLU layer
+    /// follows); the output is then the activated map and Backward still takes the gradient of the pre-activation.</summary>
+    public Activation FusedActivation
+    {
+        get => _activation;
+        internal set
+        {
+            if (value == _activation) return;
+            _activation = value;
+            DisposeBuffers();   // re-planned for the new activation at the next Forward
+        }
+    }
+    private Activation _activation;
+
     public override IReadOnlyList<Parameter> Parameters => [Weight, Bias];
 
     public override string Describe() => $"{OutChannels} filters {KernelSize}x{KernelSize}, stride {Stride}, pad {Padding}";
@@ -39,7 +53,8 @@ public sealed class Conv2d : Layer
         CheckRank(input, 4, $"Conv2d '{Name}'");
         if (input[1] != InChannels)
             throw new ArgumentException($"Conv2d '{Name}': expects {InChannels} input channels, got {input[1]} (input {ShapeMath.Format(input)}).");
-        return new Conv2dDesc(input[0], InChannels, input[2], input[3], OutChannels, KernelSize, KernelSize, Stride, Padding);
+        return new Conv2dDesc(input[0], InChannels, input[2], input[3], OutChannels, KernelSize, KernelSize, Stride, Padding,
+                              activation: FusedActivation);
     }
 
     public override int[] OutputShape(ReadOnlySpan<int> input) => DescFor(input).OutputShape;

@@ -1,15 +1,29 @@
 namespace FastConv.Nn;
 
 /// <summary>y = max(0, x); dx = dy where x &gt; 0.</summary>
+/// <remarks><see cref="Sequential"/> may fold either half into a neighbour (same results, bit for bit): after a
+/// Conv2d the convolution applies max(0, ·) itself and Forward passes its output on (max(0, ·) of it changes nothing,
+/// and x &gt; 0 there exactly where the pre-activation was); before a MaxPool2d the pool masks its incoming gradient by
+/// its own output, so Backward has nothing left to do.</remarks>
 public sealed class ReLU(IBackend backend) : Layer(backend)
 {
+    private bool _passedOn;
+
     public override string Kind => "ReLU";
     public override string Describe() => "max(0, x)";
     public override int[] OutputShape(ReadOnlySpan<int> input) => input.ToArray();
+    public override Tensor? Output => _passedOn ? X : Y;
+
+    /// <summary>The layer before applies max(0, ·) (a Conv2d with <see cref="Conv2d.FusedActivation"/> ReLU).</summary>
+    public bool AppliedByPrevious { get; internal set; }
+    /// <summary>The layer after masks the gradient it returns (a MaxPool2d with <see cref="Pool2dLayer.MasksGradientByOutput"/>).</summary>
+    public bool MaskedByNext { get; internal set; }
 
     public override Tensor Forward(Tensor x, bool training)
     {
         Bind(x);
+        _passedOn = AppliedByPrevious;
+        if (_passedOn) return x;
         Backend.ReluForward(x, Y!);
         return Y!;
     }
@@ -18,6 +32,7 @@ public sealed class ReLU(IBackend backend) : Layer(backend)
     {
         var x = Input;
         if (!ComputeInputGradient) return null;
+        if (MaskedByNext) return dy;
         Backend.ReluBackward(x, dy, Dx!);
         return Dx;
     }

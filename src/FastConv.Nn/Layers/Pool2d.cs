@@ -18,6 +18,12 @@ public abstract class Pool2dLayer : Layer
     public int Padding { get; }
     public string? Implementation => _plan?.Implementation;
 
+    /// <summary>Max pooling after a ReLU (set by <see cref="Sequential"/>): Backward first zeroes dy where the pooled
+    /// output is 0, which is the ReLU's backward done on the pooled map (k² times fewer elements): a window's gradient
+    /// goes to its maximum, and that input is &gt; 0 exactly when the output is.</summary>
+    public bool MasksGradientByOutput { get; internal set; }
+    private Tensor? _masked;
+
     public override string Describe() => $"{KernelSize}x{KernelSize}, stride {Stride}" + (Padding > 0 ? $", pad {Padding}" : "");
 
     private Pool2dDesc DescFor(ReadOnlySpan<int> input)
@@ -41,14 +47,20 @@ public abstract class Pool2dLayer : Layer
     {
         var x = Input;
         if (!ComputeInputGradient) return null;
+        if (MasksGradientByOutput)
+        {
+            _masked ??= Backend.Allocate(Y!.Shape);
+            Backend.ReluBackward(Y!, dy, _masked);
+            dy = _masked;
+        }
         _plan!.Backward(x, dy, Dx!);
         return Dx;
     }
 
     protected override void DisposeBuffers()
     {
-        _plan?.Dispose();
-        _plan = null;
+        _plan?.Dispose(); _masked?.Dispose();
+        _plan = null; _masked = null;
         base.DisposeBuffers();
     }
 }

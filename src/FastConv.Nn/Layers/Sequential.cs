@@ -29,8 +29,34 @@ public sealed class Sequential : IDisposable
             foreach (var p in l.Parameters) p.Name = $"{l.Name}.{RoleOf(l, p)}";
         }
         layers[0].ComputeInputGradient = false;
+        Fuse(true);
         Summary = Summarize(1);
         OutputShape = Summary[^1].OutputShape[1..];
+    }
+
+    /// <summary>
+    /// Whether neighbouring layers share work (on by default): a Conv2d followed by a ReLU applies the ReLU in its
+    /// own forward pass, and a ReLU followed by a MaxPool2d leaves its backward to the pool, which masks the smaller
+    /// pooled gradient instead. Losses, gradients and outputs are the same bit for bit either way; what changes is that
+    /// such a Conv2d's <see cref="Layer.Output"/> is the activated map, and two passes over the largest activations
+    /// are saved. Set it to false (at construction) to run every layer on its own.
+    /// </summary>
+    public bool FuseLayers { get => _fused; init => Fuse(value); }
+    private bool _fused;
+
+    private void Fuse(bool on)
+    {
+        _fused = on;
+        for (int i = 0; i < _layers.Length; i++)
+        {
+            if (_layers[i] is not ReLU relu) continue;
+            bool afterConv = on && i > 0 && _layers[i - 1] is Conv2d;
+            bool beforeMaxPool = on && i + 1 < _layers.Length && _layers[i + 1] is MaxPool2d;
+            if (i > 0 && _layers[i - 1] is Conv2d conv) conv.FusedActivation = afterConv ? Activation.Relu : Activation.None;
+            if (i + 1 < _layers.Length && _layers[i + 1] is MaxPool2d pool) pool.MasksGradientByOutput = beforeMaxPool;
+            relu.AppliedByPrevious = afterConv;
+            relu.MaskedByNext = beforeMaxPool;
+        }
     }
 
     private static string RoleOf(Layer l, Parameter p) => p.Name.Contains('.') ? p.Name[(p.Name.LastIndexOf('.') + 1)..] : p.Name;
