@@ -254,6 +254,12 @@ int main(void)
                 { 3, 2, 13, 21, 5, 5, 5, 1, 1, 0, 1, 1, 1, 0 },    /* direct 5x5 paths: uneven padding, a ragged second chunk */
                 { 2, 2, 7, 6, 9, 5, 5, 1, 1, 2, 1, 1, 1, 1 },      /* direct forward: rows of 7 padded floats, 3 in a vector */
                 { 1, 1, 40, 40, 2, 3, 3, 1, 1, 0, 0, 1, 1, 0 },    /* P = 1444 > NC: two column blocks */
+                /* backward-data with 16 input channels in the lanes (AVX-512 from 16 channels, not Winograd, not 1x1) */
+                { 2, 17, 11, 13, 5, 3, 3, 2, 2, 1, 1, 1, 1, 0 },   /* stride 2, a second channel block of one */
+                { 1, 16, 10, 19, 9, 3, 3, 1, 1, 2, 2, 2, 2, 1 },   /* dilation 2: output rows of 8 + 8 + 3 columns */
+                { 2, 20, 9, 9, 6, 7, 7, 1, 1, 3, 3, 1, 1, 0 },     /* 7x7 padding 3: taps in the padding dropped */
+                { 1, 32, 9, 9, 8, 1, 1, 2, 2, 0, 0, 1, 1, 0 },     /* 1x1 stride 2: inputs no tap reaches stay 0 */
+                { 1, 16, 9, 8, 4, 3, 2, 2, 1, 1, 0, 1, 1, 0 },     /* uneven strides and padding */
             };
             for (size_t i = 0; i < sizeof convs / sizeof convs[0]; i++) conv_case(isa, convs[i]);
             /* Winograd F(2x2, 3x3), forced on every ISA (and chosen by itself for AVX-512 from 16 channels) */

@@ -88,11 +88,23 @@ static int choose_wino(const fc_conv2d_desc* d, fc_isa isa)
     return isa == FC_ISA_AVX512 && d->c >= 16 && d->k >= 16;
 }
 
+/* Backward-data by the direct kernel with the input channels in the lanes (direct-avx512.inc), for AVX-512 plans that
+ * Winograd does not take, with 16 or more input channels to fill the lanes, planes of at most 4096 positions (the
+ * per-thread accumulation plane, 16 floats a position, stays in L2) and not 1x1 stride 1 (a GEMM in place there).
+ * FASTCONV_CONV_ALGO=im2col turns it off. */
+static int choose_dx_lanes(const fc_conv2d_desc* d, fc_isa isa, int wino)
+{
+    const char* force = getenv("FASTCONV_CONV_ALGO");
+    int one_by_one = d->r == 1 && d->s == 1 && d->stride_h == 1 && d->stride_w == 1 && d->pad_h == 0 && d->pad_w == 0;
+    return isa == FC_ISA_AVX512 && !(force && !strcmp(force, "im2col")) && !wino && !one_by_one && d->c >= 16 &&
+           (int64_t)d->h * d->w <= 4096;
+}
+
 /* Phase planes (conv2d.inc): a convolution whose taps are r = A*a + s*u, a < P, u < 3, runs as a stride-1 3x3
  * one on C*P*P channels, by Winograd. Space-to-depth (P = s, A = 1) for strided kernels 2s+1 .. 3s wide
  * (AlexNet's 11x11 stride 4: 19% more multiply-adds as 12x12 taps, then 2.25x fewer); kernel splitting (P = 2,
  * A = 3) for stride-1 kernels of 4 to 6 taps (a 5x5 as four 3x3 blocks: 36 taps for 25, then 2.25x fewer: the
- * training step's 16 -> 32 layer; its backward-data stays on the GEMM). Chosen with Winograd's rule on the new
+ * training step's 16 -> 32 layer; its backward-data runs without the phases). Chosen with Winograd's rule on the new
  * channel count, where the direct kernel is not; FASTCONV_CONV_ALGO=winograd forces and =im2col refuses it as for Winograd. Sets *P and *A. */
 static int choose_phases(const fc_conv2d_desc* d, fc_isa isa, int direct, int* P, int* A)
 {
@@ -145,6 +157,8 @@ fc_status fc_f32_conv2d_plan_create(const fc_conv2d_desc* desc, fc_isa isa, fc_c
     /* Winograd numbers the tile rows of the whole batch, and those of the input planes in backward-data, with ints */
     int wino_fits = (int64_t)desc->n * ((fc_max(oh, desc->h) + 3) / 2) <= INT32_MAX / 2;
     p->wino = wino_fits && choose_wino(desc, chosen);
+    p->dx_lanes = choose_dx_lanes(desc, chosen, p->wino);
+    const char* dx_name = p->dx_lanes ? "direct-16c" : "im2col-gemm";
     if (wino_fits && choose_phases(desc, chosen, p->algo == FC_ALGO_DIRECT, &p->phases, &p->phase_step)) {
         int P = p->phases;
         fc_conv2d_desc sub = { desc->n, desc->c * P * P, oh + 2, ow + 2, desc->k, 3, 3, 1, 1, 0, 0, 1, 1, desc->activation };
@@ -157,14 +171,16 @@ fc_status fc_f32_conv2d_plan_create(const fc_conv2d_desc* desc, fc_isa isa, fc_c
         snprintf(p->s2d->implementation, sizeof p->s2d->implementation, "native:%s:winograd-2x2-3x3-gemm-%dx%d", fc_isa_name(chosen), mr, nr);
         if (desc->stride_h > 1)
             snprintf(p->implementation, sizeof p->implementation, "native:%s:s2d-winograd-2x2-3x3-gemm-%dx%d", fc_isa_name(chosen), mr, nr);
-        else /* backward-data stays on the GEMM */
-            snprintf(p->implementation, sizeof p->implementation, "native:%s:split-winograd-2x2-3x3+im2col-gemm-%dx%d", fc_isa_name(chosen), mr, nr);
+        else /* backward-data runs without the phase planes */
+            snprintf(p->implementation, sizeof p->implementation, "native:%s:split-winograd-2x2-3x3+%s", fc_isa_name(chosen), dx_name);
         p->algo = FC_ALGO_IM2COL_GEMM;
         p->dw_direct = 0;
     } else if (p->wino)
         snprintf(p->implementation, sizeof p->implementation, "native:%s:winograd-2x2-3x3-gemm-%dx%d", fc_isa_name(chosen), mr, nr);
     else if (p->algo == FC_ALGO_DIRECT) /* forward and backward-filter direct, backward-data on the GEMM */
         snprintf(p->implementation, sizeof p->implementation, "native:%s:direct-8x32+im2col-gemm-%dx%d", fc_isa_name(chosen), mr, nr);
+    else if (p->dx_lanes)
+        snprintf(p->implementation, sizeof p->implementation, "native:%s:im2col-gemm-%dx%d+direct-16c", fc_isa_name(chosen), mr, nr);
     else
         snprintf(p->implementation, sizeof p->implementation, "native:%s:im2col-gemm-%dx%d", fc_isa_name(chosen), mr, nr);
     *plan = p;
