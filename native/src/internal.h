@@ -21,6 +21,7 @@ enum {
     FC_SCRATCH_PACK_A, FC_SCRATCH_PACK_B, FC_SCRATCH_TILE, FC_SCRATCH_COLUMNS, FC_SCRATCH_REDUCE,
     FC_SCRATCH_WINO_Z, FC_SCRATCH_WINO_V, FC_SCRATCH_WINO_M, /* Winograd: filter-gradient sums, input, products */
     FC_SCRATCH_S2D_X, FC_SCRATCH_S2D_W,                        /* space-to-depth: phase planes, rearranged filters */
+    FC_SCRATCH_LANES_DY, FC_SCRATCH_LANES_X,                   /* 16-lane backward-filter: dy transposed, x padded */
     FC_SCRATCH_SLOTS
 };
 FC_HIDDEN float* fc_scratch(int slot, size_t floats);
@@ -82,6 +83,7 @@ struct fc_conv2d_plan {
     int dw_direct; /* backward-filter by the direct 5x5 kernel (AVX-512) instead of the GEMM */
     int wino;      /* 3x3 stride 1: forward, backward-data and backward-filter by Winograd F(2x2, 3x3) */
     int dx_lanes;  /* backward-data by the direct kernel with 16 input channels in the lanes (AVX-512) */
+    int dw_lanes;  /* backward-filter by the direct kernel with 16 output channels in the lanes (AVX-512) */
     struct fc_conv2d_plan* s2d; /* the stride-1 3x3 plan over phase planes (conv2d.inc), or NULL */
     int phases, phase_step;     /* P and A of those planes: taps r = A*a + stride*u */
     char implementation[64];
