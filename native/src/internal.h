@@ -83,7 +83,8 @@ struct fc_conv2d_plan {
     int dw_direct; /* backward-filter by the direct 5x5 kernel (AVX-512) instead of the GEMM */
     int wino;      /* 3x3 stride 1: forward, backward-data and backward-filter by Winograd F(2x2, 3x3) */
     int dx_lanes;  /* backward-data by the direct kernel with 16 input channels in the lanes (AVX-512) */
-    int dw_lanes;  /* backward-filter by the direct kernel with 16 output channels in the lanes (AVX-512) */
+    int dw_lanes;  /* backward-filter by the direct kernel with 32 output channels in the lanes (AVX-512) */
+    int y_lanes;   /* forward by the direct kernel with 32 output channels in the lanes (AVX-512) */
     struct fc_conv2d_plan* s2d; /* the stride-1 3x3 plan over phase planes (conv2d.inc), or NULL */
     int phases, phase_step;     /* P and A of those planes: taps r = A*a + stride*u */
     char implementation[64];

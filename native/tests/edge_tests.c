@@ -260,10 +260,11 @@ int main(void)
                 { 2, 20, 9, 9, 6, 7, 7, 1, 1, 3, 3, 1, 1, 0 },     /* 7x7 padding 3: taps in the padding dropped */
                 { 1, 32, 9, 9, 8, 1, 1, 2, 2, 0, 0, 1, 1, 0 },     /* 1x1 stride 2: inputs no tap reaches stay 0 */
                 { 1, 16, 9, 8, 4, 3, 2, 2, 1, 1, 0, 1, 1, 0 },     /* uneven strides and padding */
-                /* backward-filter with 32 output channels in the lanes (from K = 24 and C*R*S = 256) */
+                /* backward-filter (from K = 24 and C*R*S = 256) and, but for kernel splitting, forward with 32 output
+                 * channels in the lanes */
                 { 3, 11, 28, 28, 24, 5, 5, 1, 1, 2, 2, 1, 1, 1 },  /* two chunks of images: partial sums carried over */
                 { 2, 16, 17, 19, 32, 3, 7, 1, 1, 2, 3, 2, 1, 0 },  /* 3x7, dilation 2x1: a kernel-row pair, 5 + 2 columns */
-                { 2, 12, 16, 16, 33, 7, 7, 2, 2, 3, 3, 1, 1, 0 },  /* stride 2: a second block of one channel */
+                { 2, 12, 16, 16, 33, 7, 7, 2, 2, 3, 3, 1, 1, 1 },  /* stride 2: a second block of one channel; ReLU */
             };
             for (size_t i = 0; i < sizeof convs / sizeof convs[0]; i++) conv_case(isa, convs[i]);
             /* Winograd F(2x2, 3x3), forced on every ISA (and chosen by itself for AVX-512 from 16 channels) */

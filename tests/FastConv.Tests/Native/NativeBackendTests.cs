@@ -34,22 +34,25 @@ public unsafe class NativeBackendTests
     /// <summary>Which algorithm an AVX-512 plan runs: Winograd for 3x3 stride 1 from 16 channels, space-to-depth for strided
     /// kernels 2s+1..3s wide, kernel splitting for stride-1 4..6 taps where the direct kernel does not run; else im2col;
     /// backward-data outside Winograd by the 16-channel direct kernel from 16 input channels (not for 1x1 stride 1), and
-    /// backward-filter by the 32-channel one from 24 output channels and a reduction C*R*S of 256.</summary>
+    /// backward-filter by the 32-channel one from 24 output channels and a reduction C*R*S of 256, and forward by the
+    /// 32-channel direct kernel where the GEMM would run, for reductions of 256 to 2048.</summary>
     public static IEnumerable<TestCaseData> PlanChoices() =>
     [
         new TestCaseData(new Conv2dDesc(2, 16, 10, 10, 16, 3, 3, padding: 1), "native:avx512:winograd-2x2-3x3-gemm-8x32").SetArgDisplayNames("3x3 C16"),
         new TestCaseData(new Conv2dDesc(2, 3, 10, 10, 16, 3, 3, padding: 1), "native:avx512:im2col-gemm-8x32").SetArgDisplayNames("3x3 C3"),
-        new TestCaseData(new Conv2dDesc(2, 16, 10, 10, 16, 3, 3, stride: 2, padding: 1), "native:avx512:im2col-gemm-8x32+dx-16c").SetArgDisplayNames("3x3 stride 2"),
+        new TestCaseData(new Conv2dDesc(2, 16, 10, 10, 16, 3, 3, stride: 2, padding: 1), "native:avx512:im2col-gemm-8x32+dx-c16").SetArgDisplayNames("3x3 stride 2"),
         // padding 3: backward-data would need padding -1
-        new TestCaseData(new Conv2dDesc(2, 16, 4, 4, 16, 3, 3, padding: 3), "native:avx512:im2col-gemm-8x32+dx-16c").SetArgDisplayNames("3x3 pad 3"),
+        new TestCaseData(new Conv2dDesc(2, 16, 4, 4, 16, 3, 3, padding: 3), "native:avx512:im2col-gemm-8x32+dx-c16").SetArgDisplayNames("3x3 pad 3"),
         new TestCaseData(new Conv2dDesc(1, 3, 227, 227, 96, 11, 11, stride: 4), "native:avx512:s2d-winograd-2x2-3x3-gemm-8x32").SetArgDisplayNames("11x11 stride 4"),
         // 7 taps at stride 2 would need 4x4 phase kernels
         new TestCaseData(new Conv2dDesc(1, 3, 227, 227, 96, 7, 7, stride: 2), "native:avx512:im2col-gemm-8x32").SetArgDisplayNames("7x7 stride 2"),
-        new TestCaseData(new Conv2dDesc(64, 16, 12, 12, 32, 5, 5), "native:avx512:split-winograd-2x2-3x3+dx-16c+dw-16c").SetArgDisplayNames("5x5 C16"),
+        new TestCaseData(new Conv2dDesc(64, 16, 12, 12, 32, 5, 5), "native:avx512:split-winograd-2x2-3x3+dx-c16+dw-k32").SetArgDisplayNames("5x5 C16"),
         new TestCaseData(new Conv2dDesc(2, 15, 10, 10, 16, 3, 3, stride: 2, padding: 1), "native:avx512:im2col-gemm-8x32").SetArgDisplayNames("3x3 stride 2 C15"),
         new TestCaseData(new Conv2dDesc(2, 64, 7, 7, 32, 1, 1), "native:avx512:im2col-gemm-8x32").SetArgDisplayNames("1x1 C64"),
-        new TestCaseData(new Conv2dDesc(2, 32, 16, 16, 32, 7, 7, padding: 3), "native:avx512:im2col-gemm-8x32+dx-16c+dw-16c").SetArgDisplayNames("7x7 C32"),
-        new TestCaseData(new Conv2dDesc(2, 12, 16, 16, 32, 7, 7, stride: 2), "native:avx512:im2col-gemm-8x32+dw-16c").SetArgDisplayNames("7x7 stride 2 C12"),
+        new TestCaseData(new Conv2dDesc(2, 32, 16, 16, 32, 7, 7, padding: 3), "native:avx512:direct-k32+dx-c16+dw-k32").SetArgDisplayNames("7x7 C32"),
+        // a reduction of 48*7*7 = 2352: the forward's packed weights would not stay in L2
+        new TestCaseData(new Conv2dDesc(2, 48, 16, 16, 32, 7, 7, padding: 3), "native:avx512:im2col-gemm-8x32+dx-c16+dw-k32").SetArgDisplayNames("7x7 C48"),
+        new TestCaseData(new Conv2dDesc(2, 12, 16, 16, 32, 7, 7, stride: 2), "native:avx512:direct-k32+dw-k32").SetArgDisplayNames("7x7 stride 2 C12"),
         new TestCaseData(new Conv2dDesc(64, 1, 28, 28, 16, 5, 5), "native:avx512:direct-8x32+im2col-gemm-8x32").SetArgDisplayNames("5x5 C1"),
     ];
 
