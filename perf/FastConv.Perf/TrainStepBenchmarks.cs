@@ -22,10 +22,8 @@ public class TrainStepBenchmarks
     private Trainer _trainer = null!;
     private Tensor _x = null!, _y = null!;
 
-    public static Sequential Network(IBackend be) => new(be, [1, 28, 28],
-        new Conv2d(be, 1, 16, 5), new ReLU(be), new MaxPool2d(be),
-        new Conv2d(be, 16, 32, 5), new ReLU(be), new MaxPool2d(be),
-        new Flatten(be), new Linear(be, 32 * 4 * 4, 10, heInit: false));
+    /// <summary>ModelZoo's "small-cnn" (so `fastconv bench --model small-cnn` times the same step op by op).</summary>
+    public static Sequential Network(IBackend be) => ModelZoo.Create("small-cnn", be, [1, 28, 28], 10, seed: 1, initialize: false);
 
     /// <summary>FLOPs of one step (<see cref="Sequential.TrainingStepFlops"/>).</summary>
     public static double StepFlops { get; } = StepFlopsOf();

@@ -3,7 +3,7 @@ namespace FastConv.Nn;
 /// <summary>Models by name, each built for an input shape [C, H, W] and a class count.</summary>
 public static class ModelZoo
 {
-    public static readonly string[] Names = ["cs231n-3layer", "cs231n-convnet", "lenet", "vgg-small", "vgg16"];
+    public static readonly string[] Names = ["cs231n-3layer", "cs231n-convnet", "lenet", "small-cnn", "vgg-small", "vgg16"];
 
     /// <summary>What each preset is, for help texts.</summary>
     public static string Description(string name) => name switch
@@ -11,6 +11,7 @@ public static class ModelZoo
         "cs231n-3layer" => "conv 32 7x7 - relu - 2x2 max pool - affine 100 - relu - affine (the assignment's ThreeLayerConvNet)",
         "cs231n-convnet" => "the notes' pattern INPUT - [CONV - RELU - POOL] x2 - FC - RELU - FC: conv 32 3x3, conv 64 3x3, fc 128",
         "lenet" => "conv 6 5x5 - relu - pool - conv 16 5x5 - relu - pool - fc 120 - fc 84 - fc (LeNet-5 with ReLU and max pool)",
+        "small-cnn" => "conv 16 5x5 - relu - pool - conv 32 5x5 - relu - pool - fc (the training step the perf suite times against TorchSharp)",
         "vgg-small" => "[conv 3x3 - bn - relu] x2 - pool, three times (32, 64, 128), fc 256 - dropout - fc",
         "vgg16" => "VGG-16 configuration D (13 conv 3x3 + 3 fc; 138M parameters at 224x224)",
         _ => throw UnknownModel(name),
@@ -41,6 +42,10 @@ public static class ModelZoo
                 new Conv2d(be, 6, 16, 5), new ReLU(be), new MaxPool2d(be),
                 new Flatten(be), new Linear(be, 16 * ((h / 2 - 4) / 2) * ((w / 2 - 4) / 2), 120), new ReLU(be),
                 new Linear(be, 120, 84), new ReLU(be), new Linear(be, 84, classes, heInit: false)),
+            "small-cnn" => new Sequential(be, inputShape,
+                new Conv2d(be, c, 16, 5), new ReLU(be), new MaxPool2d(be),
+                new Conv2d(be, 16, 32, 5), new ReLU(be), new MaxPool2d(be),
+                new Flatten(be), new Linear(be, 32 * (((h - 4) / 2 - 4) / 2) * (((w - 4) / 2 - 4) / 2), classes, heInit: false)),
             "vgg-small" => new Sequential(be, inputShape,
             [
                 .. VggBlock(be, c, 32, 2, bn: true), .. VggBlock(be, 32, 64, 2, bn: true), .. VggBlock(be, 64, 128, 2, bn: true),
