@@ -97,6 +97,12 @@ struct fc_conv2d_plan {
                                                  float* dx);                                                          \
     FC_HIDDEN int fc_f32_conv2d_bwd_filter__##isa(const struct fc_conv2d_plan* p, const float* x,              \
                                                         const float* dy, float* dw, float* dbias);
+/* 1x1, stride 1, no padding: an image is its own column matrix (C x P) */
+static inline int fc_conv_one_by_one(const fc_conv2d_desc* d)
+{
+    return d->r == 1 && d->s == 1 && d->stride_h == 1 && d->stride_w == 1 && d->pad_h == 0 && d->pad_w == 0;
+}
+
 FC_DECLARE_CONV(scalar)
 FC_DECLARE_CONV(avx2)
 FC_DECLARE_CONV(avx512)

@@ -51,6 +51,13 @@ static fc_status check_sizes(const fc_conv2d_desc* d, int oh, int ow)
     return FC_OK;
 }
 
+/* FASTCONV_CONV_ALGO names this algorithm ("im2col" turns every other one off, "winograd" forces Winograd) */
+static int algo_forced(const char* name)
+{
+    const char* force = getenv("FASTCONV_CONV_ALGO");
+    return force && !strcmp(force, name);
+}
+
 /* Where the direct AVX-512 kernels run instead of the im2col GEMM, decided once per plan (measured at 1 thread):
  * - forward, stride 1, a short and wide reduction (C*R*S <= 64, S >= 5: a first layer on grey images): C3's
  *   1x28x28 5x5 forward 0.77 ms direct vs 1.02 ms im2col; with 3x3 kernels or longer reductions the GEMM wins;
@@ -59,8 +66,7 @@ static fc_status check_sizes(const fc_conv2d_desc* d, int oh, int ow)
  * FASTCONV_CONV_ALGO=im2col turns both off, for comparisons. */
 static int direct_allowed(const fc_conv2d_desc* d, fc_isa isa)
 {
-    const char* force = getenv("FASTCONV_CONV_ALGO");
-    return isa == FC_ISA_AVX512 && !(force && !strcmp(force, "im2col")) && d->stride_h == 1 && d->stride_w == 1 &&
+    return isa == FC_ISA_AVX512 && !algo_forced("im2col") && d->stride_h == 1 && d->stride_w == 1 &&
            d->dilation_h == 1 && d->dilation_w == 1 && (int64_t)d->c * d->r * d->s <= 64;
 }
 
@@ -80,11 +86,10 @@ static int choose_dw_direct(const fc_conv2d_desc* d, fc_isa isa, int ow)
  * forces it on every eligible plan and ISA (the C edge tests do), =im2col turns it off. */
 static int choose_wino(const fc_conv2d_desc* d, fc_isa isa)
 {
-    const char* force = getenv("FASTCONV_CONV_ALGO");
     int eligible = d->r == 3 && d->s == 3 && d->stride_h == 1 && d->stride_w == 1 && d->dilation_h == 1 &&
                    d->dilation_w == 1 && d->pad_h <= 2 && d->pad_w <= 2;
-    if (!eligible || (force && !strcmp(force, "im2col"))) return 0;
-    if (force && !strcmp(force, "winograd")) return 1;
+    if (!eligible || algo_forced("im2col")) return 0;
+    if (algo_forced("winograd")) return 1;
     return isa == FC_ISA_AVX512 && d->c >= 16 && d->k >= 16;
 }
 
@@ -94,9 +99,7 @@ static int choose_wino(const fc_conv2d_desc* d, fc_isa isa)
  * FASTCONV_CONV_ALGO=im2col turns it off. */
 static int choose_dx_lanes(const fc_conv2d_desc* d, fc_isa isa, int wino)
 {
-    const char* force = getenv("FASTCONV_CONV_ALGO");
-    int one_by_one = d->r == 1 && d->s == 1 && d->stride_h == 1 && d->stride_w == 1 && d->pad_h == 0 && d->pad_w == 0;
-    return isa == FC_ISA_AVX512 && !(force && !strcmp(force, "im2col")) && !wino && !one_by_one && d->c >= 16 &&
+    return isa == FC_ISA_AVX512 && !algo_forced("im2col") && !wino && !fc_conv_one_by_one(d) && d->c >= 16 &&
            (int64_t)d->h * d->w <= 4096;
 }
 
@@ -107,8 +110,7 @@ static int choose_dx_lanes(const fc_conv2d_desc* d, fc_isa isa, int wino)
  * 32 -> 64 3x3 stride 2 2.6 -> 2.0; a 3 -> 32 3x3 layer (C*R*S = 27) was 2x slower and a 1x1 layer too. */
 static int choose_dw_lanes(const fc_conv2d_desc* d, fc_isa isa, int wino, int dw_direct)
 {
-    const char* force = getenv("FASTCONV_CONV_ALGO");
-    return isa == FC_ISA_AVX512 && !(force && !strcmp(force, "im2col")) && !wino && !dw_direct &&
+    return isa == FC_ISA_AVX512 && !algo_forced("im2col") && !wino && !dw_direct &&
            d->r * d->s > 1 && d->k >= 24 && (int64_t)d->c * d->r * d->s >= 256;
 }
 
@@ -120,9 +122,8 @@ static int choose_dw_lanes(const fc_conv2d_desc* d, fc_isa isa, int wino, int dw
  * step's 16 -> 32 5x5 kernel splitting stays ahead (0.97 vs 1.03 ms). */
 static int choose_y_lanes(const fc_conv2d_desc* d, fc_isa isa, int wino, int direct, int64_t positions)
 {
-    const char* force = getenv("FASTCONV_CONV_ALGO");
     int64_t crs = (int64_t)d->c * d->r * d->s;
-    return isa == FC_ISA_AVX512 && !(force && !strcmp(force, "im2col")) && !wino && !direct && d->r * d->s > 1 &&
+    return isa == FC_ISA_AVX512 && !algo_forced("im2col") && !wino && !direct && d->r * d->s > 1 &&
            d->k >= 24 && crs >= 256 && crs <= 2048 && positions <= 4096;
 }
 
@@ -134,14 +135,13 @@ static int choose_y_lanes(const fc_conv2d_desc* d, fc_isa isa, int wino, int dir
  * channel count, where the direct kernel is not; FASTCONV_CONV_ALGO=winograd forces and =im2col refuses it as for Winograd. Sets *P and *A. */
 static int choose_phases(const fc_conv2d_desc* d, fc_isa isa, int direct, int* P, int* A)
 {
-    const char* force = getenv("FASTCONV_CONV_ALGO");
     int s = d->stride_h;
     if (s != d->stride_w || d->dilation_h != 1 || d->dilation_w != 1) return 0;
     if (s >= 2 && (d->r + s - 1) / s == 3 && (d->s + s - 1) / s == 3) { *P = s; *A = 1; }
     else if (s == 1 && d->r >= 4 && d->r <= 6 && d->s >= 4 && d->s <= 6) { *P = 2; *A = 3; }
     else return 0;
-    if ((int64_t)d->c * *P * *P > INT32_MAX / 9 || (force && !strcmp(force, "im2col"))) return 0;
-    if (force && !strcmp(force, "winograd")) return 1;
+    if ((int64_t)d->c * *P * *P > INT32_MAX / 9 || algo_forced("im2col")) return 0;
+    if (algo_forced("winograd")) return 1;
     return isa == FC_ISA_AVX512 && !direct && (int64_t)d->c * *P * *P >= 16 && d->k >= 16;
 }
 
@@ -186,7 +186,7 @@ fc_status fc_f32_conv2d_plan_create(const fc_conv2d_desc* desc, fc_isa isa, fc_c
     p->dx_lanes = choose_dx_lanes(desc, chosen, p->wino);
     p->dw_lanes = choose_dw_lanes(desc, chosen, p->wino, p->dw_direct);
     p->y_lanes = choose_y_lanes(desc, chosen, p->wino, p->algo == FC_ALGO_DIRECT, oh * ow);
-    char lanes[16]; /* the backward passes the 16-lane direct kernels run */
+    char lanes[16]; /* the backward passes the lane kernels run */
     snprintf(lanes, sizeof lanes, "%s%s", p->dx_lanes ? "+dx-c16" : "", p->dw_lanes ? "+dw-k32" : "");
     if (wino_fits && choose_phases(desc, chosen, p->algo == FC_ALGO_DIRECT, &p->phases, &p->phase_step)) {
         int P = p->phases;
