@@ -7,12 +7,10 @@ namespace FastConv.Nn;
 /// its own output, so Backward has nothing left to do.</remarks>
 public sealed class ReLU(IBackend backend) : Layer(backend)
 {
-    private bool _passedOn;
-
     public override string Kind => "ReLU";
     public override string Describe() => "max(0, x)";
     public override int[] OutputShape(ReadOnlySpan<int> input) => input.ToArray();
-    public override Tensor? Output => _passedOn ? X : Y;
+    public override Tensor? Output => AppliedByPrevious ? X : Y;
 
     /// <summary>The layer before applies max(0, ·) (a Conv2d with <see cref="Conv2d.FusedActivation"/> ReLU).</summary>
     public bool AppliedByPrevious { get; internal set; }
@@ -21,9 +19,10 @@ public sealed class ReLU(IBackend backend) : Layer(backend)
 
     public override Tensor Forward(Tensor x, bool training)
     {
+        // Folded both ways the layer computes nothing and needs no buffers of its own.
+        if (AppliedByPrevious && MaskedByNext) { X = x; return x; }
         Bind(x);
-        _passedOn = AppliedByPrevious;
-        if (_passedOn) return x;
+        if (AppliedByPrevious) return x;
         Backend.ReluForward(x, Y!);
         return Y!;
     }
