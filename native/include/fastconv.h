@@ -74,8 +74,21 @@ FC_API int32_t fc_get_num_threads(void);
 /* ---- convolution: planned once (geometry checked, algorithm chosen, per-thread scratch sized), run many times */
 FC_API fc_status fc_f32_conv2d_plan_create(const fc_conv2d_desc* desc, fc_isa isa, fc_conv2d_plan** plan);
 FC_API void fc_f32_conv2d_plan_destroy(fc_conv2d_plan* plan);
-/* "native:avx512:im2col-gemm-8x32" and the like; valid while the plan lives */
+/* "native:avx512:fwd=winograd-2x2-3x3,bwd_data=winograd-2x2-3x3,bwd_filter=winograd-2x2-3x3": the entry of each
+ * direction's implementation table the plan runs; valid while the plan lives */
 FC_API const char* fc_f32_conv2d_plan_implementation(const fc_conv2d_plan* plan);
+
+/* The implementation tables: per direction an ordered list, best first, the im2col GEMM last. A plan takes per
+ * direction the first entry built for its ISA that can run its geometry and pays there (measured per ISA);
+ * FASTCONV_CONV_ALGO=name[,name...] forces, per direction, the first of those names its table has. */
+typedef enum fc_conv_direction { FC_CONV_FWD = 0, FC_CONV_BWD_DATA = 1, FC_CONV_BWD_FILTER = 2 } fc_conv_direction;
+FC_API int32_t fc_f32_conv2d_impl_count(int32_t direction);                 /* -1 for an unknown direction */
+FC_API const char* fc_f32_conv2d_impl_name(int32_t direction, int32_t index); /* NULL out of range */
+FC_API int32_t fc_f32_conv2d_impl_built(int32_t direction, int32_t index, fc_isa isa); /* 1: compiled for that ISA */
+/* plan_create with the entry of each direction named (NULL: chosen as above); a named entry that is unknown, not built
+ * for the ISA or unable to run the geometry is refused with FC_ERR_UNSUPPORTED, and fc_last_error() says why */
+FC_API fc_status fc_f32_conv2d_plan_create_with(const fc_conv2d_desc* desc, fc_isa isa, const char* fwd, const char* bwd_data,
+                                                const char* bwd_filter, fc_conv2d_plan** plan);
 /* output size of a descriptor, or an error with the formula */
 FC_API fc_status fc_conv2d_output_size(const fc_conv2d_desc* desc, int32_t* out_h, int32_t* out_w);
 

@@ -69,7 +69,53 @@ FC_DECLARE_GEMM(avx512)
 static inline ptrdiff_t fc_packed_a_size(int m, int kd, int mr) { return (ptrdiff_t)((m + mr - 1) / mr) * mr * kd; }
 static inline ptrdiff_t fc_packed_b_size(int nr) { return (ptrdiff_t)FC_KC * (FC_NC + nr); }
 
-enum { FC_ALGO_IM2COL_GEMM = 0, FC_ALGO_DIRECT = 1 };
+/* ---- convolution: implementation tables (f32-conv2d/impls.def) and the plan -------------------------------------- */
+struct fc_conv2d_plan;
+
+/* the tensors of one call; each direction uses its own: forward x, w, bias -> y; backward-data dy, w -> dx;
+ * backward-filter x, dy -> dw, dbias (bias and dbias may be NULL) */
+typedef struct fc_conv_args {
+    const float *x, *w, *bias, *dy;
+    float *y, *dx, *dw, *dbias;
+} fc_conv_args;
+
+typedef int (*fc_conv_run_fn)(const struct fc_conv2d_plan* p, const fc_conv_args* a);       /* FC_OK or an fc_status */
+typedef const char* (*fc_conv_supports_fn)(const struct fc_conv2d_plan* p); /* NULL: it runs this geometry; else why not */
+typedef int (*fc_conv_pays_fn)(const struct fc_conv2d_plan* p);            /* chosen by itself (measured per ISA) */
+
+typedef struct fc_conv_variant {
+    fc_conv_run_fn run; /* NULL: not built for this ISA */
+    fc_conv_supports_fn supports;
+    fc_conv_pays_fn pays;
+} fc_conv_variant;
+
+typedef struct fc_conv_impl {
+    const char* name;
+    int phases;               /* runs over the phase planes' sub-plan */
+    fc_conv_variant isa[4];   /* indexed by fc_isa */
+} fc_conv_impl;
+
+/* the tables, in impls.c: fc_conv_impls[direction][i], fc_conv_impl_counts[direction] */
+FC_HIDDEN extern const fc_conv_impl* const fc_conv_impls[3];
+FC_HIDDEN extern const int fc_conv_impl_counts[3];
+
+#define FC_CONV_IMPL(dir, id, name, phases, scalar, avx2, avx512)                                                     \
+    FC_HIDDEN int fc_conv_##dir##_##id##__scalar(const struct fc_conv2d_plan*, const fc_conv_args*);                   \
+    FC_HIDDEN int fc_conv_##dir##_##id##__avx2(const struct fc_conv2d_plan*, const fc_conv_args*);                     \
+    FC_HIDDEN int fc_conv_##dir##_##id##__avx512(const struct fc_conv2d_plan*, const fc_conv_args*);                   \
+    FC_HIDDEN const char* fc_conv_##dir##_##id##_supports__scalar(const struct fc_conv2d_plan*);                       \
+    FC_HIDDEN const char* fc_conv_##dir##_##id##_supports__avx2(const struct fc_conv2d_plan*);                         \
+    FC_HIDDEN const char* fc_conv_##dir##_##id##_supports__avx512(const struct fc_conv2d_plan*);                       \
+    FC_HIDDEN int fc_conv_##dir##_##id##_pays__scalar(const struct fc_conv2d_plan*);                                   \
+    FC_HIDDEN int fc_conv_##dir##_##id##_pays__avx2(const struct fc_conv2d_plan*);                                     \
+    FC_HIDDEN int fc_conv_##dir##_##id##_pays__avx512(const struct fc_conv2d_plan*);
+#include "f32-conv2d/impls.def"
+#undef FC_CONV_IMPL
+
+/* the three functions an entry defines in each ISA unit it is built for (FC_SUFFIX adds the ISA) */
+#define FC_CONV_RUN(dir, id) int FC_SUFFIX(fc_conv_##dir##_##id)(const struct fc_conv2d_plan* p, const fc_conv_args* a)
+#define FC_CONV_SUPPORTS(dir, id) const char* FC_SUFFIX(fc_conv_##dir##_##id##_supports)(const struct fc_conv2d_plan* p)
+#define FC_CONV_PAYS(dir, id) int FC_SUFFIX(fc_conv_##dir##_##id##_pays)(const struct fc_conv2d_plan* p)
 
 /* the conv plan, as dispatch.c builds it and the ISA variants read it */
 struct fc_conv2d_plan {
@@ -79,33 +125,34 @@ struct fc_conv2d_plan {
     int kd; /* C*R*S */
     int p;  /* OH*OW */
     int* rows; /* per column-matrix row: plane offset, offH, offW */
-    int algo;      /* FC_ALGO_*: what forward runs */
-    int dw_direct; /* backward-filter by the direct 5x5 kernel (AVX-512) instead of the GEMM */
-    int wino;      /* 3x3 stride 1: forward, backward-data and backward-filter by Winograd F(2x2, 3x3) */
-    int dx_lanes;  /* backward-data by the direct kernel with 16 input channels in the lanes (AVX-512) */
-    int dw_lanes;  /* backward-filter by the direct kernel with 32 output channels in the lanes (AVX-512) */
-    int y_lanes;   /* forward by the direct kernel with 32 output channels in the lanes (AVX-512) */
-    struct fc_conv2d_plan* s2d; /* the stride-1 3x3 plan over phase planes (conv2d.inc), or NULL */
-    int phases, phase_step;     /* P and A of those planes: taps r = A*a + stride*u */
-    char implementation[64];
+    const fc_conv_impl* impl[3]; /* per direction (fc_conv_direction): the entry that runs */
+    /* phase planes (conv2d.inc): P and A (taps r = A*a + stride*u) where the geometry has them (0: none), and the
+     * stride-1 3x3 sub-plan over them, built when a chosen entry runs on it */
+    int phases, phase_step;
+    struct fc_conv2d_plan* s2d;
+    char implementation[160];
 };
 
-#define FC_DECLARE_CONV(isa)                                                                                          \
-    FC_HIDDEN int fc_f32_conv2d_fwd__##isa(const struct fc_conv2d_plan* p, const float* x, const float* w,           \
-                                            const float* bias, float* y);                                             \
-    FC_HIDDEN int fc_f32_conv2d_bwd_data__##isa(const struct fc_conv2d_plan* p, const float* dy, const float* w,     \
-                                                 float* dx);                                                          \
-    FC_HIDDEN int fc_f32_conv2d_bwd_filter__##isa(const struct fc_conv2d_plan* p, const float* x,              \
-                                                        const float* dy, float* dw, float* dbias);
 /* 1x1, stride 1, no padding: an image is its own column matrix (C x P) */
 static inline int fc_conv_one_by_one(const fc_conv2d_desc* d)
 {
     return d->r == 1 && d->s == 1 && d->stride_h == 1 && d->stride_w == 1 && d->pad_h == 0 && d->pad_w == 0;
 }
 
-FC_DECLARE_CONV(scalar)
-FC_DECLARE_CONV(avx2)
-FC_DECLARE_CONV(avx512)
+/* a supports rule shared by the stride-1 kernels: NULL, or why not */
+static inline const char* fc_conv_stride1_dilation1(const fc_conv2d_desc* d)
+{
+    if (d->stride_h != 1 || d->stride_w != 1) return "needs stride 1";
+    if (d->dilation_h != 1 || d->dilation_w != 1) return "needs dilation 1";
+    return NULL;
+}
+
+/* Winograd numbers the tile rows of the whole batch, and those of the input planes in backward-data, with ints */
+static inline int fc_conv_wino_fits(const struct fc_conv2d_plan* p)
+{
+    int tallest = p->oh > p->d.h ? p->oh : p->d.h;
+    return (int64_t)p->d.n * ((tallest + 3) / 2) <= INT32_MAX / 2;
+}
 
 /* pooling: the descriptor with its output size; max = 1 for max pooling */
 typedef struct fc_pool_geom {

@@ -89,7 +89,8 @@ static int same(const float* a, const float* b, size_t n, size_t* at)
     return 1;
 }
 
-static void conv_case(fc_isa isa, fc_conv2d_desc d)
+/* runs the case with the named entries (NULL: the plan's choice); returns 0 when a named entry does not apply */
+static int conv_case_with(fc_isa isa, fc_conv2d_desc d, const char* const names[3])
 {
     int oh = out_dim(d.h, d.r, d.stride_h, d.pad_h, d.dilation_h), ow = out_dim(d.w, d.s, d.stride_w, d.pad_w, d.dilation_w);
     size_t nx = (size_t)d.n * d.c * d.h * d.w, nw = (size_t)d.k * d.c * d.r * d.s, ny = (size_t)d.n * d.k * oh * ow;
@@ -97,8 +98,13 @@ static void conv_case(fc_isa isa, fc_conv2d_desc d)
     float *y = malloc(ny * 4), *ry = malloc(ny * 4), *dx = malloc(nx * 4), *rdx = malloc(nx * 4);
     float *dw = malloc(nw * 4), *rdw = malloc(nw * 4), *db = malloc(d.k * 4);
     fc_conv2d_plan* plan = NULL;
-    fc_status st = fc_f32_conv2d_plan_create(&d, isa, &plan);
-    EXPECT(st == FC_OK, "plan %s N%d C%d %dx%d K%d %dx%d: %s", fc_isa_name(isa), d.n, d.c, d.h, d.w, d.k, d.r, d.s, fc_last_error());
+    int failed_before = failures;
+    fc_status st = fc_f32_conv2d_plan_create_with(&d, isa, names[0], names[1], names[2], &plan);
+    int refused = st == FC_ERR_UNSUPPORTED && (names[0] || names[1] || names[2]);
+    if (refused)
+        EXPECT(strstr(fc_last_error(), "cannot run") != NULL, "refusal names the reason: %s", fc_last_error());
+    else
+        EXPECT(st == FC_OK, "plan %s N%d C%d %dx%d K%d %dx%d: %s", fc_isa_name(isa), d.n, d.c, d.h, d.w, d.k, d.r, d.s, fc_last_error());
     if (st == FC_OK) {
         size_t at = 0;
         naive_conv(&d, x, w, b, ry, oh, ow);
@@ -112,9 +118,33 @@ static void conv_case(fc_isa isa, fc_conv2d_desc d)
         EXPECT(fc_f32_conv2d_bwd_filter(plan, x, dy, dw, db) == FC_OK, "bwd_filter: %s", fc_last_error());
         EXPECT(same(dw, rdw, nw, &at), "%s bwd_filter N%d C%d %dx%d K%d %dx%d: dw[%zu] = %g, expected %g", fc_isa_name(isa), d.n,
                d.c, d.h, d.w, d.k, d.r, d.s, at, dw[at], rdw[at]);
+        if (failures > failed_before)
+            printf("  (plan %s)\n", fc_f32_conv2d_plan_implementation(plan));
     }
     fc_f32_conv2d_plan_destroy(plan);
     free(x); free(w); free(b); free(dy); free(y); free(ry); free(dx); free(rdx); free(dw); free(rdw); free(db);
+    return !refused;
+}
+
+static void conv_case(fc_isa isa, fc_conv2d_desc d)
+{
+    const char* const chosen[3] = { NULL, NULL, NULL };
+    conv_case_with(isa, d, chosen);
+}
+
+/* every entry of every direction's table built for this ISA, forced on every case it applies to; an entry that
+ * applies to none of them fails the test */
+static void conv_entries(fc_isa isa, const fc_conv2d_desc* cases, size_t count, const fc_conv2d_desc* more, size_t more_count)
+{
+    for (int dir = 0; dir < 3; dir++)
+        for (int i = 0; i < fc_f32_conv2d_impl_count(dir); i++) {
+            if (!fc_f32_conv2d_impl_built(dir, i, isa)) continue;
+            const char* names[3] = { NULL, NULL, NULL };
+            names[dir] = fc_f32_conv2d_impl_name(dir, i);
+            int hits = 0;
+            for (size_t c = 0; c < count + more_count; c++) hits += conv_case_with(isa, c < count ? cases[c] : more[c - count], names);
+            EXPECT(hits > 0, "%s: direction %d entry %s applies to no edge case", fc_isa_name(isa), dir, names[dir]);
+        }
 }
 
 static void pool_case(fc_isa isa, fc_pool2d_desc d)
@@ -214,6 +244,34 @@ static void invalid_inputs(void)
     fc_f32_conv2d_plan_destroy(plan);
     fc_f32_conv2d_plan_destroy(NULL);
 
+    /* forcing entries: by name through the API and FASTCONV_CONV_ALGO; refusals say why */
+    fc_conv2d_desc five = { 1, 2, 8, 8, 3, 5, 5, 1, 1, 0, 0, 1, 1, 0 };
+    EXPECT(fc_f32_conv2d_plan_create_with(&five, FC_ISA_AUTO, "winograd-2x2-3x3", NULL, NULL, &plan) == FC_ERR_UNSUPPORTED && !plan,
+           "winograd forced on a 5x5 kernel is refused");
+    EXPECT(strstr(fc_last_error(), "needs a 3x3 kernel") != NULL, "message: %s", fc_last_error());
+    EXPECT(fc_f32_conv2d_plan_create_with(&five, FC_ISA_AUTO, NULL, "no-such-entry", NULL, &plan) == FC_ERR_UNSUPPORTED,
+           "an unknown entry is refused");
+    EXPECT(strstr(fc_last_error(), "im2col-gemm") != NULL, "the refusal lists the entries: %s", fc_last_error());
+    EXPECT(fc_f32_conv2d_impl_count(3) == -1 && fc_f32_conv2d_impl_name(0, -1) == NULL && fc_f32_conv2d_impl_name(0, 999) == NULL,
+           "table queries out of range");
+    for (int dir = 0; dir < 3; dir++) {
+        int last = fc_f32_conv2d_impl_count(dir) - 1;
+        EXPECT(last >= 0 && !strcmp(fc_f32_conv2d_impl_name(dir, last), "im2col-gemm"), "direction %d ends with the GEMM", dir);
+    }
+    setenv("FASTCONV_CONV_ALGO", "winograd", 1);
+    EXPECT(fc_f32_conv2d_plan_create(&five, FC_ISA_AUTO, &plan) == FC_ERR_INVALID_ARGUMENT, "a name in no table is refused");
+    EXPECT(strstr(fc_last_error(), "'winograd'") != NULL, "message: %s", fc_last_error());
+    setenv("FASTCONV_CONV_ALGO", "winograd-2x2-3x3", 1);
+    EXPECT(fc_f32_conv2d_plan_create(&five, FC_ISA_AUTO, &plan) == FC_ERR_UNSUPPORTED, "an env-forced entry that does not apply");
+    EXPECT(strstr(fc_last_error(), "FASTCONV_CONV_ALGO") != NULL, "message: %s", fc_last_error());
+    setenv("FASTCONV_CONV_ALGO", "split-winograd-2x2-3x3,im2col-gemm", 1);
+    EXPECT(fc_f32_conv2d_plan_create(&five, FC_ISA_AUTO, &plan) == FC_OK &&
+               !strcmp(strchr(fc_f32_conv2d_plan_implementation(plan), 'f'),
+                       "fwd=split-winograd-2x2-3x3,bwd_data=im2col-gemm,bwd_filter=split-winograd-2x2-3x3"),
+           "per direction the first listed entry it has: %s", plan ? fc_f32_conv2d_plan_implementation(plan) : fc_last_error());
+    fc_f32_conv2d_plan_destroy(plan);
+    unsetenv("FASTCONV_CONV_ALGO");
+
     fc_pool2d_desc pd = { 1, 1, 4, 4, 2, 2, 2, 2, 2, 0 };
     EXPECT(fc_f32_maxpool2d_fwd(&pd, FC_ISA_AUTO, buf, buf) == FC_ERR_INVALID_ARGUMENT, "pool padding over half the kernel");
     fc_pool2d_desc big = { 1, 1, 2, 2, 3, 3, 1, 1, 0, 0 };
@@ -267,7 +325,7 @@ int main(void)
                 { 2, 12, 16, 16, 33, 7, 7, 2, 2, 3, 3, 1, 1, 1 },  /* stride 2: a second block of one channel; ReLU */
             };
             for (size_t i = 0; i < sizeof convs / sizeof convs[0]; i++) conv_case(isa, convs[i]);
-            /* Winograd F(2x2, 3x3), forced on every ISA (and chosen by itself for AVX-512 from 16 channels) */
+            /* Winograd F(2x2, 3x3) and the phase planes that feed it */
             fc_conv2d_desc winos[] = {
                 { 2, 16, 7, 9, 17, 3, 3, 1, 1, 1, 1, 1, 1, 1 },    /* odd output sizes, K not a multiple of MR, ReLU */
                 { 1, 17, 6, 5, 16, 3, 3, 1, 1, 0, 0, 1, 1, 0 },    /* no padding: 4x3 output */
@@ -285,16 +343,9 @@ int main(void)
                 { 1, 3, 9, 8, 4, 4, 6, 1, 1, 1, 2, 1, 1, 0 },      /* 4x6, uneven padding */
                 { 2, 5, 7, 7, 16, 5, 5, 1, 1, 2, 2, 1, 1, 0 },     /* 5x5 "same" */
             };
-            for (int forced = 0; forced < 2; forced++) {
-                if (forced) setenv("FASTCONV_CONV_ALGO", "winograd", 1);
-                for (size_t i = 0; i < sizeof winos / sizeof winos[0]; i++) conv_case(isa, winos[i]);
-                if (forced) {
-                    fc_conv2d_plan* plan = NULL;
-                    EXPECT(fc_f32_conv2d_plan_create(&winos[0], isa, &plan) == FC_OK && strstr(fc_f32_conv2d_plan_implementation(plan), "winograd"),
-                           "FASTCONV_CONV_ALGO=winograd: %s plan is %s", fc_isa_name(isa), plan ? fc_f32_conv2d_plan_implementation(plan) : "none");
-                    fc_f32_conv2d_plan_destroy(plan);
-                    unsetenv("FASTCONV_CONV_ALGO");
-                }
+            for (size_t i = 0; i < sizeof winos / sizeof winos[0]; i++) conv_case(isa, winos[i]);
+            if (t == 1) { /* every entry on every case, once */
+                conv_entries(isa, convs, sizeof convs / sizeof convs[0], winos, sizeof winos / sizeof winos[0]);
             }
             /* n, c, h, w, kh, kw, sh, sw, ph, pw */
             fc_pool2d_desc pools[] = {

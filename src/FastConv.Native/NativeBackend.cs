@@ -50,6 +50,32 @@ public sealed unsafe class NativeBackend : ManagedBackend
 
     public static string IsaName(NativeIsa isa) => NativeMethods.Str(NativeMethods.fc_isa_name(isa));
 
+    /// <summary>The library's convolution implementation tables, best first per direction (the im2col GEMM last):
+    /// each entry with the ISA variants it is built for. A plan takes per direction the first that applies.</summary>
+    public static IReadOnlyList<NativeConvImplementation> ConvImplementations => ConvTables.Value;
+
+    private static readonly Lazy<List<NativeConvImplementation>> ConvTables = new(ReadConvImplementations);
+
+    private static List<NativeConvImplementation> ReadConvImplementations()
+    {
+        var list = new List<NativeConvImplementation>();
+        foreach (var dir in Enum.GetValues<ConvDirection>())
+            for (int i = 0, n = NativeMethods.fc_f32_conv2d_impl_count((int)dir); i < n; i++)
+                list.Add(new NativeConvImplementation(dir, NativeMethods.Str(NativeMethods.fc_f32_conv2d_impl_name((int)dir, i)),
+                    new[] { NativeIsa.Scalar, NativeIsa.Avx2, NativeIsa.Avx512 }
+                        .Where(isa => NativeMethods.fc_f32_conv2d_impl_built((int)dir, i, isa) != 0).ToList()));
+        return list;
+    }
+
+    /// <summary>A plan that runs the named entry of each direction's table (null: the one the plan would choose). An entry
+    /// that is unknown, not built for this variant or unable to run <paramref name="desc"/> throws
+    /// <see cref="NotSupportedException"/> with the library's reason: tests force every entry this way.</summary>
+    public IConv2dPlan CreateConv2d(in Conv2dDesc desc, string? forward, string? backwardData, string? backwardFilter)
+    {
+        if (!Supports(desc)) throw new NotSupportedException($"Backend '{Name}' does not support {desc}.");
+        return new NativeConv2dPlan(desc, NativeIsa, forward, backwardData, backwardFilter);
+    }
+
     /// <summary>Keeps the library's thread count equal to FastConv's (FASTCONV_THREADS, or what the caller set).</summary>
     internal static void SyncThreads()
     {
@@ -90,15 +116,20 @@ public sealed unsafe class NativeBackend : ManagedBackend
     }
 }
 
+/// <summary>One entry of a convolution implementation table: its direction, name and the ISA variants it is built for.</summary>
+public sealed record NativeConvImplementation(ConvDirection Direction, string Name, IReadOnlyList<NativeIsa> Isas);
+
 /// <summary>A native convolution plan: the C plan (geometry checked again, im2col row table, chosen variant) in a SafeHandle.</summary>
 internal sealed unsafe class NativeConv2dPlan : HostConv2dPlan
 {
     private readonly ConvPlanHandle _plan;
 
-    public NativeConv2dPlan(in Conv2dDesc d, NativeIsa isa) : base(d)
+    public NativeConv2dPlan(in Conv2dDesc d, NativeIsa isa, string? forward = null, string? backwardData = null,
+                            string? backwardFilter = null) : base(d)
     {
         var desc = new FcConv2dDesc(d);
-        NativeMethods.Check(NativeMethods.fc_f32_conv2d_plan_create(&desc, isa, out _plan), "fc_f32_conv2d_plan_create");
+        NativeMethods.Check(NativeMethods.fc_f32_conv2d_plan_create_with(&desc, isa, forward, backwardData, backwardFilter, out _plan),
+            "fc_f32_conv2d_plan_create");
         Implementation = NativeMethods.Str(NativeMethods.fc_f32_conv2d_plan_implementation(_plan));
     }
 

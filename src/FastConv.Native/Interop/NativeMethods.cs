@@ -21,6 +21,14 @@ public enum NativeIsa
     Avx512 = 3,
 }
 
+/// <summary>fc_conv_direction of fastconv.h: the three implementation tables of a convolution.</summary>
+public enum ConvDirection
+{
+    Forward = 0,
+    BackwardData = 1,
+    BackwardFilter = 2,
+}
+
 /// <summary>fc_conv2d_desc, field for field.</summary>
 [StructLayout(LayoutKind.Sequential)]
 internal struct FcConv2dDesc
@@ -85,6 +93,12 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(Library)] public static partial void fc_f32_conv2d_plan_destroy(nint plan);
     [LibraryImport(Library)] public static partial nint fc_f32_conv2d_plan_implementation(ConvPlanHandle plan);
     [LibraryImport(Library)] public static partial FcStatus fc_conv2d_output_size(FcConv2dDesc* desc, out int outH, out int outW);
+    [LibraryImport(Library)] public static partial int fc_f32_conv2d_impl_count(int direction);
+    [LibraryImport(Library)] public static partial nint fc_f32_conv2d_impl_name(int direction, int index);
+    [LibraryImport(Library)] public static partial int fc_f32_conv2d_impl_built(int direction, int index, NativeIsa isa);
+    [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial FcStatus fc_f32_conv2d_plan_create_with(FcConv2dDesc* desc, NativeIsa isa, string? fwd, string? bwdData,
+                                                                  string? bwdFilter, out ConvPlanHandle plan);
     [LibraryImport(Library)] public static partial FcStatus fc_f32_conv2d_fwd(ConvPlanHandle plan, float* x, float* w, float* bias, float* y);
     [LibraryImport(Library)] public static partial FcStatus fc_f32_conv2d_bwd_data(ConvPlanHandle plan, float* dy, float* w, float* dx);
     [LibraryImport(Library)] public static partial FcStatus fc_f32_conv2d_bwd_filter(ConvPlanHandle plan, float* x, float* dy, float* dw, float* dbias);

@@ -18,14 +18,18 @@ public class ConvParityTests
         foreach (var m in TestBackends.MissingIsas) TestContext.Progress.WriteLine($"not tested here (not accelerated on this machine): {m}");
     }
 
-    private sealed class Run : IDisposable
+    /// <summary>One parity case's inputs and the three directions run on a backend; <paramref name="plan"/> makes the
+    /// plan (default: the backend's choice; the native entry tests force one entry).</summary>
+    internal sealed class Run : IDisposable
     {
         public readonly Conv2dDesc D;
         public readonly float[] X, W, B, Dy;
         private readonly List<Tensor> _owned = [];
+        private readonly Func<IBackend, Conv2dDesc, IConv2dPlan> _plan;
 
-        public Run(string shape, bool integers)
+        public Run(string shape, bool integers, Func<IBackend, Conv2dDesc, IConv2dPlan>? plan = null)
         {
+            _plan = plan ?? ((be, d) => be.CreateConv2d(d));
             D = TestData.ParityCase(shape).Conv!.Value;
             X = integers ? TestData.Ints(D.InputElements, 1) : TestData.Uniform(D.InputElements, 1);
             W = integers ? TestData.Ints(D.WeightElements, 2) : TestData.Uniform(D.WeightElements, 2);
@@ -43,7 +47,7 @@ public class ConvParityTests
 
         public float[] Forward(IBackend be)
         {
-            using var plan = be.CreateConv2d(D);
+            using var plan = _plan(be, D);
             var y = T(be, D.OutputShape);
             plan.Forward(T(be, D.InputShape, X), T(be, D.WeightShape, W), T(be, D.BiasShape, B), y);
             return y.ToArray();
@@ -51,7 +55,7 @@ public class ConvParityTests
 
         public float[] BackwardData(IBackend be)
         {
-            using var plan = be.CreateConv2d(D);
+            using var plan = _plan(be, D);
             var dx = T(be, D.InputShape, TestData.Uniform(D.InputElements, 9));   // stale contents must be overwritten
             plan.BackwardData(T(be, D.OutputShape, Dy), T(be, D.WeightShape, W), dx);
             return dx.ToArray();
@@ -59,7 +63,7 @@ public class ConvParityTests
 
         public (float[] Dw, float[] Db) BackwardFilter(IBackend be)
         {
-            using var plan = be.CreateConv2d(D);
+            using var plan = _plan(be, D);
             var dw = T(be, D.WeightShape, TestData.Uniform(D.WeightElements, 9));
             var db = T(be, D.BiasShape, TestData.Uniform(D.K, 9));
             plan.BackwardFilter(T(be, D.InputShape, X), T(be, D.OutputShape, Dy), dw, db);
@@ -80,14 +84,18 @@ public class ConvParityTests
     public void Forward_RandomInputs_WithinTolerance(string backend, string shape)
     {
         using var run = new Run(shape, integers: false);
+        ForwardWithinTolerance(run, run.Forward(TestBackends.Get(backend)), $"{backend} {shape} forward");
+    }
+
+    internal static void ForwardWithinTolerance(Run run, float[] got, string what)
+    {
         var d = run.D;
-        var got = run.Forward(TestBackends.Get(backend));
         var exact = new double[d.OutputElements];
         var absSum = new double[d.OutputElements];
         var x = TestData.ToDouble(run.X); var w = TestData.ToDouble(run.W); var b = TestData.ToDouble(run.B);
         ReferenceKernels.Conv2dForward<double>(d, x, w, b, exact);
         ReferenceKernels.Conv2dForward<double>(d.WithActivation(Activation.None), TestData.Abs(x), TestData.Abs(w), TestData.Abs(b), absSum);
-        Tolerance.Reduction(got, exact, absSum, d.ReductionLength + 1, $"{backend} {shape} forward");
+        Tolerance.Reduction(got, exact, absSum, d.ReductionLength + 1, what);
     }
 
     [TestCaseSource(nameof(Cases))]
@@ -101,14 +109,18 @@ public class ConvParityTests
     public void BackwardData_RandomInputs_WithinTolerance(string backend, string shape)
     {
         using var run = new Run(shape, integers: false);
+        BackwardDataWithinTolerance(run, run.BackwardData(TestBackends.Get(backend)), $"{backend} {shape} backward-data");
+    }
+
+    internal static void BackwardDataWithinTolerance(Run run, float[] got, string what)
+    {
         var d = run.D;
-        var got = run.BackwardData(TestBackends.Get(backend));
         var exact = new double[d.InputElements];
         var absSum = new double[d.InputElements];
         var dy = TestData.ToDouble(run.Dy); var w = TestData.ToDouble(run.W);
         ReferenceKernels.Conv2dBackwardData<double>(d, dy, w, exact);
         ReferenceKernels.Conv2dBackwardData<double>(d, TestData.Abs(dy), TestData.Abs(w), absSum);
-        Tolerance.Reduction(got, exact, absSum, (long)d.K * d.R * d.S, $"{backend} {shape} backward-data");
+        Tolerance.Reduction(got, exact, absSum, (long)d.K * d.R * d.S, what);
     }
 
     [TestCaseSource(nameof(Cases))]
@@ -125,15 +137,20 @@ public class ConvParityTests
     public void BackwardFilter_RandomInputs_WithinTolerance(string backend, string shape)
     {
         using var run = new Run(shape, integers: false);
+        BackwardFilterWithinTolerance(run, run.BackwardFilter(TestBackends.Get(backend)), $"{backend} {shape} backward-filter");
+    }
+
+    internal static void BackwardFilterWithinTolerance(Run run, (float[] Dw, float[] Db) got, string what)
+    {
         var d = run.D;
-        var (dw, db) = run.BackwardFilter(TestBackends.Get(backend));
+        var (dw, db) = got;
         var exactW = new double[d.WeightElements]; var exactB = new double[d.K];
         var absW = new double[d.WeightElements]; var absB = new double[d.K];
         var x = TestData.ToDouble(run.X); var dy = TestData.ToDouble(run.Dy);
         ReferenceKernels.Conv2dBackwardFilter<double>(d, x, dy, exactW, exactB);
         ReferenceKernels.Conv2dBackwardFilter<double>(d, TestData.Abs(x), TestData.Abs(dy), absW, absB);
         long k = (long)d.N * d.OutH * d.OutW;
-        Tolerance.Reduction(dw, exactW, absW, k, $"{backend} {shape} backward-filter dw");
-        Tolerance.Reduction(db, exactB, absB, k, $"{backend} {shape} backward-filter dbias");
+        Tolerance.Reduction(dw, exactW, absW, k, $"{what} dw");
+        Tolerance.Reduction(db, exactB, absB, k, $"{what} dbias");
     }
 }
