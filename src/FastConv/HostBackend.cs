@@ -287,6 +287,10 @@ public abstract unsafe class HostConv2dPlan(Conv2dDesc desc) : IConv2dPlan
     public Conv2dDesc Desc { get; } = desc;
     public abstract string Implementation { get; }
 
+    /// <summary>What runs for one op ("conv2d_fwd", "conv2d_bwd_data", "conv2d_bwd_filter"), as the verbose log names it:
+    /// <see cref="Implementation"/>, unless the backend chooses per direction.</summary>
+    protected virtual string ImplementationOf(string op) => Implementation;
+
     public void Forward(Tensor x, Tensor w, Tensor? bias, Tensor y)
     {
         const string op = "Conv2d.Forward";
@@ -295,7 +299,7 @@ public abstract unsafe class HostConv2dPlan(Conv2dDesc desc) : IConv2dPlan
         var pw = HostCheck.Ptr(w, nameof(w), d.WeightShape, op);
         var pb = bias is null ? null : HostCheck.Ptr(bias, nameof(bias), d.BiasShape, op);
         var py = HostCheck.Ptr(y, nameof(y), d.OutputShape, op);
-        using var verbose = Verbose.Op(Implementation, "conv2d_fwd", d);
+        using var verbose = Verbose.Op(ImplementationOf("conv2d_fwd"), "conv2d_fwd", d);
         ForwardCore(px, pw, pb, py);
     }
 
@@ -306,7 +310,7 @@ public abstract unsafe class HostConv2dPlan(Conv2dDesc desc) : IConv2dPlan
         var pdy = HostCheck.Ptr(dy, nameof(dy), d.OutputShape, op);
         var pw = HostCheck.Ptr(w, nameof(w), d.WeightShape, op);
         var pdx = HostCheck.Ptr(dx, nameof(dx), d.InputShape, op);
-        using var verbose = Verbose.Op(Implementation, "conv2d_bwd_data", d);
+        using var verbose = Verbose.Op(ImplementationOf("conv2d_bwd_data"), "conv2d_bwd_data", d);
         BackwardDataCore(pdy, pw, pdx);
     }
 
@@ -318,7 +322,7 @@ public abstract unsafe class HostConv2dPlan(Conv2dDesc desc) : IConv2dPlan
         var pdy = HostCheck.Ptr(dy, nameof(dy), d.OutputShape, op);
         var pdw = HostCheck.Ptr(dw, nameof(dw), d.WeightShape, op);
         var pdb = dbias is null ? null : HostCheck.Ptr(dbias, nameof(dbias), d.BiasShape, op);
-        using var verbose = Verbose.Op(Implementation, "conv2d_bwd_filter", d);
+        using var verbose = Verbose.Op(ImplementationOf("conv2d_bwd_filter"), "conv2d_bwd_filter", d);
         BackwardFilterCore(px, pdy, pdw, pdb);
     }
 

@@ -94,4 +94,26 @@ public class ConvImplementationTests
             Assert.That(last.Isas, Is.EquivalentTo(new[] { NativeIsa.Scalar, NativeIsa.Avx2, NativeIsa.Avx512 }), $"{dir}");
         }
     }
+
+    [Test]
+    public void VerboseLog_NamesTheEntryOfEachDirection()
+    {
+        var be = (NativeBackend)BackendRegistry.Get("native");
+        var d = new Conv2dDesc(1, 3, 6, 6, 4, 3, 3, padding: 1);
+        using var plan = be.CreateConv2d(d, "im2col-gemm", null, "im2col-gemm");
+        using var x = be.Allocate(d.InputShape); using var w = be.Allocate(d.WeightShape);
+        using var y = be.Allocate(d.OutputShape); using var dw = be.Allocate(d.WeightShape);
+        var log = new StringWriter();
+        var (oldOn, oldWriter) = (Verbose.Enabled, Verbose.Writer);
+        try
+        {
+            Verbose.Enabled = true; Verbose.Writer = log;
+            plan.Forward(x, w, null, y);
+            plan.BackwardFilter(x, y, dw, null);
+        }
+        finally { Verbose.Enabled = oldOn; Verbose.Writer = oldWriter; }
+        string isa = NativeBackend.IsaName(be.NativeIsa);
+        Assert.That(log.ToString(), Does.Contain($"fastconv_verbose,exec,native:{isa}:im2col-gemm,conv2d_fwd,{d}"));
+        Assert.That(log.ToString(), Does.Contain($"fastconv_verbose,exec,native:{isa}:im2col-gemm,conv2d_bwd_filter,{d}"));
+    }
 }
