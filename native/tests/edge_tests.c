@@ -296,6 +296,33 @@ int main(void)
                     unsetenv("FASTCONV_CONV_ALGO");
                 }
             }
+            /* the lane kernels (AVX2: 8 input / 16 output channels in the lanes, AVX-512: 16 / 32), forced on every plan
+             * they can run: channel counts around the lane widths, odd sizes, strides, padding, dilation, 1x1 */
+            fc_conv2d_desc lanes[] = {
+                { 2, 7, 9, 11, 9, 3, 3, 1, 1, 1, 1, 1, 1, 0 },     /* C 7, K 9: one partial block each way */
+                { 1, 8, 7, 7, 8, 5, 5, 1, 1, 2, 2, 1, 1, 1 },      /* C 8, K 8, 5x5 "same", ReLU */
+                { 2, 9, 10, 9, 7, 3, 5, 2, 2, 1, 2, 1, 1, 0 },     /* C 9: a second block of one; stride 2 */
+                { 1, 15, 11, 13, 17, 3, 3, 1, 1, 2, 2, 2, 2, 1 },  /* dilation 2, K 17 */
+                { 3, 16, 12, 12, 32, 5, 5, 1, 1, 0, 0, 1, 1, 0 },  /* the training step's second layer, 3 images */
+                { 2, 17, 13, 9, 15, 4, 3, 2, 1, 0, 1, 1, 2, 0 },   /* uneven strides, padding and dilation */
+                { 1, 24, 9, 9, 33, 7, 7, 1, 1, 3, 3, 1, 1, 0 },    /* 7x7 padding 3, K 33 */
+                { 1, 33, 8, 10, 24, 3, 3, 2, 2, 1, 1, 1, 1, 1 },   /* C 33, stride 2, ReLU */
+                { 2, 16, 9, 9, 16, 1, 1, 2, 2, 0, 0, 1, 1, 0 },    /* 1x1 stride 2: inputs no tap reaches stay 0 */
+                { 1, 9, 5, 5, 9, 1, 1, 1, 1, 0, 0, 1, 1, 0 },      /* 1x1 */
+                { 1, 7, 1, 1, 7, 3, 3, 1, 1, 1, 1, 1, 1, 0 },      /* one pixel, padded */
+                { 1, 8, 3, 20, 16, 3, 3, 1, 1, 0, 0, 1, 1, 0 },    /* one output row */
+                { 5, 8, 40, 40, 16, 3, 3, 1, 1, 1, 1, 1, 1, 0 },   /* P = 1600: backward-filter in chunks of 2 images */
+            };
+            setenv("FASTCONV_CONV_ALGO", "lanes", 1);
+            for (size_t i = 0; i < sizeof lanes / sizeof lanes[0]; i++) conv_case(isa, lanes[i]);
+            if (isa == FC_ISA_AVX2) {
+                fc_conv2d_plan* plan = NULL;
+                EXPECT(fc_f32_conv2d_plan_create(&lanes[0], isa, &plan) == FC_OK &&
+                           !strcmp(fc_f32_conv2d_plan_implementation(plan), "native:avx2:direct-k16+dx-c8+dw-k16"),
+                       "FASTCONV_CONV_ALGO=lanes: avx2 plan is %s", plan ? fc_f32_conv2d_plan_implementation(plan) : "none");
+                fc_f32_conv2d_plan_destroy(plan);
+            }
+            unsetenv("FASTCONV_CONV_ALGO");
             /* n, c, h, w, kh, kw, sh, sw, ph, pw */
             fc_pool2d_desc pools[] = {
                 { 1, 1, 1, 1, 1, 1, 1, 1, 0, 0 },  { 2, 3, 4, 4, 2, 2, 2, 2, 0, 0 },  { 1, 2, 5, 7, 2, 2, 2, 2, 0, 0 },

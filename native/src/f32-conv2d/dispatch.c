@@ -93,14 +93,25 @@ static int choose_wino(const fc_conv2d_desc* d, fc_isa isa)
     return isa == FC_ISA_AVX512 && d->c >= 16 && d->k >= 16;
 }
 
+/* The lane kernels: direct-avx512.inc (16 and 32 lanes) and lanes-avx2.inc (8 and 16). FASTCONV_CONV_ALGO=lanes
+ * forces them on every plan they can run (any geometry; the C edge tests do), =im2col turns them off. */
+static int lanes_isa(fc_isa isa) { return isa == FC_ISA_AVX512 || isa == FC_ISA_AVX2; }
+
+/* AVX2 (lanes-avx2.inc), measured at 1 thread against the im2col GEMM: see the notes below */
+#define AVX2_DX_LANES(d) (!fc_conv_one_by_one(d) && (d)->c >= 16 && (int64_t)(d)->h * (d)->w <= 4096)
+#define AVX2_DW_LANES(d) ((d)->r * (d)->s > 1 && (d)->k >= 24 && (int64_t)(d)->c * (d)->r * (d)->s >= 256)
+#define AVX2_Y_LANES(d, crs, positions) ((d)->r * (d)->s > 1 && (d)->k >= 24 && (crs) >= 256 && (crs) <= 2048 && (positions) <= 4096)
+
 /* Backward-data by the direct kernel with the input channels in the lanes (direct-avx512.inc), for AVX-512 plans that
  * Winograd does not take, with 16 or more input channels to fill the lanes, planes of at most 4096 positions (the
  * per-thread accumulation plane, 16 floats a position, stays in L2) and not 1x1 stride 1 (a GEMM in place there).
  * FASTCONV_CONV_ALGO=im2col turns it off. */
 static int choose_dx_lanes(const fc_conv2d_desc* d, fc_isa isa, int wino)
 {
-    return isa == FC_ISA_AVX512 && !algo_forced("im2col") && !wino && !fc_conv_one_by_one(d) && d->c >= 16 &&
-           (int64_t)d->h * d->w <= 4096;
+    if (!lanes_isa(isa) || algo_forced("im2col") || wino) return 0;
+    if (algo_forced("lanes")) return 1;
+    if (isa == FC_ISA_AVX2) return AVX2_DX_LANES(d);
+    return !fc_conv_one_by_one(d) && d->c >= 16 && (int64_t)d->h * d->w <= 4096;
 }
 
 /* Backward-filter by the direct kernel with 32 output channels in two vectors of lanes (direct-avx512.inc), for AVX-512
@@ -110,8 +121,10 @@ static int choose_dx_lanes(const fc_conv2d_desc* d, fc_isa isa, int wino)
  * 32 -> 64 3x3 stride 2 2.6 -> 2.0; a 3 -> 32 3x3 layer (C*R*S = 27) was 2x slower and a 1x1 layer too. */
 static int choose_dw_lanes(const fc_conv2d_desc* d, fc_isa isa, int wino, int dw_direct)
 {
-    return isa == FC_ISA_AVX512 && !algo_forced("im2col") && !wino && !dw_direct &&
-           d->r * d->s > 1 && d->k >= 24 && (int64_t)d->c * d->r * d->s >= 256;
+    if (!lanes_isa(isa) || algo_forced("im2col") || wino || dw_direct) return 0;
+    if (algo_forced("lanes")) return 1;
+    if (isa == FC_ISA_AVX2) return AVX2_DW_LANES(d);
+    return d->r * d->s > 1 && d->k >= 24 && (int64_t)d->c * d->r * d->s >= 256;
 }
 
 /* Forward by the direct kernel with 32 output channels in the lanes (direct-avx512.inc), for the AVX-512 plans that
@@ -123,8 +136,10 @@ static int choose_dw_lanes(const fc_conv2d_desc* d, fc_isa isa, int wino, int dw
 static int choose_y_lanes(const fc_conv2d_desc* d, fc_isa isa, int wino, int direct, int64_t positions)
 {
     int64_t crs = (int64_t)d->c * d->r * d->s;
-    return isa == FC_ISA_AVX512 && !algo_forced("im2col") && !wino && !direct && d->r * d->s > 1 &&
-           d->k >= 24 && crs >= 256 && crs <= 2048 && positions <= 4096;
+    if (!lanes_isa(isa) || algo_forced("im2col") || wino || direct) return 0;
+    if (algo_forced("lanes")) return 1;
+    if (isa == FC_ISA_AVX2) return AVX2_Y_LANES(d, crs, positions);
+    return d->r * d->s > 1 && d->k >= 24 && crs >= 256 && crs <= 2048 && positions <= 4096;
 }
 
 /* Phase planes (conv2d.inc): a convolution whose taps are r = A*a + s*u, a < P, u < 3, runs as a stride-1 3x3
@@ -187,7 +202,8 @@ fc_status fc_f32_conv2d_plan_create(const fc_conv2d_desc* desc, fc_isa isa, fc_c
     p->dw_lanes = choose_dw_lanes(desc, chosen, p->wino, p->dw_direct);
     p->y_lanes = choose_y_lanes(desc, chosen, p->wino, p->algo == FC_ALGO_DIRECT, oh * ow);
     char lanes[16]; /* the backward passes the lane kernels run */
-    snprintf(lanes, sizeof lanes, "%s%s", p->dx_lanes ? "+dx-c16" : "", p->dw_lanes ? "+dw-k32" : "");
+    int l16 = chosen == FC_ISA_AVX512; /* AVX2's lane kernels hold half as many channels */
+    snprintf(lanes, sizeof lanes, "%s%s", p->dx_lanes ? (l16 ? "+dx-c16" : "+dx-c8") : "", p->dw_lanes ? (l16 ? "+dw-k32" : "+dw-k16") : "");
     if (wino_fits && choose_phases(desc, chosen, p->algo == FC_ALGO_DIRECT, &p->phases, &p->phase_step)) {
         int P = p->phases;
         fc_conv2d_desc sub = { desc->n, desc->c * P * P, oh + 2, ow + 2, desc->k, 3, 3, 1, 1, 0, 0, 1, 1, desc->activation };
@@ -213,7 +229,7 @@ fc_status fc_f32_conv2d_plan_create(const fc_conv2d_desc* desc, fc_isa isa, fc_c
     else if (p->algo == FC_ALGO_DIRECT) /* forward and backward-filter direct, backward-data on the GEMM */
         snprintf(p->implementation, sizeof p->implementation, "native:%s:direct-8x32+im2col-gemm-%dx%d", fc_isa_name(chosen), mr, nr);
     else if (p->y_lanes)
-        snprintf(p->implementation, sizeof p->implementation, "native:%s:direct-k32%s", fc_isa_name(chosen), lanes);
+        snprintf(p->implementation, sizeof p->implementation, "native:%s:direct-k%d%s", fc_isa_name(chosen), l16 ? 32 : 16, lanes);
     else
         snprintf(p->implementation, sizeof p->implementation, "native:%s:im2col-gemm-%dx%d%s", fc_isa_name(chosen), mr, nr, lanes);
     *plan = p;
