@@ -296,7 +296,7 @@ int main(void)
                     unsetenv("FASTCONV_CONV_ALGO");
                 }
             }
-            /* the lane kernels (AVX2: 8 input / 16 output channels in the lanes, AVX-512: 16 / 32), forced on every plan
+            /* the lane kernels (AVX2: 16 (or 8) input / 16 output channels in the lanes, AVX-512: 16 / 32), forced on every plan
              * they can run: channel counts around the lane widths, odd sizes, strides, padding, dilation, 1x1 */
             fc_conv2d_desc lanes[] = {
                 { 2, 7, 9, 11, 9, 3, 3, 1, 1, 1, 1, 1, 1, 0 },     /* C 7, K 9: one partial block each way */
@@ -318,7 +318,7 @@ int main(void)
             if (isa == FC_ISA_AVX2) {
                 fc_conv2d_plan* plan = NULL;
                 EXPECT(fc_f32_conv2d_plan_create(&lanes[0], isa, &plan) == FC_OK &&
-                           !strcmp(fc_f32_conv2d_plan_implementation(plan), "native:avx2:direct-k16+dx-c8+dw-k16"),
+                           !strcmp(fc_f32_conv2d_plan_implementation(plan), "native:avx2:direct-k16+dx-c16+dw-k16"),
                        "FASTCONV_CONV_ALGO=lanes: avx2 plan is %s", plan ? fc_f32_conv2d_plan_implementation(plan) : "none");
                 fc_f32_conv2d_plan_destroy(plan);
             }

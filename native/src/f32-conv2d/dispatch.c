@@ -202,8 +202,8 @@ fc_status fc_f32_conv2d_plan_create(const fc_conv2d_desc* desc, fc_isa isa, fc_c
     p->dw_lanes = choose_dw_lanes(desc, chosen, p->wino, p->dw_direct);
     p->y_lanes = choose_y_lanes(desc, chosen, p->wino, p->algo == FC_ALGO_DIRECT, oh * ow);
     char lanes[16]; /* the backward passes the lane kernels run */
-    int l16 = chosen == FC_ISA_AVX512; /* AVX2's lane kernels hold half as many channels */
-    snprintf(lanes, sizeof lanes, "%s%s", p->dx_lanes ? (l16 ? "+dx-c16" : "+dx-c8") : "", p->dw_lanes ? (l16 ? "+dw-k32" : "+dw-k16") : "");
+    int l16 = chosen == FC_ISA_AVX512; /* AVX2's output-channel lane kernels hold 16 channels, not 32 */
+    snprintf(lanes, sizeof lanes, "%s%s", p->dx_lanes ? "+dx-c16" : "", p->dw_lanes ? (l16 ? "+dw-k32" : "+dw-k16") : "");
     if (wino_fits && choose_phases(desc, chosen, p->algo == FC_ALGO_DIRECT, &p->phases, &p->phase_step)) {
         int P = p->phases;
         fc_conv2d_desc sub = { desc->n, desc->c * P * P, oh + 2, ow + 2, desc->k, 3, 3, 1, 1, 0, 0, 1, 1, desc->activation };
