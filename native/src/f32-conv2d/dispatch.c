@@ -97,10 +97,25 @@ static int choose_wino(const fc_conv2d_desc* d, fc_isa isa)
  * forces them on every plan they can run (any geometry; the C edge tests do), =im2col turns them off. */
 static int lanes_isa(fc_isa isa) { return isa == FC_ISA_AVX512 || isa == FC_ISA_AVX2; }
 
-/* AVX2 (lanes-avx2.inc), measured at 1 thread against the im2col GEMM: see the notes below */
-#define AVX2_DX_LANES(d) (!fc_conv_one_by_one(d) && (d)->c >= 16 && (int64_t)(d)->h * (d)->w <= 4096)
-#define AVX2_DW_LANES(d) ((d)->r * (d)->s > 1 && (d)->k >= 24 && (int64_t)(d)->c * (d)->r * (d)->s >= 256)
-#define AVX2_Y_LANES(d, crs, positions) ((d)->r * (d)->s > 1 && (d)->k >= 24 && (crs) >= 256 && (crs) <= 2048 && (positions) <= 4096)
+/* AVX2 (lanes-avx2.inc: forward and backward-filter 16 output channels in the lanes, backward-data 16 input channels),
+ * where the alternative is the im2col GEMM (AVX2 runs neither Winograd nor the phase planes nor the 5x5 first-layer
+ * direct kernel). Measured at 1 thread on Zen 5 with FASTCONV_ISA=avx2 (AVX2 FMA peak 118 GFLOP/s), lanes vs GEMM, ms:
+ *   training step 16 -> 32 5x5 on 12x12     fwd 0.93 vs 1.70   dx 0.98 vs 1.38   dw 1.00 vs 1.97
+ *   32 -> 64 3x3 stride 2 pad 1 on 16x16    fwd 1.59 vs 2.49   dx 1.62 vs 2.33   dw 1.75 vs 2.64
+ *   32 -> 32 7x7 pad 3 on 16x16             fwd 14.0 vs 26.9   dx 14.1 vs 18.2   dw 17.2 vs 30.2
+ *   16 -> 16 5x5 pad 2 on 32x32             fwd 7.6 vs 18.0    dx 7.6 vs 10.7    dw 8.0 vs 18.0
+ *   20 -> 32 7x7 on 9x9                     fwd 0.36 vs 1.61   dx 0.47 vs 1.50   dw 0.49 vs 1.32
+ *   32 -> 64 1x1 on 16x16                   fwd 0.71 vs 0.62   dx 1.12 vs 0.67   dw 2.43 vs 0.94 (the GEMM, in place)
+ *   1 -> 16 5x5 on 28x28 (a first layer)    fwd 0.30 vs 0.65   dx 2.71 vs 0.50   dw 0.35 vs 0.82
+ *   3 -> 32 3x3 pad 1 on 32x32              fwd 1.33 vs 1.76   dx 3.53 vs 1.72   dw 1.48 vs 2.15
+ *   8 -> 8 3x3 pad 1 on 16x16               fwd 0.37 vs 0.69   dx 0.28 vs 0.40   dw 0.42 vs 0.97
+ *   32 -> 32 3x3 pad 1 on 96x96 (batch 16)  fwd 25.3 vs 40.2   dx 27.8 vs 41.7   dw 29.8 vs 38.4
+ *   256 -> 64 3x3 pad 1 on 8x8              fwd 11.9 vs 17.7   dx 12.1 vs 14.2   dw 12.3 vs 20.1
+ * So every kernel wider than 1x1, with backward-data from 8 input channels (4 -> 16 5x5 on 28x28 was 4.8 vs 5.8 ms,
+ * 3 channels 2x slower). The caps are the measured range: planes up to 96 x 96, forward reductions up to 2304. */
+#define AVX2_DX_LANES(d) ((d)->r * (d)->s > 1 && (d)->c >= 8 && (int64_t)(d)->h * (d)->w <= 9216)
+#define AVX2_DW_LANES(d) ((d)->r * (d)->s > 1)
+#define AVX2_Y_LANES(d, crs, positions) ((d)->r * (d)->s > 1 && (crs) <= 2304 && (positions) <= 9216)
 
 /* Backward-data by the direct kernel with the input channels in the lanes (direct-avx512.inc), for AVX-512 plans that
  * Winograd does not take, with 16 or more input channels to fill the lanes, planes of at most 4096 positions (the

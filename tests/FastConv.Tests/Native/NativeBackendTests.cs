@@ -116,7 +116,7 @@ public unsafe class NativeBackendTests
         var (code, output) = Info("avx2");
         Assert.That(code, Is.EqualTo(0), output);
         if (NativeBackend.SupportedIsas.Contains(NativeIsa.Avx2))
-            Assert.That(output, Does.Contain("native:avx2:im2col-gemm-6x16"));
+            Assert.That(output, Does.Contain("native:avx2:direct-k16+dx-c16+dw-k16"));
 
         (code, output) = Info("sse9");
         Assert.That(code, Is.EqualTo(0), output);
