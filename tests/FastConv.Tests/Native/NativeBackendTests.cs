@@ -18,7 +18,11 @@ public unsafe class NativeBackendTests
         var be = new NativeBackend(isa);
         using var plan = be.CreateConv2d(Conv3x3);
         string tile = isa switch { NativeIsa.Avx512 => "8x32", NativeIsa.Avx2 => "6x16", _ => "4x8" };
-        Assert.That(plan.Implementation, Is.EqualTo($"native:{NativeBackend.IsaName(isa)}:im2col-gemm-{tile}"));
+        // AVX2 runs every kernel wider than 1x1 (from 8 input channels for backward-data) on its 16-lane direct kernels
+        string algo = isa == NativeIsa.Avx2 ? "direct-k16+dx-c16+dw-k16" : $"im2col-gemm-{tile}";
+        Assert.That(plan.Implementation, Is.EqualTo($"native:{NativeBackend.IsaName(isa)}:{algo}"));
+        using var oneByOne = be.CreateConv2d(new Conv2dDesc(2, 8, 10, 10, 16, 1, 1));
+        Assert.That(oneByOne.Implementation, Is.EqualTo($"native:{NativeBackend.IsaName(isa)}:im2col-gemm-{tile}"));
         using var pool = be.CreatePool2d(new Pool2dDesc(PoolKind.Max, 1, 2, 8, 8, 2, 2));
         Assert.That(pool.Implementation, Does.StartWith($"native:{NativeBackend.IsaName(isa)}:"));
     }
