@@ -99,22 +99,25 @@ static int lanes_isa(fc_isa isa) { return isa == FC_ISA_AVX512 || isa == FC_ISA_
 
 /* AVX2 (lanes-avx2.inc: forward and backward-filter 16 output channels in the lanes, backward-data 16 input channels),
  * where the alternative is the im2col GEMM (AVX2 runs neither Winograd nor the phase planes nor the 5x5 first-layer
- * direct kernel). Measured at 1 thread on Zen 5 with FASTCONV_ISA=avx2 (AVX2 FMA peak 118 GFLOP/s), lanes vs GEMM, ms:
- *   training step 16 -> 32 5x5 on 12x12     fwd 0.93 vs 1.70   dx 0.98 vs 1.38   dw 1.00 vs 1.97
- *   32 -> 64 3x3 stride 2 pad 1 on 16x16    fwd 1.59 vs 2.49   dx 1.62 vs 2.33   dw 1.75 vs 2.64
- *   32 -> 32 7x7 pad 3 on 16x16             fwd 14.0 vs 26.9   dx 14.1 vs 18.2   dw 17.2 vs 30.2
- *   16 -> 16 5x5 pad 2 on 32x32             fwd 7.6 vs 18.0    dx 7.6 vs 10.7    dw 8.0 vs 18.0
- *   20 -> 32 7x7 on 9x9                     fwd 0.36 vs 1.61   dx 0.47 vs 1.50   dw 0.49 vs 1.32
- *   32 -> 64 1x1 on 16x16                   fwd 0.71 vs 0.62   dx 1.12 vs 0.67   dw 2.43 vs 0.94 (the GEMM, in place)
- *   1 -> 16 5x5 on 28x28 (a first layer)    fwd 0.30 vs 0.65   dx 2.71 vs 0.50   dw 0.35 vs 0.82
- *   3 -> 32 3x3 pad 1 on 32x32              fwd 1.33 vs 1.76   dx 3.53 vs 1.72   dw 1.48 vs 2.15
- *   8 -> 8 3x3 pad 1 on 16x16               fwd 0.37 vs 0.69   dx 0.28 vs 0.40   dw 0.42 vs 0.97
- *   32 -> 32 3x3 pad 1 on 96x96 (batch 16)  fwd 25.3 vs 40.2   dx 27.8 vs 41.7   dw 29.8 vs 38.4
- *   256 -> 64 3x3 pad 1 on 8x8              fwd 11.9 vs 17.7   dx 12.1 vs 14.2   dw 12.3 vs 20.1
- * So every kernel wider than 1x1, with backward-data from 8 input channels (4 -> 16 5x5 on 28x28 was 4.8 vs 5.8 ms,
- * 3 channels 2x slower). The caps are the measured range: planes up to 96 x 96, forward reductions up to 2304. */
+ * direct kernel). Measured at 1 thread on Zen 5 with FASTCONV_ISA=avx2 (AVX2 FMA peak 114-118 GFLOP/s), lanes vs GEMM,
+ * ms (the 2-thread runs keep the same order):
+ *   training step 16 -> 32 5x5 on 12x12     fwd 0.88 vs 1.58   dx 0.93 vs 1.27   dw 0.95 vs 1.77
+ *   32 -> 64 3x3 stride 2 pad 1 on 16x16    fwd 1.49 vs 2.20   dx 1.50 vs 2.05   dw 1.59 vs 2.39
+ *   32 -> 32 7x7 pad 3 on 16x16             fwd 14.3 vs 26.9   dx 14.4 vs 18.4   dw 17.2 vs 29.7
+ *   16 -> 16 5x5 pad 2 on 32x32             fwd 7.5 vs 18.0    dx 7.4 vs 10.6    dw 8.0 vs 18.0
+ *   20 -> 32 7x7 on 9x9                     fwd 0.36 vs 1.65   dx 0.48 vs 1.49   dw 0.49 vs 1.35
+ *   32 -> 64 1x1 on 16x16                   fwd 0.75 vs 0.61   dx 1.15 vs 0.70   dw 2.50 vs 0.95 (the GEMM, in place)
+ *   1 -> 16 5x5 on 28x28 (a first layer)    fwd 0.32 vs 0.65   dx 2.66 vs 0.50   dw 0.37 vs 0.79
+ *   3 -> 32 3x3 pad 1 on 32x32              fwd 1.36 vs 1.75   dx 3.63 vs 1.75   dw 1.63 vs 2.19
+ *   8 -> 8 3x3 pad 1 on 16x16               fwd 0.35 vs 0.63   dx 0.27 vs 0.37   dw 0.40 vs 0.92
+ *   32 -> 32 3x3 pad 1 on 96x96 (batch 16)  fwd 24.3 vs 38.4   dx 26.8 vs 40.0   dw 28.8 vs 37.1
+ *   256 -> 64 3x3 pad 1 on 8x8              fwd 10.7 vs 15.6   dx 11.1 vs 12.9   dw 11.3 vs 17.6
+ * So every kernel wider than 1x1, with backward-data from 8 input channels (4 -> 16 5x5 on 28x28: 3.6 vs 3.8 ms, 3
+ * channels 2x slower) and backward-filter from 8 output channels (1 -> 6 5x5 on 28x28: 0.31 vs 0.48 ms at 1 thread,
+ * but 0.41 vs 0.27 at 2, its 5 work items split 3 + 2). The caps are the measured range: planes up to 96 x 96,
+ * forward reductions up to 2304. */
 #define AVX2_DX_LANES(d) ((d)->r * (d)->s > 1 && (d)->c >= 8 && (int64_t)(d)->h * (d)->w <= 9216)
-#define AVX2_DW_LANES(d) ((d)->r * (d)->s > 1)
+#define AVX2_DW_LANES(d) ((d)->r * (d)->s > 1 && (d)->k >= 8)
 #define AVX2_Y_LANES(d, crs, positions) ((d)->r * (d)->s > 1 && (crs) <= 2304 && (positions) <= 9216)
 
 /* Backward-data by the direct kernel with the input channels in the lanes (direct-avx512.inc), for AVX-512 plans that
