@@ -2,4 +2,8 @@
 #pragma GCC target("avx2,fma")
 #include "../internal.h"
 #include "../simd/avx2.h"
+#include <omp.h>
+#include <string.h>
+#include "direct-common.inc"
+#include "lanes-avx2.inc"
 #include "conv2d.inc"

@@ -3,6 +3,7 @@
 #include "../internal.h"
 #include "../simd/avx512.h"
 #include <omp.h>
-#define FC_DIRECT 1
+#include <string.h>
+#include "direct-common.inc"
 #include "direct-avx512.inc"
 #include "conv2d.inc"
