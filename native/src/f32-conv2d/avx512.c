@@ -3,6 +3,8 @@
 #include "../internal.h"
 #include "../simd/avx512.h"
 #include <omp.h>
+#include <string.h>
 #define FC_DIRECT 1
+#include "direct-common.inc"
 #include "direct-avx512.inc"
 #include "conv2d.inc"
