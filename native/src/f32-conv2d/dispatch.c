@@ -71,17 +71,18 @@ static int direct_allowed(const fc_conv2d_desc* d, fc_isa isa)
 }
 
 /* The AVX2 direct kernels (direct-avx2.inc; they run any stride-1, dilation-1 geometry), forward and backward-filter,
- * for the first layers: stride 1, no dilation, not 1x1, C*R*S <= 150. Measured at 1 thread (FASTCONV_ISA=avx2 on Zen
- * 5), direct vs im2col: C3 (1 -> 16 5x5 pad 2 on 28x28) forward 0.37 vs 1.03 ms, backward-filter 0.69 vs 1.24; the
+ * for the first layers: up to 4 input channels (grey, RGB, RGBA), stride 1, no dilation, not 1x1, C*R*S <= 150
+ * (3 x 7x7). Measured at 1 thread (FASTCONV_ISA=avx2 on Zen 5), direct vs im2col: C3 (1 -> 16 5x5 pad 2 on 28x28) forward 0.37 vs 1.03 ms, backward-filter 0.69 vs 1.24; the
  * training step's 1 -> 16 5x5 0.27 vs 0.63 and 0.43 vs 0.83; 3 -> 32 5x5 pad 2 on 32x32 2.9 vs 4.9 and 4.3 vs 5.5;
- * C1 (3 -> 32 3x3) 1.07 vs 1.73 and 1.52 vs 2.50; 6 -> 16 5x5 on 14x14 0.36 vs 1.09 and 0.56 vs 0.83. (Deeper layers
- * measured too, up to C*R*S = 800 both directions ahead, left on the GEMM here; a 1x1 layer was slower direct.)
+ * C1 (3 -> 32 3x3) 1.07 vs 1.73 and 1.52 vs 2.50; 3 -> 64 7x7 pad 3 on 112x112 (batch 8) 16.8 vs 20.3 and 23.2 vs 23.9.
+ * (Deeper layers were ahead direct too, forward to C*R*S = 1152 and backward-filter to 800, e.g. 6 -> 16 5x5 on 14x14
+ * 0.36 vs 1.09 and 0.56 vs 0.83; they stay on the GEMM here. A 1x1 layer was slower direct.)
  * FASTCONV_CONV_ALGO=im2col or =winograd turns them off. */
 static int direct_avx2_pays(const fc_conv2d_desc* d, fc_isa isa)
 {
     return isa == FC_ISA_AVX2 && !algo_forced("im2col") && !algo_forced("winograd") && d->stride_h == 1 &&
            d->stride_w == 1 && d->dilation_h == 1 && d->dilation_w == 1 && d->r * d->s > 1 &&
-           (int64_t)d->c * d->r * d->s <= 150;
+           d->c <= 4 && d->c * d->r * d->s <= 150;
 }
 
 static int choose_algo(const fc_conv2d_desc* d, fc_isa isa)
