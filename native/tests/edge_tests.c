@@ -270,6 +270,8 @@ int main(void)
                 { 3, 3, 12, 11, 9, 5, 5, 1, 1, 2, 2, 1, 1, 0 },    /* three channels, padding 2: C*R*S = 75 */
                 { 2, 4, 10, 9, 17, 5, 5, 1, 1, 1, 2, 1, 1, 1 },    /* C*R*S = 100: 16 tap groups of 6 and one of 4; K = 17 */
                 { 1, 3, 9, 10, 4, 7, 7, 1, 1, 3, 3, 1, 1, 0 },     /* 7x7 padding 3 on a plane smaller than 8x16 */
+                { 3, 3, 40, 40, 5, 5, 5, 1, 1, 2, 2, 1, 1, 0 },    /* filter gradient: copies in chunks of 2 + 1 images */
+                { 70, 1, 6, 6, 3, 3, 3, 1, 1, 0, 0, 1, 1, 0 },     /* filter gradient: steps of 48 + 22 images, P = 16 */
                 /* backward-data with 16 input channels in the lanes (AVX-512 from 16 channels, not Winograd, not 1x1) */
                 { 2, 17, 11, 13, 5, 3, 3, 2, 2, 1, 1, 1, 1, 0 },   /* stride 2, a second channel block of one */
                 { 1, 16, 10, 19, 9, 3, 3, 1, 1, 2, 2, 2, 2, 1 },   /* dilation 2: output rows of 8 + 8 + 3 columns */
