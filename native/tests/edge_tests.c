@@ -312,6 +312,24 @@ int main(void)
                 { 3, 2, 13, 21, 5, 5, 5, 1, 1, 0, 1, 1, 1, 0 },    /* direct 5x5 paths: uneven padding, a ragged second chunk */
                 { 2, 2, 7, 6, 9, 5, 5, 1, 1, 2, 1, 1, 1, 1 },      /* direct forward: rows of 7 padded floats, 3 in a vector */
                 { 1, 1, 40, 40, 2, 3, 3, 1, 1, 0, 0, 1, 1, 0 },    /* P = 1444 > NC: two column blocks */
+                /* the AVX2 direct kernels (direct-avx2.inc): 8-lane flat positions, 6-channel forward panels, 2-channel x
+                 * 6-tap filter-gradient tiles; output rows of 7, 8, 9, 13, 15, 16, 17 and 41 floats, ragged tails */
+                { 1, 1, 11, 11, 7, 5, 5, 1, 1, 0, 0, 1, 1, 0 },    /* OW = 7, P = 49: one block split across threads */
+                { 2, 1, 12, 12, 13, 5, 5, 1, 1, 0, 0, 1, 1, 1 },   /* OW = 8, K = 13 (panels 6 + 6 + 1), ReLU */
+                { 1, 1, 13, 13, 5, 5, 5, 1, 1, 0, 0, 1, 1, 0 },    /* OW = 9, P = 81: a tail of one lane */
+                { 1, 2, 9, 13, 5, 5, 5, 1, 1, 1, 2, 1, 1, 0 },     /* OW = 13, uneven padding, two channels */
+                { 3, 1, 20, 19, 16, 5, 5, 1, 1, 0, 0, 1, 1, 0 },   /* OW = 15 */
+                { 1, 1, 20, 20, 1, 5, 5, 1, 1, 0, 0, 1, 1, 1 },    /* OW = 16, one filter */
+                { 2, 2, 21, 21, 6, 5, 5, 1, 1, 0, 0, 1, 1, 1 },    /* OW = 17 */
+                { 1, 1, 5, 5, 3, 5, 5, 1, 1, 0, 0, 1, 1, 0 },      /* one output position */
+                { 2, 1, 6, 40, 4, 2, 6, 1, 1, 0, 3, 1, 1, 0 },     /* 2x6, OW = 41 */
+                { 1, 2, 8, 9, 11, 4, 8, 1, 1, 2, 1, 1, 1, 0 },     /* C*R*S = 64, S = 8 */
+                { 9, 1, 28, 28, 16, 5, 5, 1, 1, 0, 0, 1, 1, 0 },   /* filter gradient in two chunks of images (5 + 4) */
+                { 3, 3, 12, 11, 9, 5, 5, 1, 1, 2, 2, 1, 1, 0 },    /* three channels, padding 2: C*R*S = 75 */
+                { 2, 4, 10, 9, 17, 5, 5, 1, 1, 1, 2, 1, 1, 1 },    /* C*R*S = 100: 16 tap groups of 6 and one of 4; K = 17 */
+                { 1, 3, 9, 10, 4, 7, 7, 1, 1, 3, 3, 1, 1, 0 },     /* 7x7 padding 3 on a plane smaller than 8x16 */
+                { 3, 3, 40, 40, 5, 5, 5, 1, 1, 2, 2, 1, 1, 0 },    /* filter gradient: copies in chunks of 2 + 1 images */
+                { 70, 1, 6, 6, 3, 3, 3, 1, 1, 0, 0, 1, 1, 0 },     /* filter gradient: steps of 48 + 22 images, P = 16 */
                 /* backward-data with 16 input channels in the lanes (AVX-512 from 16 channels, not Winograd, not 1x1) */
                 { 2, 17, 11, 13, 5, 3, 3, 2, 2, 1, 1, 1, 1, 0 },   /* stride 2, a second channel block of one */
                 { 1, 16, 10, 19, 9, 3, 3, 1, 1, 2, 2, 2, 2, 1 },   /* dilation 2: output rows of 8 + 8 + 3 columns */
@@ -325,6 +343,14 @@ int main(void)
                 { 2, 12, 16, 16, 33, 7, 7, 2, 2, 3, 3, 1, 1, 1 },  /* stride 2: a second block of one channel; ReLU */
             };
             for (size_t i = 0; i < sizeof convs / sizeof convs[0]; i++) conv_case(isa, convs[i]);
+            if (isa == FC_ISA_AVX2) { /* the shapes above reach the AVX2 direct kernels */
+                fc_conv2d_plan* plan = NULL;
+                EXPECT(fc_f32_conv2d_plan_create(&convs[15], isa, &plan) == FC_OK &&
+                           strstr(fc_f32_conv2d_plan_implementation(plan), "fwd=direct-flat,") &&
+                           strstr(fc_f32_conv2d_plan_implementation(plan), "bwd_filter=direct-flat"),
+                       "AVX2 first layer: plan is %s", plan ? fc_f32_conv2d_plan_implementation(plan) : "none");
+                fc_f32_conv2d_plan_destroy(plan);
+            }
             /* Winograd F(2x2, 3x3) and the phase planes that feed it */
             fc_conv2d_desc winos[] = {
                 { 2, 16, 7, 9, 17, 3, 3, 1, 1, 1, 1, 1, 1, 1 },    /* odd output sizes, K not a multiple of MR, ReLU */

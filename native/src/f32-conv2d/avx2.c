@@ -5,5 +5,6 @@
 #include <omp.h>
 #include <string.h>
 #include "direct-common.inc"
+#include "direct-avx2.inc"
 #include "lanes-avx2.inc"
 #include "conv2d.inc"

@@ -48,7 +48,7 @@ public unsafe class NativeBackendTests
         // a reduction of 48*7*7 = 2352: the forward's packed weights would not stay in L2
         new TestCaseData(new Conv2dDesc(2, 48, 16, 16, 32, 7, 7, padding: 3), Entries("im2col-gemm", "lanes-c", "lanes-k")).SetArgDisplayNames("7x7 C48"),
         new TestCaseData(new Conv2dDesc(2, 12, 16, 16, 32, 7, 7, stride: 2), Entries("lanes-k", "im2col-gemm", "lanes-k")).SetArgDisplayNames("7x7 stride 2 C12"),
-        new TestCaseData(new Conv2dDesc(64, 1, 28, 28, 16, 5, 5), Entries("direct-flat", "im2col-gemm-gather", "direct-5x5")).SetArgDisplayNames("5x5 C1"),
+        new TestCaseData(new Conv2dDesc(64, 1, 28, 28, 16, 5, 5), Entries("direct-flat", "im2col-gemm-gather", "direct-flat")).SetArgDisplayNames("5x5 C1"),
     ];
 
     [TestCaseSource(nameof(PlanChoices))]
