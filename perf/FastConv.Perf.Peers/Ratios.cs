@@ -6,7 +6,7 @@ namespace FastConv.Perf.Peers;
 /// <summary>
 /// FastConv against TorchSharp per shape and method, from the medians of one run: the fastest FastConv backend's
 /// time beside TorchSharp's, speed-up = TorchSharp time / FastConv time (≥ 1: FastConv is faster), and the
-/// geometric mean over the convolution rows. Printed and written to BenchmarkDotNet.Artifacts/ratios-{threads}t.csv.
+/// geometric mean over the convolution rows, under a line naming the CPU and the ISA (<see cref="TargetIsa"/>). Printed and written to BenchmarkDotNet.Artifacts/ratios-{threads}t.csv.
 /// </summary>
 public static class Ratios
 {
@@ -50,6 +50,7 @@ public static class Ratios
         }
         Console.WriteLine();
         Console.WriteLine($"FastConv{(only is null ? "" : $" ({only} backend)")} vs TorchSharp at {threads} thread(s) (speed-up = TorchSharp time / FastConv time; medians of this run):");
+        Console.WriteLine($"  {TargetIsa.Describe()}");
         Console.WriteLine($"{"shape",-11}{"method",-16}{"fastconv",-14}{"ms",10}{"rate",10}{"torch ms",10}{"rate",10}  unit      speed-up");
         for (long i = 0; i < df.Rows.Count; i++)
         {

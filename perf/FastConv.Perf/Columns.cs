@@ -58,3 +58,20 @@ public sealed class RateColumn(bool fractionOfPeak) : IColumn
         return $"{rate / (flops ? MachinePeak.FmaGflops : MachinePeak.BandwidthGBs):P1}";
     }
 }
+
+/// <summary>The ISA every row ran at (<see cref="TargetIsa"/>), "(proxy)" when AVX2 rows come from an AVX-512 CPU; the legend names the CPU.</summary>
+public sealed class IsaColumn : IColumn
+{
+    public string Id => "Isa";
+    public string ColumnName => "ISA";
+    public bool AlwaysShow => true;
+    public ColumnCategory Category => ColumnCategory.Custom;
+    public int PriorityInCategory => 2;
+    public bool IsNumeric => false;
+    public UnitType UnitType => UnitType.Dimensionless;
+    public string Legend => TargetIsa.Describe();
+    public bool IsAvailable(Summary summary) => true;
+    public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
+    public string GetValue(Summary summary, BenchmarkCase bc) => TargetIsa.Tag;
+    public string GetValue(Summary summary, BenchmarkCase bc, SummaryStyle style) => TargetIsa.Tag;
+}

@@ -7,8 +7,8 @@ namespace FastConv.Perf;
 
 /// <summary>
 /// This machine's ceilings, measured by the suite itself before any benchmark: FMA throughput (24 independent
-/// FMA chains on the widest accelerated vector) and memory bandwidth (a 256 MiB copy, bytes read + written).
-/// Both per thread count used, so "% of peak" compares like with like.
+/// FMA chains on the vector width of the ISA the rows run at: Vector256 for avx2, Vector512 for avx512) and memory
+/// bandwidth (a 256 MiB copy, bytes read + written). Both per thread count used, so "% of peak" compares like with like.
 /// </summary>
 public static unsafe class MachinePeak
 {
@@ -17,11 +17,15 @@ public static unsafe class MachinePeak
     public static string FmaWidth { get; private set; } = "";
     public static int Threads { get; private set; }
 
-    public static void Measure(int threads)
+    /// <summary>Measures both peaks at <paramref name="threads"/> threads, the FMA one with <paramref name="bits"/>-bit vectors (256 or 512).</summary>
+    public static void Measure(int threads, int bits)
     {
+        if (bits == 512 && !Vector512.IsHardwareAccelerated)
+            throw new InvalidOperationException("A Vector512 FMA peak needs Vector512 hardware acceleration, which this runtime does not report.");
+        if (bits != 512 && bits != 256) throw new ArgumentOutOfRangeException(nameof(bits), bits, "256 or 512");
         Threads = threads;
-        FmaWidth = Vector512.IsHardwareAccelerated ? "Vector512" : Vector256.IsHardwareAccelerated ? "Vector256" : "scalar";
-        FmaGflops = Enumerable.Range(0, 3).Max(_ => Parallel(threads, FmaOnce));
+        FmaWidth = bits == 512 ? "Vector512" : "Vector256";
+        FmaGflops = Enumerable.Range(0, 3).Max(_ => Parallel(threads, () => FmaOnce(bits)));
         BandwidthGBs = Enumerable.Range(0, 3).Max(_ => Parallel(threads, CopyOnce));
     }
 
@@ -33,11 +37,11 @@ public static unsafe class MachinePeak
         return rates.Sum();
     }
 
-    private static double FmaOnce()
+    private static double FmaOnce(int bits)
     {
         const long iters = 20_000_000;
         var sw = Stopwatch.StartNew();
-        double flopsPerIter = Vector512.IsHardwareAccelerated ? FmaLoop512(iters) : FmaLoop256(iters);
+        double flopsPerIter = bits == 512 ? FmaLoop512(iters) : FmaLoop256(iters);
         return iters * flopsPerIter / sw.Elapsed.TotalSeconds / 1e9;
     }
 
