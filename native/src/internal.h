@@ -179,6 +179,15 @@ FC_DECLARE_ELTWISE(scalar)
 FC_DECLARE_ELTWISE(avx2)
 FC_DECLARE_ELTWISE(avx512)
 
+/* the bias gradient of a backward-filter call, for the entries that do not sum it on the way (dbias NULL: none) */
+static inline void fc_conv_bias_grad(const struct fc_conv2d_plan* p, const fc_conv_args* a)
+{
+    if (!a->dbias) return;
+    if (p->isa == FC_ISA_AVX512) fc_f32_bias_add_bwd__avx512(p->d.n, p->d.k, p->p, a->dy, a->dbias);
+    else if (p->isa == FC_ISA_AVX2) fc_f32_bias_add_bwd__avx2(p->d.n, p->d.k, p->p, a->dy, a->dbias);
+    else fc_f32_bias_add_bwd__scalar(p->d.n, p->d.k, p->p, a->dy, a->dbias);
+}
+
 /* the calling thread's range of [0, count) when `workers` share it */
 static inline void fc_range(int64_t count, int t, int workers, int64_t* begin, int64_t* end)
 {

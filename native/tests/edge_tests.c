@@ -118,6 +118,19 @@ static int conv_case_with(fc_isa isa, fc_conv2d_desc d, const char* const names[
         EXPECT(fc_f32_conv2d_bwd_filter(plan, x, dy, dw, db) == FC_OK, "bwd_filter: %s", fc_last_error());
         EXPECT(same(dw, rdw, nw, &at), "%s bwd_filter N%d C%d %dx%d K%d %dx%d: dw[%zu] = %g, expected %g", fc_isa_name(isa), d.n,
                d.c, d.h, d.w, d.k, d.r, d.s, at, dw[at], rdw[at]);
+        float* rdb = malloc(d.k * 4);
+        for (int k = 0; k < d.k; k++) {
+            rdb[k] = 0.0f;
+            for (int n = 0; n < d.n; n++)
+                for (int q = 0; q < oh * ow; q++) rdb[k] += dy[((size_t)n * d.k + k) * oh * ow + q];
+        }
+        EXPECT(same(db, rdb, d.k, &at), "%s bwd_filter N%d C%d %dx%d K%d %dx%d: dbias[%zu] = %g, expected %g", fc_isa_name(isa),
+               d.n, d.c, d.h, d.w, d.k, d.r, d.s, at, db[at], rdb[at]);
+        free(rdb);
+        memset(dw, 0, nw * 4);
+        EXPECT(fc_f32_conv2d_bwd_filter(plan, x, dy, dw, NULL) == FC_OK, "bwd_filter without dbias: %s", fc_last_error());
+        EXPECT(same(dw, rdw, nw, &at), "%s bwd_filter without dbias N%d C%d %dx%d K%d %dx%d: dw[%zu] = %g, expected %g",
+               fc_isa_name(isa), d.n, d.c, d.h, d.w, d.k, d.r, d.s, at, dw[at], rdw[at]);
         if (failures > failed_before)
             printf("  (plan %s)\n", fc_f32_conv2d_plan_implementation(plan));
     }

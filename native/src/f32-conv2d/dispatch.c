@@ -284,8 +284,5 @@ fc_status fc_f32_conv2d_bwd_filter(fc_conv2d_plan* plan, const float* x, const f
     fc_clear_error();
     FC_CHECK_PTR(plan, op); FC_CHECK_PTR(x, op); FC_CHECK_PTR(dy, op); FC_CHECK_PTR(dw, op);
     fc_conv_args a = { .x = x, .dy = dy, .dw = dw, .dbias = dbias };
-    int rc = plan->impl[FC_CONV_BWD_FILTER]->isa[plan->isa].run(plan, &a);
-    /* (a scalar loop here, one dependent add per element, took 0.6 ms of the training step's first layer) */
-    if (rc == FC_OK && dbias) FC_CALL_VOID(plan->isa, fc_f32_bias_add_bwd, plan->d.n, plan->d.k, plan->p, dy, dbias);
-    return finish(rc, op);
+    return finish(plan->impl[FC_CONV_BWD_FILTER]->isa[plan->isa].run(plan, &a), op);
 }
