@@ -107,6 +107,24 @@ FC_API fc_status fc_f32_maxpool2d_fwd(const fc_pool2d_desc* desc, fc_isa isa, co
 FC_API fc_status fc_f32_maxpool2d_bwd(const fc_pool2d_desc* desc, fc_isa isa, const float* x, const float* dy, float* dx);
 FC_API fc_status fc_f32_avgpool2d_fwd(const fc_pool2d_desc* desc, fc_isa isa, const float* x, float* y);
 FC_API fc_status fc_f32_avgpool2d_bwd(const fc_pool2d_desc* desc, fc_isa isa, const float* dy, float* dx);
+/* The implementation table, oneDNN-style: an ordered list, best first, the portable "loops" last. A call runs the
+ * first entry that applies to its geometry, ISA and op; FASTCONV_POOL_ALGO=<name> forces one (refused with
+ * FC_ERR_UNSUPPORTED where it does not apply). fc_f32_pool2d_implementation names what runs:
+ * "native:<isa>:<entry>", or "native:<isa>:<forward entry>+<backward entry>" where the two differ. */
+typedef enum fc_pool_op {
+    FC_POOL_MAX_FWD = 0, /* x -> y */
+    FC_POOL_MAX_BWD = 1, /* x, dy -> dx */
+    FC_POOL_AVG_FWD = 2, /* x -> y */
+    FC_POOL_AVG_BWD = 3  /* dy -> dx (x unused, may be null) */
+} fc_pool_op;
+FC_API int32_t fc_f32_pool2d_impl_count(void);
+/* the i-th entry's name ("max-2x2s2", "chunked", "loops", ...), or null outside [0, count) */
+FC_API const char* fc_f32_pool2d_impl_name(int32_t i);
+/* runs op (an fc_pool_op) by the entry named impl, or, with impl null, by the one the table chooses; out is y for the
+ * forward ops and dx (overwritten) for the backward ones, dy is unused by the forward ops. An unknown name is
+ * FC_ERR_INVALID_ARGUMENT; an entry not built for the ISA or that does not apply to the case, FC_ERR_UNSUPPORTED. */
+FC_API fc_status fc_f32_pool2d_run(const fc_pool2d_desc* desc, fc_isa isa, const char* impl, int32_t op, const float* x,
+                                   const float* dy, float* out);
 
 /* ---- GEMM: c [m, n] = alpha * op(a) * op(b) + beta * c, row-major with leading dimensions */
 FC_API fc_status fc_f32_gemm(fc_isa isa, int32_t trans_a, int32_t trans_b, int32_t m, int32_t n, int32_t k,

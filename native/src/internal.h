@@ -160,15 +160,42 @@ typedef struct fc_pool_geom {
     int oh, ow;
 } fc_pool_geom;
 
+/* A pooling kernel, one per entry of the implementation table (dispatch.c) and ISA: op is an fc_pool_op; x is the
+ * input (null for average backward), dy the output gradient (null forward), out y or dx. */
+typedef void (*fc_pool_kernel)(const fc_pool_geom* g, int op, const float* x, const float* dy, float* out);
 #define FC_DECLARE_POOL(isa)                                                                                          \
-    FC_HIDDEN void fc_f32_maxpool2d_fwd__##isa(const fc_pool_geom* g, const float* x, float* y);                      \
-    FC_HIDDEN void fc_f32_maxpool2d_bwd__##isa(const fc_pool_geom* g, const float* x, const float* dy, float* dx);    \
-    FC_HIDDEN void fc_f32_avgpool2d_fwd__##isa(const fc_pool_geom* g, const float* x, float* y);                      \
-    FC_HIDDEN void fc_f32_avgpool2d_bwd__##isa(const fc_pool_geom* g, const float* dy, float* dx);                    \
-    FC_HIDDEN const char* fc_pool2d_kind__##isa(const fc_pool_geom* g, int max_pool);
+    FC_HIDDEN void fc_pool_loops__##isa(const fc_pool_geom* g, int op, const float* x, const float* dy, float* out);
 FC_DECLARE_POOL(scalar)
 FC_DECLARE_POOL(avx2)
 FC_DECLARE_POOL(avx512)
+#define FC_DECLARE_POOL_SIMD(isa)                                                                                     \
+    FC_HIDDEN void fc_pool_2x2s2__##isa(const fc_pool_geom* g, int op, const float* x, const float* dy, float* out);   \
+    FC_HIDDEN void fc_pool_small_plane__##isa(const fc_pool_geom* g, int op, const float* x, const float* dy,          \
+                                              float* out);                                                            \
+    FC_HIDDEN void fc_pool_chunked__##isa(const fc_pool_geom* g, int op, const float* x, const float* dy, float* out);
+FC_DECLARE_POOL_SIMD(avx2)
+FC_DECLARE_POOL_SIMD(avx512)
+
+/* The chunked pooling kernels compute `lanes` outputs of a row at a time from a segment of `cols` input columns
+ * (AVX2: 8 from 16, AVX-512: 16 from 32): outputs per chunk, or 0 where a window is wider than the segment. */
+static inline int fc_pool_chunk(const fc_pool2d_desc* d, int cols, int lanes)
+{
+    if (d->kernel_w > cols) return 0;
+    int ch = (cols - d->kernel_w) / d->stride_w + 1;
+    return ch > lanes ? lanes : ch;
+}
+/* planes the small-plane backward builds a dx row at a time in registers: unpadded, each output row one chunk, each
+ * input row one segment, at most 64 output rows (their winners and gradients stay on the stack) */
+static inline int fc_pool_small_plane(const fc_pool_geom* g, int cols, int lanes)
+{
+    const fc_pool2d_desc* d = &g->d;
+    int ch = fc_pool_chunk(d, cols, lanes);
+    return ch && d->pad_h == 0 && d->pad_w == 0 && g->ow <= ch && d->w <= cols && g->oh <= 64;
+}
+static inline int fc_pool_2x2s2(const fc_pool2d_desc* d)
+{
+    return d->kernel_h == 2 && d->kernel_w == 2 && d->stride_h == 2 && d->stride_w == 2 && d->pad_h == 0 && d->pad_w == 0;
+}
 
 #define FC_DECLARE_ELTWISE(isa)                                                                                       \
     FC_HIDDEN void fc_f32_relu_fwd__##isa(int64_t count, const float* x, float* y);                                   \

@@ -160,56 +160,124 @@ static void conv_entries(fc_isa isa, const fc_conv2d_desc* cases, size_t count)
         }
 }
 
+/* Pooling: every entry of the implementation table x every op on this case, bit for bit against the naive loops
+ * (memcmp: -0 is not +0). Inputs are small integers with -0 among them, so ties are common (the first maximum in
+ * scan order must win, -0 before +0 too) and a -0 gradient must come out as the reference's 0 + -0 = +0. An entry
+ * that does not apply answers FC_ERR_UNSUPPORTED; pool_hits counts where each entry ran, so that main can fail an
+ * entry that no case reaches. */
+enum { MAX_POOL_IMPLS = 16 };
+static int pool_hits[MAX_POOL_IMPLS][4], pool_not_built[MAX_POOL_IMPLS][4];
+
+static float* pool_filled(size_t n)
+{
+    float* p = filled(n);
+    for (size_t i = 0; i < n; i++)
+        if (p[i] == 0.0f && i % 2) p[i] = -0.0f;
+    return p;
+}
+
 static void pool_case(fc_isa isa, fc_pool2d_desc d)
 {
     int oh = (d.h + 2 * d.pad_h - d.kernel_h) / d.stride_h + 1, ow = (d.w + 2 * d.pad_w - d.kernel_w) / d.stride_w + 1;
     size_t nx = (size_t)d.n * d.c * d.h * d.w, ny = (size_t)d.n * d.c * oh * ow;
-    float *x = filled(nx), *dy = filled(ny), *y = malloc(ny * 4), *ry = malloc(ny * 4), *dx = malloc(nx * 4), *rdx = calloc(nx, 4);
-    /* naive max pool, first maximum in scan order */
+    float *x = pool_filled(nx), *dy = pool_filled(ny), *out = malloc(nx * 4 > ny * 4 ? nx * 4 : ny * 4);
+    float *ry[2] = { malloc(ny * 4), malloc(ny * 4) }, *rdx[2] = { calloc(nx, 4), calloc(nx, 4) }; /* [0] max, [1] average */
+    float area = (float)(d.kernel_h * d.kernel_w);
     for (int pl = 0; pl < d.n * d.c; pl++)
         for (int i = 0; i < oh; i++)
             for (int j = 0; j < ow; j++) {
                 int best = -1;
+                float acc = 0, g = dy[(pl * oh + i) * ow + j], share = g / area;
                 for (int r = 0; r < d.kernel_h; r++)
                     for (int s = 0; s < d.kernel_w; s++) {
                         int ih = i * d.stride_h - d.pad_h + r, iw = j * d.stride_w - d.pad_w + s;
                         if (ih < 0 || ih >= d.h || iw < 0 || iw >= d.w) continue;
                         int idx = (pl * d.h + ih) * d.w + iw;
-                        if (best < 0 || x[idx] > x[best]) best = idx;
+                        if (best < 0 || x[idx] > x[best]) best = idx; /* the first maximum in scan order */
+                        acc += x[idx];
+                        rdx[1][idx] += share;
                     }
-                ry[(pl * oh + i) * ow + j] = x[best];
-                rdx[best] += dy[(pl * oh + i) * ow + j];
+                ry[0][(pl * oh + i) * ow + j] = x[best];
+                rdx[0][best] += g;
+                ry[1][(pl * oh + i) * ow + j] = acc / area;
             }
+    static const char* ops[] = { "max fwd", "max bwd", "avg fwd", "avg bwd" };
+    int impls = fc_f32_pool2d_impl_count();
+    EXPECT(impls >= 1 && impls <= MAX_POOL_IMPLS, "pool impl count %d", impls);
+    for (int op = 0; op < 4; op++) {
+        int bwd = op % 2, avg = op / 2;
+        const float* want = bwd ? rdx[avg] : ry[avg];
+        size_t n = bwd ? nx : ny, at = 0;
+        int ran = 0;
+        for (int e = -1; e < impls && e < MAX_POOL_IMPLS; e++) { /* -1: the table's own choice */
+            const char* name = e < 0 ? NULL : fc_f32_pool2d_impl_name(e);
+            memset(out, 0x7f, n * 4); /* every element must be written */
+            fc_status st = fc_f32_pool2d_run(&d, isa, name, op, avg && bwd ? NULL : x, bwd ? dy : NULL, out);
+            if (e >= 0 && st == FC_ERR_UNSUPPORTED) {
+                if (strstr(fc_last_error(), "is not built for")) pool_not_built[e][isa] = 1;
+                continue;
+            }
+            EXPECT(st == FC_OK, "%s pool %s by %s: %s", fc_isa_name(isa), ops[op], name ? name : "(chosen)", fc_last_error());
+            if (st != FC_OK) continue;
+            if (e >= 0) { pool_hits[e][isa]++; ran++; }
+            for (at = 0; at < n && memcmp(&out[at], &want[at], 4) == 0; at++) {}
+            EXPECT(at == n, "%s pool %s by %s, %dx%d x%d k%dx%d s%dx%d p%dx%d: [%zu] = %g, expected %g", fc_isa_name(isa), ops[op],
+                   name ? name : "(chosen)", d.h, d.w, d.n * d.c, d.kernel_h, d.kernel_w, d.stride_h, d.stride_w, d.pad_h, d.pad_w,
+                   at, at < n ? out[at] : 0, at < n ? want[at] : 0);
+        }
+        EXPECT(ran >= 1, "%s pool %s: no entry ran (loops always applies)", fc_isa_name(isa), ops[op]);
+    }
+    /* the four entry points of before the table, and the name of what they run */
     size_t at = 0;
-    EXPECT(fc_f32_maxpool2d_fwd(&d, isa, x, y) == FC_OK, "maxpool fwd: %s", fc_last_error());
-    EXPECT(same(y, ry, ny, &at), "%s maxpool fwd %dx%d k%dx%d s%d p%d: y[%zu] = %g, expected %g", fc_isa_name(isa), d.h, d.w,
-           d.kernel_h, d.kernel_w, d.stride_h, d.pad_h, at, y[at], ry[at]);
-    EXPECT(fc_f32_maxpool2d_bwd(&d, isa, x, dy, dx) == FC_OK, "maxpool bwd: %s", fc_last_error());
-    EXPECT(same(dx, rdx, nx, &at), "%s maxpool bwd %dx%d k%dx%d s%d p%d: dx[%zu] = %g, expected %g", fc_isa_name(isa), d.h, d.w,
-           d.kernel_h, d.kernel_w, d.stride_h, d.pad_h, at, dx[at], rdx[at]);
-    /* average pool: sums of small integers are exact, one division each */
-    float area = (float)(d.kernel_h * d.kernel_w);
-    memset(rdx, 0, nx * 4);
-    for (int pl = 0; pl < d.n * d.c; pl++)
-        for (int i = 0; i < oh; i++)
-            for (int j = 0; j < ow; j++) {
-                float acc = 0, share = dy[(pl * oh + i) * ow + j] / area;
-                for (int r = 0; r < d.kernel_h; r++)
-                    for (int s = 0; s < d.kernel_w; s++) {
-                        int ih = i * d.stride_h - d.pad_h + r, iw = j * d.stride_w - d.pad_w + s;
-                        if (ih < 0 || ih >= d.h || iw < 0 || iw >= d.w) continue;
-                        acc += x[(pl * d.h + ih) * d.w + iw];
-                        rdx[(pl * d.h + ih) * d.w + iw] += share;
-                    }
-                ry[(pl * oh + i) * ow + j] = acc / area;
-            }
-    EXPECT(fc_f32_avgpool2d_fwd(&d, isa, x, y) == FC_OK, "avgpool fwd: %s", fc_last_error());
-    EXPECT(same(y, ry, ny, &at), "%s avgpool fwd %dx%d k%dx%d: y[%zu] = %g, expected %g", fc_isa_name(isa), d.h, d.w, d.kernel_h,
-           d.kernel_w, at, y[at], ry[at]);
-    EXPECT(fc_f32_avgpool2d_bwd(&d, isa, dy, dx) == FC_OK, "avgpool bwd: %s", fc_last_error());
-    EXPECT(same(dx, rdx, nx, &at), "%s avgpool bwd %dx%d k%dx%d s%d p%d: dx[%zu] = %g, expected %g", fc_isa_name(isa), d.h, d.w,
-           d.kernel_h, d.kernel_w, d.stride_h, d.pad_h, at, dx[at], rdx[at]);
-    free(x); free(dy); free(y); free(ry); free(dx); free(rdx);
+    EXPECT(fc_f32_maxpool2d_fwd(&d, isa, x, out) == FC_OK && same(out, ry[0], ny, &at), "%s maxpool fwd: %s", fc_isa_name(isa), fc_last_error());
+    EXPECT(fc_f32_maxpool2d_bwd(&d, isa, x, dy, out) == FC_OK && same(out, rdx[0], nx, &at), "%s maxpool bwd: %s", fc_isa_name(isa), fc_last_error());
+    EXPECT(fc_f32_avgpool2d_fwd(&d, isa, x, out) == FC_OK && same(out, ry[1], ny, &at), "%s avgpool fwd: %s", fc_isa_name(isa), fc_last_error());
+    EXPECT(fc_f32_avgpool2d_bwd(&d, isa, dy, out) == FC_OK && same(out, rdx[1], nx, &at), "%s avgpool bwd: %s", fc_isa_name(isa), fc_last_error());
+    char prefix[32];
+    snprintf(prefix, sizeof prefix, "native:%s:", fc_isa_name(isa));
+    EXPECT(strncmp(fc_f32_pool2d_implementation(&d, isa, 1), prefix, strlen(prefix)) == 0, "pool implementation %s",
+           fc_f32_pool2d_implementation(&d, isa, 1));
+    free(x); free(dy); free(out); free(ry[0]); free(ry[1]); free(rdx[0]); free(rdx[1]);
+}
+
+/* the table's names, choices, refusals and FASTCONV_POOL_ALGO */
+static void pool_table(void)
+{
+    int n = fc_f32_pool2d_impl_count();
+    EXPECT(n >= 2 && strcmp(fc_f32_pool2d_impl_name(n - 1), "loops") == 0, "the portable loops come last");
+    EXPECT(fc_f32_pool2d_impl_name(-1) == NULL && fc_f32_pool2d_impl_name(n) == NULL, "names outside the table are null");
+    fc_pool2d_desc p1 = { 2, 3, 8, 32, 2, 2, 2, 2, 0, 0 }, p3 = { 2, 3, 16, 16, 3, 3, 2, 2, 0, 0 }, wide = { 1, 1, 3, 40, 1, 33, 1, 1, 0, 0 };
+    static float x[2 * 3 * 16 * 32], y[2 * 3 * 16 * 32];
+    EXPECT(fc_f32_pool2d_run(&p1, FC_ISA_AUTO, "no-such-entry", FC_POOL_MAX_FWD, x, NULL, y) == FC_ERR_INVALID_ARGUMENT &&
+               strstr(fc_last_error(), "no-such-entry"), "an unknown entry is refused: %s", fc_last_error());
+    EXPECT(fc_f32_pool2d_run(&p1, FC_ISA_AUTO, NULL, 4, x, NULL, y) == FC_ERR_INVALID_ARGUMENT, "op 4 is refused");
+    EXPECT(fc_f32_pool2d_run(&p1, FC_ISA_AUTO, NULL, FC_POOL_MAX_BWD, x, NULL, y) == FC_ERR_INVALID_ARGUMENT &&
+               strstr(fc_last_error(), "dy is null"), "max backward needs dy: %s", fc_last_error());
+    EXPECT(fc_f32_pool2d_run(&p1, FC_ISA_AUTO, NULL, FC_POOL_AVG_BWD, NULL, x, y) == FC_OK, "average backward needs no x: %s",
+           fc_last_error());
+    EXPECT(fc_f32_pool2d_run(&p1, FC_ISA_SCALAR, "2x2s2", FC_POOL_MAX_FWD, x, NULL, y) == FC_ERR_UNSUPPORTED &&
+               strstr(fc_last_error(), "not built for scalar"), "2x2s2 has no scalar build: %s", fc_last_error());
+    EXPECT(strcmp(fc_f32_pool2d_implementation(&p1, FC_ISA_SCALAR, 1), "native:scalar:loops") == 0, "scalar runs the loops: %s",
+           fc_f32_pool2d_implementation(&p1, FC_ISA_SCALAR, 1));
+    if (fc_isa_supported(FC_ISA_AVX2)) {
+        EXPECT(strcmp(fc_f32_pool2d_implementation(&p1, FC_ISA_AVX2, 1), "native:avx2:2x2s2") == 0, "%s",
+               fc_f32_pool2d_implementation(&p1, FC_ISA_AVX2, 1));
+        EXPECT(strcmp(fc_f32_pool2d_implementation(&p3, FC_ISA_AVX2, 1), "native:avx2:chunked+small-plane") == 0, "%s",
+               fc_f32_pool2d_implementation(&p3, FC_ISA_AVX2, 1));
+        EXPECT(strcmp(fc_f32_pool2d_implementation(&wide, FC_ISA_AVX2, 0), "native:avx2:loops") == 0, "%s",
+               fc_f32_pool2d_implementation(&wide, FC_ISA_AVX2, 0));
+        EXPECT(fc_f32_pool2d_run(&p3, FC_ISA_AVX2, "small-plane", FC_POOL_MAX_FWD, x, NULL, y) == FC_ERR_UNSUPPORTED &&
+                   strstr(fc_last_error(), "does not apply to max forward"), "small-plane runs no forward: %s", fc_last_error());
+        setenv("FASTCONV_POOL_ALGO", "chunked", 1);
+        EXPECT(strcmp(fc_f32_pool2d_implementation(&p1, FC_ISA_AVX2, 1), "native:avx2:chunked") == 0, "forced: %s",
+               fc_f32_pool2d_implementation(&p1, FC_ISA_AVX2, 1));
+        EXPECT(fc_f32_maxpool2d_fwd(&wide, FC_ISA_AVX2, x, y) == FC_ERR_UNSUPPORTED && strstr(fc_last_error(), "FASTCONV_POOL_ALGO=chunked"),
+               "a forced entry that does not apply is refused: %s", fc_last_error());
+        EXPECT(fc_f32_pool2d_run(&wide, FC_ISA_AVX2, "loops", FC_POOL_MAX_FWD, x, NULL, y) == FC_OK, "a named entry beats the variable");
+        setenv("FASTCONV_POOL_ALGO", "bogus", 1);
+        EXPECT(fc_f32_maxpool2d_fwd(&p1, FC_ISA_AVX2, x, y) == FC_ERR_INVALID_ARGUMENT, "FASTCONV_POOL_ALGO=bogus is refused");
+        unsetenv("FASTCONV_POOL_ALGO");
+    }
 }
 
 static void gemm_case(fc_isa isa, int ta, int tb, int m, int n, int k)
@@ -302,6 +370,7 @@ static void invalid_inputs(void)
 int main(void)
 {
     invalid_inputs();
+    pool_table();
     const fc_isa isas[] = { FC_ISA_SCALAR, FC_ISA_AVX2, FC_ISA_AVX512 };
     for (int t = 1; t <= 2; t++) {
         fc_set_num_threads(t);
@@ -414,6 +483,18 @@ int main(void)
                 { 1, 1, 1, 1, 1, 1, 1, 1, 0, 0 },  { 2, 3, 4, 4, 2, 2, 2, 2, 0, 0 },  { 1, 2, 5, 7, 2, 2, 2, 2, 0, 0 },
                 { 2, 2, 16, 16, 3, 3, 2, 2, 0, 0 }, { 1, 1, 7, 7, 3, 3, 2, 2, 1, 1 }, { 1, 2, 9, 40, 3, 3, 1, 1, 1, 1 },
                 { 1, 1, 5, 70, 2, 5, 1, 3, 1, 2 },  { 1, 1, 3, 40, 1, 33, 1, 1, 0, 0 }, { 1, 1, 64, 66, 2, 2, 2, 2, 0, 0 },
+                /* 2x2 stride 2: one row of 8 outputs, 17 (the last step overlaps), odd sizes (a row and a column no
+                 * window covers), many planes (both threads) */
+                { 1, 1, 4, 16, 2, 2, 2, 2, 0, 0 }, { 2, 3, 6, 34, 2, 2, 2, 2, 0, 0 }, { 1, 2, 7, 35, 2, 2, 2, 2, 0, 0 },
+                { 2, 16, 32, 32, 2, 2, 2, 2, 0, 0 },
+                /* small planes: 7 outputs a row (P3's shape), stride 1x2, 14 outputs of a 30-wide row (AVX-512 only),
+                 * 68 output rows (too many), many planes */
+                { 3, 5, 15, 15, 3, 3, 2, 2, 0, 0 }, { 1, 2, 12, 12, 2, 3, 1, 2, 0, 0 }, { 1, 2, 20, 30, 3, 3, 2, 2, 0, 0 },
+                { 1, 1, 70, 12, 3, 3, 1, 1, 0, 0 }, { 64, 4, 16, 16, 3, 3, 2, 2, 0, 0 },
+                /* chunked: windows 16 wide (AVX2: one output a chunk) and 17 (AVX-512 only), windows that tile the
+                 * plane exactly, padding on every side over many planes */
+                { 1, 1, 6, 30, 3, 16, 2, 1, 1, 8 }, { 1, 1, 9, 20, 2, 17, 1, 1, 0, 8 }, { 1, 2, 8, 12, 4, 4, 4, 4, 0, 0 },
+                { 1, 4, 6, 9, 2, 3, 2, 3, 0, 0 },   { 2, 8, 33, 47, 3, 3, 2, 2, 1, 1 },
             };
             for (size_t i = 0; i < sizeof pools / sizeof pools[0]; i++) pool_case(isa, pools[i]);
             gemm_case(isa, 0, 0, 1, 1, 1);
@@ -422,6 +503,20 @@ int main(void)
             gemm_case(isa, 0, 1, 17, 600, 3);
             gemm_case(isa, 1, 1, 8, 32, 64);
         }
+    }
+    /* every pool entry ran somewhere, and on every ISA this CPU runs that it is built for */
+    for (int e = 0; e < fc_f32_pool2d_impl_count() && e < MAX_POOL_IMPLS; e++) {
+        int any = 0;
+        for (size_t v = 0; v < sizeof isas / sizeof isas[0]; v++) {
+            fc_isa isa = isas[v];
+            if (!fc_isa_supported(isa)) continue;
+            any += pool_hits[e][isa];
+            EXPECT(pool_hits[e][isa] > 0 || pool_not_built[e][isa], "pool entry %s applies to no %s case", fc_f32_pool2d_impl_name(e),
+                   fc_isa_name(isa));
+            printf("pool %-12s %-7s %3d runs%s\n", fc_f32_pool2d_impl_name(e), fc_isa_name(isa), pool_hits[e][isa],
+                   pool_not_built[e][isa] ? " (not built)" : "");
+        }
+        EXPECT(any > 0, "pool entry %s ran on no case", fc_f32_pool2d_impl_name(e));
     }
     printf("%d checks, %d failures\n", checks, failures);
     return failures ? 1 : 0;

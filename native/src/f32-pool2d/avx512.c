@@ -1,19 +1,19 @@
-/* Pooling, AVX-512 variant. Each output row is computed 16 outputs (a "chunk") at a time: the input columns a chunk's
- * windows cover (at most 32) are loaded with two masked loads per input row, and every window column s is picked
- * out of them with one two-source permute (lane -> lane*stride + s). Max pooling keeps a per-lane "best so far" in
- * scan order (strictly greater wins, so ties stay with the first maximum) and, for backward, the winning (r, s).
- * Backward scatters each lane's gradient back with the inverse permute, window columns in descending order, which
- * adds into every dx element in the reference's order (outputs row by row). Windows wider than 32 columns use the
- * portable loops. Threads split the channel planes. */
+/* Pooling, AVX-512 variant: three entries of the implementation table (dispatch.c) besides the portable loops.
+ * chunked (fc_pool_chunked__avx512): each output row 16 outputs (a "chunk") at a time: the input columns a chunk's
+ *   windows cover (at most 32) are loaded with two masked loads per input row, and every window column s is picked
+ *   out of them with one two-source permute (lane -> lane*stride + s). Max pooling keeps a per-lane "best so far" in
+ *   scan order (strictly greater wins, so ties stay with the first maximum) and, for backward, the winning (r, s).
+ *   Backward scatters each lane's gradient back with the inverse permute, window columns in descending order, which
+ *   adds into every dx element in the reference's order (outputs row by row). Windows up to 32 columns wide.
+ * 2x2s2 (fc_pool_2x2s2__avx512): the 2x2 stride-2 window without padding, by even/odd two-source permutes; backward
+ *   writes each dx element once.
+ * small-plane (fc_pool_small_plane__avx512): backward of unpadded planes up to 32 wide whose output rows are one
+ *   chunk, each dx row built in registers and stored once.
+ * Threads split the channel planes. */
 #pragma GCC target("avx2,fma,avx512f,avx512bw,avx512vl,avx512dq")
 #include "../internal.h"
 #include "../simd/avx512.h"
-
-#undef FC_SUFFIX
-#define FC_SUFFIX(name) name##__avx512_loops
 #include "pool2d.inc"
-#undef FC_SUFFIX
-#define FC_SUFFIX(name) name##__avx512
 
 typedef struct chunking {
     int ch;                /* outputs per chunk */
@@ -23,12 +23,7 @@ typedef struct chunking {
     __m512i lane_sw;       /* lane * sw */
 } chunking;
 
-static int chunk_width(const fc_pool2d_desc* d)
-{
-    if (d->kernel_w > 32) return 0;
-    int ch = (32 - d->kernel_w) / d->stride_w + 1;
-    return ch > 16 ? 16 : ch;
-}
+static int chunk_width(const fc_pool2d_desc* d) { return fc_pool_chunk(d, 32, 16); }
 
 static void make_chunking(const fc_pool2d_desc* d, chunking* c)
 {
@@ -153,24 +148,8 @@ static inline void scatter_row(const fc_pool2d_desc* d, const chunking* c, float
     _mm512_mask_storeu_ps(drow + base + 16, mhi, hi);
 }
 
-#define PLANES_LOOP(...)                                                                                             \
-    do {                                                                                                              \
-        int64_t planes = (int64_t)d->n * d->c;                                                                        \
-        int workers = (int)(planes < fc_threads() ? planes : fc_threads());                                           \
-        _Pragma("omp parallel num_threads(workers) if (workers > 1)")                                                 \
-        {                                                                                                             \
-            int64_t begin, end;                                                                                       \
-            fc_range(planes, omp_get_thread_num(), omp_get_num_threads(), &begin, &end);                              \
-            for (int64_t plane = begin; plane < end; plane++) { __VA_ARGS__ }                                                \
-        }                                                                                                             \
-    } while (0)
-
 /* The common 2x2 stride-2 window without padding, 16 outputs per step: two input rows, even and odd columns split
  * with two-source permutes, combined in scan order (strictly greater wins: the first maximum, as everywhere). */
-static int is_2x2s2(const fc_pool2d_desc* d)
-{
-    return d->kernel_h == 2 && d->kernel_w == 2 && d->stride_h == 2 && d->stride_w == 2 && d->pad_h == 0 && d->pad_w == 0;
-}
 
 static const int32_t even_idx[16] = { 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30 };
 
@@ -191,55 +170,70 @@ static inline void load_2x2(const float* r0, const float* r1, int ow, int n, __m
     v[2] = _mm512_permutex2var_ps(b0, even, b1); v[3] = _mm512_permutex2var_ps(b0, odd, b1);
 }
 
-static void max2x2_fwd_plane(const fc_pool_geom* g, const float* x, float* y)
+/* forward, max or average: 16 outputs per step */
+static void fwd2x2_plane(const fc_pool_geom* g, int max, const float* x, float* y)
 {
     const __m512i even = _mm512_loadu_si512(even_idx), odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    const __m512 four = _mm512_set1_ps(4.0f);
     int w = g->d.w;
     for (int oh = 0; oh < g->oh; oh++) {
         const float* r0 = x + (int64_t)2 * oh * w;
         float* o = y + (int64_t)oh * g->ow;
         for (int ow = 0; ow < g->ow; ow += 16) {
             int n = fc_min(16, g->ow - ow);
-            __m512 v[4];
+            __m512 v[4], m;
             load_2x2(r0, r0 + w, ow, n, even, odd, v);
-            __m512 m = v[0];
-            m = _mm512_mask_mov_ps(m, _mm512_cmp_ps_mask(v[1], m, _CMP_GT_OQ), v[1]);
-            m = _mm512_mask_mov_ps(m, _mm512_cmp_ps_mask(v[2], m, _CMP_GT_OQ), v[2]);
-            m = _mm512_mask_mov_ps(m, _mm512_cmp_ps_mask(v[3], m, _CMP_GT_OQ), v[3]);
+            if (max) {
+                m = v[0];
+                m = _mm512_mask_mov_ps(m, _mm512_cmp_ps_mask(v[1], m, _CMP_GT_OQ), v[1]);
+                m = _mm512_mask_mov_ps(m, _mm512_cmp_ps_mask(v[2], m, _CMP_GT_OQ), v[2]);
+                m = _mm512_mask_mov_ps(m, _mm512_cmp_ps_mask(v[3], m, _CMP_GT_OQ), v[3]);
+            } else {
+                /* from +0, in scan order, as the reference sums */
+                m = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(_mm512_add_ps(_mm512_setzero_ps(), v[0]), v[1]), v[2]), v[3]);
+                m = _mm512_div_ps(m, four);
+            }
             if (n == 16) _mm512_storeu_ps(o + ow, m);
             else _mm512_mask_storeu_ps(o + ow, (__mmask16)((1u << n) - 1u), m);
         }
     }
 }
 
-/* each dx element is written once: dy at the window's first maximum, 0 at the other three (the interleave is the
- * inverse permute of the split); rows and columns no window covers are cleared */
-static void max2x2_bwd_plane(const fc_pool_geom* g, const float* x, const float* dy, float* dx)
+/* backward: each dx element is written once: max, dy at the window's first maximum and 0 at the other three;
+ * average, dy/4 at all four (0 + those, as the reference's clear-then-add makes a -0 gradient +0); the interleave is
+ * the inverse permute of the split. Rows and columns no window covers are cleared. x null for average. */
+static void bwd2x2_plane(const fc_pool_geom* g, const float* x, const float* dy, float* dx)
 {
     const __m512i even = _mm512_loadu_si512(even_idx), odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    const __m512 four = _mm512_set1_ps(4.0f), zero = _mm512_setzero_ps();
     int32_t lo_idx[16], hi_idx[16];
     for (int j = 0; j < 16; j++) { lo_idx[j] = j / 2 + (j % 2 ? 16 : 0); hi_idx[j] = 8 + j / 2 + (j % 2 ? 16 : 0); }
     const __m512i ilo = _mm512_loadu_si512(lo_idx), ihi = _mm512_loadu_si512(hi_idx);
     int w = g->d.w, h = g->d.h;
     if (h % 2 || w % 2) memset(dx, 0, (size_t)h * w * sizeof(float));
     for (int oh = 0; oh < g->oh; oh++) {
-        const float* r0 = x + (int64_t)2 * oh * w;
+        const float* r0 = x ? x + (int64_t)2 * oh * w : NULL;
         float* d0 = dx + (int64_t)2 * oh * w;
         const float* go = dy + (int64_t)oh * g->ow;
         for (int ow = 0; ow < g->ow; ow += 16) {
             int n = fc_min(16, g->ow - ow);
             __mmask16 lanes = (__mmask16)((1u << n) - 1u);
-            __m512 v[4];
-            load_2x2(r0, r0 + w, ow, n, even, odd, v);
-            __m512 m = v[0];
-            __mmask16 t1 = _mm512_cmp_ps_mask(v[1], m, _CMP_GT_OQ); m = _mm512_mask_mov_ps(m, t1, v[1]);
-            __mmask16 t2 = _mm512_cmp_ps_mask(v[2], m, _CMP_GT_OQ); m = _mm512_mask_mov_ps(m, t2, v[2]);
-            __mmask16 t3 = _mm512_cmp_ps_mask(v[3], m, _CMP_GT_OQ);
-            /* winner: 3 if t3, else 2 if t2, else 1 if t1, else 0 */
-            __mmask16 w3 = t3, w2 = t2 & ~t3, w1 = t1 & ~t2 & ~t3, w0 = ~(t1 | t2 | t3);
-            __m512 gv = _mm512_maskz_loadu_ps(lanes, go + ow);
-            __m512 g0 = _mm512_maskz_mov_ps(w0, gv), g1 = _mm512_maskz_mov_ps(w1, gv);
-            __m512 g2 = _mm512_maskz_mov_ps(w2, gv), g3 = _mm512_maskz_mov_ps(w3, gv);
+            __m512 gv = _mm512_maskz_loadu_ps(lanes, go + ow), g0, g1, g2, g3;
+            if (r0) {
+                __m512 v[4];
+                load_2x2(r0, r0 + w, ow, n, even, odd, v);
+                __m512 m = v[0];
+                __mmask16 t1 = _mm512_cmp_ps_mask(v[1], m, _CMP_GT_OQ); m = _mm512_mask_mov_ps(m, t1, v[1]);
+                __mmask16 t2 = _mm512_cmp_ps_mask(v[2], m, _CMP_GT_OQ); m = _mm512_mask_mov_ps(m, t2, v[2]);
+                __mmask16 t3 = _mm512_cmp_ps_mask(v[3], m, _CMP_GT_OQ);
+                /* winner: 3 if t3, else 2 if t2, else 1 if t1, else 0 */
+                __mmask16 w3 = t3, w2 = t2 & ~t3, w1 = t1 & ~t2 & ~t3, w0 = ~(t1 | t2 | t3);
+                gv = _mm512_add_ps(zero, gv);
+                g0 = _mm512_maskz_mov_ps(w0, gv); g1 = _mm512_maskz_mov_ps(w1, gv);
+                g2 = _mm512_maskz_mov_ps(w2, gv); g3 = _mm512_maskz_mov_ps(w3, gv);
+            } else {
+                g0 = g1 = g2 = g3 = _mm512_add_ps(zero, _mm512_div_ps(gv, four));
+            }
             __m512 top0 = _mm512_permutex2var_ps(g0, ilo, g1), top1 = _mm512_permutex2var_ps(g0, ihi, g1);
             __m512 bot0 = _mm512_permutex2var_ps(g2, ilo, g3), bot1 = _mm512_permutex2var_ps(g2, ihi, g3);
             float* p0 = d0 + 2 * ow;
@@ -257,19 +251,28 @@ static void max2x2_bwd_plane(const fc_pool_geom* g, const float* x, const float*
     }
 }
 
-void fc_f32_maxpool2d_fwd__avx512(const fc_pool_geom* g, const float* x, float* y)
+void fc_pool_2x2s2__avx512(const fc_pool_geom* g, int op, const float* x, const float* dy, float* out)
+{
+    int64_t in_plane = (int64_t)g->d.h * g->d.w, out_plane = (int64_t)g->oh * g->ow;
+    switch (op) {
+    case FC_POOL_MAX_FWD:
+    case FC_POOL_AVG_FWD:
+        FOR_PLANES(fwd2x2_plane(g, op == FC_POOL_MAX_FWD, x + plane * in_plane, out + plane * out_plane););
+        break;
+    default:
+        FOR_PLANES(bwd2x2_plane(g, op == FC_POOL_MAX_BWD ? x + plane * in_plane : NULL, dy + plane * out_plane,
+                                 out + plane * in_plane););
+        break;
+    }
+}
+
+static void max_fwd(const fc_pool_geom* g, const float* x, float* y)
 {
     const fc_pool2d_desc* d = &g->d;
-    if (!chunk_width(d)) { fc_f32_maxpool2d_fwd__avx512_loops(g, x, y); return; }
-    int64_t planes_in = (int64_t)d->h * d->w, planes_out = (int64_t)g->oh * g->ow;
-    if (is_2x2s2(d)) {
-        PLANES_LOOP(max2x2_fwd_plane(g, x + plane * planes_in, y + plane * planes_out););
-        return;
-    }
     chunking c;
     make_chunking(d, &c);
     int64_t in_plane = (int64_t)d->h * d->w, out_plane = (int64_t)g->oh * g->ow;
-    PLANES_LOOP({
+    FOR_PLANES({
         const float* xp = x + plane * in_plane;
         float* yp = y + plane * out_plane;
         for (int oh = 0; oh < g->oh; oh++)
@@ -288,12 +291,6 @@ void fc_f32_maxpool2d_fwd__avx512(const fc_pool_geom* g, const float* x, float* 
  * the winners and gradients of every output row are found first, then each dx row is built in registers from the
  * output rows that cover it and stored once, so there is no clearing pass and no read-modify-write of dx. The order
  * of the additions into an element is still the reference's (output rows, then columns, ascending). */
-static int small_plane(const fc_pool_geom* g, const chunking* c)
-{
-    const fc_pool2d_desc* d = &g->d;
-    return d->pad_h == 0 && d->pad_w == 0 && g->ow <= c->ch && d->w <= 32 && g->oh <= 64;
-}
-
 static inline __attribute__((always_inline)) void small_plane_bwd_k(const fc_pool_geom* g, const chunking* c, const float* xp,
                                                                     const float* gp, float* dp, int kh, int kw)
 {
@@ -335,6 +332,15 @@ static void small_plane_bwd(const fc_pool_geom* g, const chunking* c, const floa
     else small_plane_bwd_k(g, c, xp, gp, dp, g->d.kernel_h, g->d.kernel_w);
 }
 
+void fc_pool_small_plane__avx512(const fc_pool_geom* g, int op, const float* x, const float* dy, float* out)
+{
+    chunking c;
+    make_chunking(&g->d, &c);
+    int64_t in_plane = (int64_t)g->d.h * g->d.w, out_plane = (int64_t)g->oh * g->ow;
+    FOR_PLANES(small_plane_bwd(g, &c, op == FC_POOL_MAX_BWD ? x + plane * in_plane : NULL, dy + plane * out_plane,
+                               out + plane * in_plane););
+}
+
 /* backward of any window that fits a chunk: x is null for average pooling (dy/area to every covered input),
  * else max pooling (dy to the first maximum, found again in x) */
 static void window_bwd(const fc_pool_geom* g, const float* x, const float* dy, float* dx)
@@ -345,11 +351,7 @@ static void window_bwd(const fc_pool_geom* g, const float* x, const float* dy, f
     int fresh = tiles_exactly(d, g);
     __m512 area = _mm512_set1_ps((float)(d->kernel_h * d->kernel_w));
     int64_t in_plane = (int64_t)d->h * d->w, out_plane = (int64_t)g->oh * g->ow;
-    if (small_plane(g, &c)) {
-        PLANES_LOOP(small_plane_bwd(g, &c, x ? x + plane * in_plane : NULL, dy + plane * out_plane, dx + plane * in_plane););
-        return;
-    }
-    PLANES_LOOP({
+    FOR_PLANES({
         const float* xp = x ? x + plane * in_plane : NULL;
         const float* gp = dy + plane * out_plane;
         float* dp = dx + plane * in_plane;
@@ -376,27 +378,14 @@ static void window_bwd(const fc_pool_geom* g, const float* x, const float* dy, f
     });
 }
 
-void fc_f32_maxpool2d_bwd__avx512(const fc_pool_geom* g, const float* x, const float* dy, float* dx)
+static void avg_fwd(const fc_pool_geom* g, const float* x, float* y)
 {
     const fc_pool2d_desc* d = &g->d;
-    if (!chunk_width(d)) { fc_f32_maxpool2d_bwd__avx512_loops(g, x, dy, dx); return; }
-    int64_t planes_in = (int64_t)d->h * d->w, planes_out = (int64_t)g->oh * g->ow;
-    if (is_2x2s2(d)) {
-        PLANES_LOOP(max2x2_bwd_plane(g, x + plane * planes_in, dy + plane * planes_out, dx + plane * planes_in););
-        return;
-    }
-    window_bwd(g, x, dy, dx);
-}
-
-void fc_f32_avgpool2d_fwd__avx512(const fc_pool_geom* g, const float* x, float* y)
-{
-    const fc_pool2d_desc* d = &g->d;
-    if (!chunk_width(d)) { fc_f32_avgpool2d_fwd__avx512_loops(g, x, y); return; }
     chunking c;
     make_chunking(d, &c);
     __m512 area = _mm512_set1_ps((float)(d->kernel_h * d->kernel_w));
     int64_t in_plane = (int64_t)d->h * d->w, out_plane = (int64_t)g->oh * g->ow;
-    PLANES_LOOP({
+    FOR_PLANES({
         const float* xp = x + plane * in_plane;
         float* yp = y + plane * out_plane;
         for (int oh = 0; oh < g->oh; oh++)
@@ -419,17 +408,12 @@ void fc_f32_avgpool2d_fwd__avx512(const fc_pool_geom* g, const float* x, float* 
     });
 }
 
-void fc_f32_avgpool2d_bwd__avx512(const fc_pool_geom* g, const float* dy, float* dx)
+void fc_pool_chunked__avx512(const fc_pool_geom* g, int op, const float* x, const float* dy, float* out)
 {
-    if (!chunk_width(&g->d)) { fc_f32_avgpool2d_bwd__avx512_loops(g, dy, dx); return; }
-    window_bwd(g, NULL, dy, dx);
-}
-
-const char* fc_pool2d_kind__avx512(const fc_pool_geom* g, int max_pool)
-{
-    if (max_pool && is_2x2s2(&g->d)) return "2x2s2-permute";
-    chunking c;
-    c.ch = chunk_width(&g->d);
-    if (c.ch && small_plane(g, &c)) return "small-plane-permute";
-    return chunk_width(&g->d) ? "window-permute" : "direct";
+    switch (op) {
+    case FC_POOL_MAX_FWD: max_fwd(g, x, out); break;
+    case FC_POOL_MAX_BWD: window_bwd(g, x, dy, out); break;
+    case FC_POOL_AVG_FWD: avg_fwd(g, x, out); break;
+    default: window_bwd(g, NULL, dy, out); break;
+    }
 }
