@@ -442,6 +442,7 @@ int main(void)
                 { 3, 20, 10, 40, 24, 3, 3, 1, 1, 1, 1, 1, 1, 0 },  /* 20 tiles a row: two vectors; blocks span images */
                 { 1, 1, 3, 3, 1, 3, 3, 1, 1, 0, 0, 1, 1, 0 },      /* one output */
                 { 1, 40, 34, 4, 33, 3, 3, 1, 1, 1, 1, 1, 1, 1 },   /* many short rows, several blocks */
+                { 1, 530, 6, 5, 7, 3, 3, 1, 1, 1, 1, 1, 1, 0 },    /* C = 530 > 512: two reduction blocks in the GEMMs */
                 /* space-to-depth: strided kernels 2s+1 .. 3s wide become 3x3 stride-1 over s*s phase planes */
                 { 1, 3, 31, 27, 16, 11, 11, 4, 4, 0, 0, 1, 1, 1 }, /* AlexNet's first layer, small; ReLU */
                 { 2, 4, 9, 10, 5, 5, 5, 2, 2, 1, 1, 1, 1, 0 },     /* 5x5 stride 2, padding */
@@ -470,7 +471,7 @@ int main(void)
                 { 5, 8, 40, 40, 16, 3, 3, 1, 1, 1, 1, 1, 1, 0 },   /* P = 1600: backward-filter in chunks of 2 images */
             };
             for (size_t i = 0; i < sizeof lanes / sizeof lanes[0]; i++) conv_case(isa, lanes[i]);
-            if (t == 1) { /* every entry on every case, once */
+            { /* every entry on every case, at 1 and 2 threads */
                 fc_conv2d_desc all[sizeof convs / sizeof convs[0] + sizeof winos / sizeof winos[0] + sizeof lanes / sizeof lanes[0]];
                 size_t count = 0;
                 for (size_t i = 0; i < sizeof convs / sizeof convs[0]; i++) all[count++] = convs[i];

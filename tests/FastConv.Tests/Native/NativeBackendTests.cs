@@ -44,12 +44,43 @@ public unsafe class NativeBackendTests
         new TestCaseData(new Conv2dDesc(2, 15, 10, 10, 16, 3, 3, stride: 2, padding: 1), Entries("im2col-gemm", "im2col-gemm", "im2col-gemm")).SetArgDisplayNames("3x3 stride 2 C15"),
         new TestCaseData(new Conv2dDesc(2, 64, 7, 7, 32, 1, 1), Entries("gemm-1x1", "gemm-1x1", "im2col-gemm")).SetArgDisplayNames("1x1 C64"),
         new TestCaseData(new Conv2dDesc(2, 64, 20, 20, 32, 1, 1), Entries("gemm-1x1", "gemm-1x1", "gemm-1x1")).SetArgDisplayNames("1x1 C64 20x20"),
+        // one image: every backward-filter item is a slice of it, read in place
+        new TestCaseData(new Conv2dDesc(1, 64, 7, 7, 32, 1, 1), Entries("gemm-1x1", "gemm-1x1", "gemm-1x1")).SetArgDisplayNames("1x1 C64 N1"),
         new TestCaseData(new Conv2dDesc(2, 32, 16, 16, 32, 7, 7, padding: 3), Entries("lanes-k", "lanes-c", "lanes-k")).SetArgDisplayNames("7x7 C32"),
         // a reduction of 48*7*7 = 2352: the forward's packed weights would not stay in L2
         new TestCaseData(new Conv2dDesc(2, 48, 16, 16, 32, 7, 7, padding: 3), Entries("im2col-gemm", "lanes-c", "lanes-k")).SetArgDisplayNames("7x7 C48"),
         new TestCaseData(new Conv2dDesc(2, 12, 16, 16, 32, 7, 7, stride: 2), Entries("lanes-k", "im2col-gemm", "lanes-k")).SetArgDisplayNames("7x7 stride 2 C12"),
         new TestCaseData(new Conv2dDesc(64, 1, 28, 28, 16, 5, 5), Entries("direct-flat", "im2col-gemm-gather", "direct-flat")).SetArgDisplayNames("5x5 C1"),
     ];
+
+    /// <summary>Which entries an AVX2 plan takes (the rules measured on AVX2): the first-layer direct kernel up to 4 input
+    /// channels; Winograd for 3x3 stride 1 from 16 channels (backward-filter from 24); space-to-depth for strided
+    /// first layers; kernel splitting from 32 channels; the lane kernels for every other kernel wider than 1x1
+    /// (backward-data from 8 input channels); the GEMM for 1x1 and the rest.</summary>
+    public static IEnumerable<TestCaseData> Avx2PlanChoices() =>
+    [
+        new TestCaseData(new Conv2dDesc(2, 16, 10, 10, 16, 3, 3, padding: 1), Entries("winograd-2x2-3x3", "winograd-2x2-3x3", "lanes-k", "avx2")).SetArgDisplayNames("3x3 C16"),
+        new TestCaseData(new Conv2dDesc(64, 32, 16, 16, 64, 3, 3, padding: 1), Entries("winograd-2x2-3x3", "winograd-2x2-3x3", "winograd-2x2-3x3", "avx2")).SetArgDisplayNames("3x3 C32 (C2)"),
+        new TestCaseData(new Conv2dDesc(2, 3, 10, 10, 16, 3, 3, padding: 1), Entries("direct-flat", "im2col-gemm-gather", "direct-flat", "avx2")).SetArgDisplayNames("3x3 C3"),
+        new TestCaseData(new Conv2dDesc(64, 1, 28, 28, 16, 5, 5), Entries("direct-flat", "im2col-gemm", "direct-flat", "avx2")).SetArgDisplayNames("5x5 C1"),
+        new TestCaseData(new Conv2dDesc(2, 16, 10, 10, 16, 3, 3, stride: 2, padding: 1), Entries("lanes-k", "lanes-c", "lanes-k", "avx2")).SetArgDisplayNames("3x3 stride 2"),
+        new TestCaseData(new Conv2dDesc(64, 16, 12, 12, 32, 5, 5), Entries("lanes-k", "lanes-c", "lanes-k", "avx2")).SetArgDisplayNames("5x5 C16"),
+        // backward-filter: lanes-k comes first in its table (AVX-512 needs that order on the training step's layer)
+        new TestCaseData(new Conv2dDesc(8, 32, 32, 32, 64, 5, 5, padding: 2), Entries("split-winograd-2x2-3x3", "lanes-c", "lanes-k", "avx2")).SetArgDisplayNames("5x5 C32"),
+        new TestCaseData(new Conv2dDesc(1, 3, 227, 227, 96, 11, 11, stride: 4), Entries("s2d-winograd-2x2-3x3", "s2d-winograd-2x2-3x3", "s2d-winograd-2x2-3x3", "avx2")).SetArgDisplayNames("11x11 stride 4"),
+        new TestCaseData(new Conv2dDesc(64, 16, 16, 16, 32, 5, 5, stride: 2, padding: 1), Entries("lanes-k", "lanes-c", "lanes-k", "avx2")).SetArgDisplayNames("5x5 stride 2 C16"),
+        new TestCaseData(new Conv2dDesc(2, 64, 20, 20, 32, 1, 1), Entries("gemm-1x1", "gemm-1x1", "gemm-1x1", "avx2")).SetArgDisplayNames("1x1 C64"),
+        // a reduction of 48*7*7 = 2352, past the measured range of the forward lane kernel
+        new TestCaseData(new Conv2dDesc(2, 48, 16, 16, 32, 7, 7, padding: 3), Entries("im2col-gemm", "lanes-c", "lanes-k", "avx2")).SetArgDisplayNames("7x7 C48"),
+    ];
+
+    [TestCaseSource(nameof(Avx2PlanChoices))]
+    public void Avx2Plan_NamesTheEntriesItRuns(Conv2dDesc d, string implementation)
+    {
+        if (!NativeBackend.SupportedIsas.Contains(NativeIsa.Avx2)) Assert.Ignore("no AVX2 here");
+        using var plan = new NativeBackend(NativeIsa.Avx2).CreateConv2d(d);
+        Assert.That(plan.Implementation, Is.EqualTo(implementation));
+    }
 
     [TestCaseSource(nameof(PlanChoices))]
     public void Avx512Plan_NamesTheAlgorithmItRuns(Conv2dDesc d, string implementation)
