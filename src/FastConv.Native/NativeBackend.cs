@@ -133,20 +133,16 @@ internal sealed unsafe class NativeConv2dPlan : HostConv2dPlan
         Implementation = NativeMethods.Str(NativeMethods.fc_f32_conv2d_plan_implementation(_plan));
         // "native:avx512:fwd=A,bwd_data=B,bwd_filter=C" -> "native:avx512:A" for conv2d_fwd, and so on
         int colon = Implementation.LastIndexOf(':');
-        var entries = Implementation[(colon + 1)..].Split(',').Select(e => e[(e.IndexOf('=') + 1)..]).ToArray();
-        _perOp = new Dictionary<string, string>
-        {
-            ["conv2d_fwd"] = Implementation[..(colon + 1)] + entries[0],
-            ["conv2d_bwd_data"] = Implementation[..(colon + 1)] + entries[1],
-            ["conv2d_bwd_filter"] = Implementation[..(colon + 1)] + entries[2],
-        };
+        var entries = Implementation[(colon + 1)..].Split(',').Select(e => Implementation[..(colon + 1)] + e[(e.IndexOf('=') + 1)..]).ToArray();
+        (_forward, _backwardData, _backwardFilter) = (entries[0], entries[1], entries[2]);
     }
 
-    private readonly Dictionary<string, string> _perOp;
+    private readonly string _forward, _backwardData, _backwardFilter;
 
     public override string Implementation { get; }
 
-    protected override string ImplementationOf(string op) => _perOp[op];
+    protected override string ImplementationOf(string op) =>
+        op == "conv2d_fwd" ? _forward : op == "conv2d_bwd_data" ? _backwardData : _backwardFilter;
 
     protected override void ForwardCore(float* x, float* w, float* bias, float* y)
     {

@@ -34,7 +34,6 @@ fc_status fc_pool2d_output_size(const fc_pool2d_desc* d, int32_t* out_h, int32_t
 
 /* ---- the implementation table: best first, the portable loops last; the first entry that applies runs */
 
-#define ISA_BIT(isa) (1u << (isa))
 
 static int is_bwd(int op) { return op == FC_POOL_MAX_BWD || op == FC_POOL_AVG_BWD; }
 
@@ -52,22 +51,21 @@ static int applies_always(const fc_pool_geom* g, fc_isa isa, int op) { return 1;
 
 typedef struct pool_impl {
     const char* name;
-    unsigned isas; /* ISA_BIT(FC_ISA_*) of the variants it is built for */
     int (*applies)(const fc_pool_geom* g, fc_isa isa, int op);
     const char* rule; /* what applies() accepts, for the refusal of a forced entry */
-    fc_pool_kernel run[FC_ISA_AVX512 + 1]; /* by fc_isa */
+    fc_pool_kernel run[FC_ISA_AVX512 + 1]; /* by fc_isa; NULL where the entry is not built */
 } pool_impl;
 
 static const pool_impl impls[] = {
-    { "2x2s2", ISA_BIT(FC_ISA_AVX2) | ISA_BIT(FC_ISA_AVX512), applies_2x2s2, "2x2 windows at stride 2 without padding",
+    { "2x2s2", applies_2x2s2, "2x2 windows at stride 2 without padding",
       { [FC_ISA_AVX2] = fc_pool_2x2s2__avx2, [FC_ISA_AVX512] = fc_pool_2x2s2__avx512 } },
-    { "small-plane", ISA_BIT(FC_ISA_AVX2) | ISA_BIT(FC_ISA_AVX512), applies_small_plane,
+    { "small-plane", applies_small_plane,
       "backward of unpadded planes at most 16 (avx512: 32) wide whose output rows are one chunk (8 outputs, avx512: 16, "
       "at most (16 - kernel_w)/stride_w + 1, avx512: (32 - kernel_w)/stride_w + 1) and at most 64 output rows",
       { [FC_ISA_AVX2] = fc_pool_small_plane__avx2, [FC_ISA_AVX512] = fc_pool_small_plane__avx512 } },
-    { "chunked", ISA_BIT(FC_ISA_AVX2) | ISA_BIT(FC_ISA_AVX512), applies_chunked, "windows at most 16 (avx512: 32) columns wide",
+    { "chunked", applies_chunked, "windows at most 16 (avx512: 32) columns wide",
       { [FC_ISA_AVX2] = fc_pool_chunked__avx2, [FC_ISA_AVX512] = fc_pool_chunked__avx512 } },
-    { "loops", ISA_BIT(FC_ISA_SCALAR) | ISA_BIT(FC_ISA_AVX2) | ISA_BIT(FC_ISA_AVX512), applies_always, "any window",
+    { "loops", applies_always, "any window",
       { [FC_ISA_SCALAR] = fc_pool_loops__scalar, [FC_ISA_AVX2] = fc_pool_loops__avx2, [FC_ISA_AVX512] = fc_pool_loops__avx512 } },
 };
 enum { IMPL_COUNT = sizeof impls / sizeof impls[0] };
@@ -78,7 +76,7 @@ const char* fc_f32_pool2d_impl_name(int32_t i) { return i >= 0 && i < IMPL_COUNT
 
 static int impl_applies(const pool_impl* e, const fc_pool_geom* g, fc_isa isa, int op)
 {
-    return (e->isas & ISA_BIT(isa)) && e->run[isa] && e->applies(g, isa, op);
+    return e->run[isa] && e->applies(g, isa, op);
 }
 
 static const char* op_name(int op)
@@ -103,7 +101,7 @@ static fc_status choose(const fc_pool_geom* g, fc_isa isa, int op, const char* n
     for (int i = 0; i < IMPL_COUNT; i++) {
         if (strcmp(impls[i].name, name) != 0) continue;
         const fc_pool2d_desc* d = &g->d;
-        if (!(impls[i].isas & ISA_BIT(isa)) || !impls[i].run[isa])
+        if (!impls[i].run[isa])
             return fc_fail(FC_ERR_UNSUPPORTED, "pool2d: %s%s is not built for %s", why, name, fc_isa_name(isa));
         if (!impls[i].applies(g, isa, op))
             return fc_fail(FC_ERR_UNSUPPORTED,
