@@ -71,12 +71,15 @@ FC_API const char* fc_isa_name(fc_isa isa);        /* "scalar", "avx2", "avx512"
 FC_API fc_status fc_set_num_threads(int32_t threads);
 FC_API int32_t fc_get_num_threads(void);
 
-/* ---- convolution: planned once (geometry checked, algorithm chosen, per-thread scratch sized), run many times */
+/* ---- convolution: planned once (geometry checked, algorithm chosen, workspace allocated), run many times */
 FC_API fc_status fc_f32_conv2d_plan_create(const fc_conv2d_desc* desc, fc_isa isa, fc_conv2d_plan** plan);
 FC_API void fc_f32_conv2d_plan_destroy(fc_conv2d_plan* plan);
 /* "native:avx512:fwd=winograd-2x2-3x3,bwd_data=winograd-2x2-3x3,bwd_filter=winograd-2x2-3x3": the entry of each
  * direction's implementation table the plan runs; valid while the plan lives */
 FC_API const char* fc_f32_conv2d_plan_implementation(const fc_conv2d_plan* plan);
+/* the bytes of workspace the plan holds (its entries declare it; allocated at creation for fc_get_num_threads(), and
+ * sized again by the next call after the thread count changes); -1 for NULL */
+FC_API int64_t fc_f32_conv2d_plan_workspace_bytes(const fc_conv2d_plan* plan);
 
 /* The implementation tables: per direction an ordered list, best first, the im2col GEMM last. A plan takes per
  * direction the first entry built for its ISA that can run its geometry and pays there (measured per ISA);

@@ -16,7 +16,8 @@ FC_HIDDEN void fc_clear_error(void);
 FC_HIDDEN fc_status fc_resolve_isa(fc_isa requested, fc_isa* out);
 FC_HIDDEN int fc_threads(void);
 
-/* Per-thread scratch, grown on demand and kept: plans and calls reuse it, so steady state touches no new page. */
+/* Scratch slots. A conv plan's workspace (below) has them per direction; fc_scratch keeps a per-thread buffer per
+ * slot, grown on demand and kept, for the one op without a plan (fc_f32_gemm). */
 enum {
     FC_SCRATCH_PACK_A, FC_SCRATCH_PACK_B, FC_SCRATCH_TILE, FC_SCRATCH_COLUMNS, FC_SCRATCH_REDUCE,
     FC_SCRATCH_WINO_Z, FC_SCRATCH_WINO_V, FC_SCRATCH_WINO_M, /* Winograd: filter-gradient sums, input, products */
@@ -25,9 +26,34 @@ enum {
     FC_SCRATCH_SLOTS
 };
 FC_HIDDEN float* fc_scratch(int slot, size_t floats);
-/* process-wide buffer for reductions across threads (caller's thread owns it) */
 FC_HIDDEN void* fc_aligned_alloc(size_t bytes);
 FC_HIDDEN void fc_aligned_free(void* p);
+
+/* A conv plan's workspace, in oneDNN's manner: at plan creation each chosen entry declares what it takes from each
+ * slot (its FC_CONV_WORKSPACE function calls fc_ws_declare), the plan allocates all of it at once, and the run takes
+ * it from its arguments with fc_ws_take. A slot holds `copies` copies of `floats` floats; copy t is thread t's
+ * (omp_get_thread_num(): the calling thread is 0 inside and outside a parallel region, and the kernels never nest
+ * them), so a buffer only the calling thread takes declares 1 copy and one per worker fc_threads(). The three
+ * directions share the memory (a plan runs one call at a time). */
+typedef struct fc_ws_need {
+    size_t floats[FC_SCRATCH_SLOTS];
+    int copies[FC_SCRATCH_SLOTS];
+} fc_ws_need;
+
+static inline void fc_ws_declare(fc_ws_need* need, int slot, size_t floats, int copies)
+{
+    if (floats > need->floats[slot]) need->floats[slot] = floats;
+    if (copies > need->copies[slot]) need->copies[slot] = copies;
+}
+
+typedef struct fc_ws {
+    float* at[FC_SCRATCH_SLOTS];
+    size_t pitch[FC_SCRATCH_SLOTS]; /* floats from one thread's copy to the next */
+    fc_ws_need need;
+} fc_ws;
+
+/* this thread's copy of a slot, or NULL where the entry declared less (a bug the edge tests would show) */
+FC_HIDDEN float* fc_ws_take(const fc_ws* ws, int slot, size_t floats);
 
 /* GEMM blocking shared by every ISA */
 #ifndef FC_KC
@@ -77,16 +103,19 @@ struct fc_conv2d_plan;
 typedef struct fc_conv_args {
     const float *x, *w, *bias, *dy;
     float *y, *dx, *dw, *dbias;
+    const fc_ws* ws; /* the plan's workspace for this direction */
 } fc_conv_args;
 
 typedef int (*fc_conv_run_fn)(const struct fc_conv2d_plan* p, const fc_conv_args* a);       /* FC_OK or an fc_status */
 typedef const char* (*fc_conv_supports_fn)(const struct fc_conv2d_plan* p); /* NULL: it runs this geometry; else why not */
 typedef int (*fc_conv_pays_fn)(const struct fc_conv2d_plan* p);            /* chosen by itself (measured per ISA) */
+typedef void (*fc_conv_workspace_fn)(const struct fc_conv2d_plan* p, fc_ws_need* need); /* what run takes: fc_ws_declare */
 
 typedef struct fc_conv_variant {
     fc_conv_run_fn run; /* NULL: not built for this ISA */
     fc_conv_supports_fn supports;
     fc_conv_pays_fn pays;
+    fc_conv_workspace_fn workspace;
 } fc_conv_variant;
 
 typedef struct fc_conv_impl {
@@ -108,14 +137,19 @@ FC_HIDDEN extern const int fc_conv_impl_counts[3];
     FC_HIDDEN const char* fc_conv_##dir##_##id##_supports__avx512(const struct fc_conv2d_plan*);                       \
     FC_HIDDEN int fc_conv_##dir##_##id##_pays__scalar(const struct fc_conv2d_plan*);                                   \
     FC_HIDDEN int fc_conv_##dir##_##id##_pays__avx2(const struct fc_conv2d_plan*);                                     \
-    FC_HIDDEN int fc_conv_##dir##_##id##_pays__avx512(const struct fc_conv2d_plan*);
+    FC_HIDDEN int fc_conv_##dir##_##id##_pays__avx512(const struct fc_conv2d_plan*);                                   \
+    FC_HIDDEN void fc_conv_##dir##_##id##_workspace__scalar(const struct fc_conv2d_plan*, fc_ws_need*);                \
+    FC_HIDDEN void fc_conv_##dir##_##id##_workspace__avx2(const struct fc_conv2d_plan*, fc_ws_need*);                  \
+    FC_HIDDEN void fc_conv_##dir##_##id##_workspace__avx512(const struct fc_conv2d_plan*, fc_ws_need*);
 #include "f32-conv2d/impls.def"
 #undef FC_CONV_IMPL
 
-/* the three functions an entry defines in each ISA unit it is built for (FC_SUFFIX adds the ISA) */
+/* the four functions an entry defines in each ISA unit it is built for (FC_SUFFIX adds the ISA) */
 #define FC_CONV_RUN(dir, id) int FC_SUFFIX(fc_conv_##dir##_##id)(const struct fc_conv2d_plan* p, const fc_conv_args* a)
 #define FC_CONV_SUPPORTS(dir, id) const char* FC_SUFFIX(fc_conv_##dir##_##id##_supports)(const struct fc_conv2d_plan* p)
 #define FC_CONV_PAYS(dir, id) int FC_SUFFIX(fc_conv_##dir##_##id##_pays)(const struct fc_conv2d_plan* p)
+#define FC_CONV_WORKSPACE(dir, id)                                                                                    \
+    void FC_SUFFIX(fc_conv_##dir##_##id##_workspace)(const struct fc_conv2d_plan* p, fc_ws_need* need)
 
 /* the conv plan, as dispatch.c builds it and the ISA variants read it */
 struct fc_conv2d_plan {
@@ -130,8 +164,20 @@ struct fc_conv2d_plan {
      * stride-1 3x3 sub-plan over them, built when a chosen entry runs on it */
     int phases, phase_step;
     struct fc_conv2d_plan* s2d;
+    /* the workspace the chosen entries declared, sized for ws_threads threads (dispatch.c: plan_workspace) */
+    fc_ws ws[3];
+    float* ws_base;
+    size_t ws_floats;
+    int ws_threads;
     char implementation[160];
 };
+
+/* runs a direction of a plan on its own workspace (the phase entries run their sub-plan so) */
+static inline int fc_conv_run(const struct fc_conv2d_plan* p, int dir, fc_conv_args* a)
+{
+    a->ws = &p->ws[dir];
+    return p->impl[dir]->isa[p->isa].run(p, a);
+}
 
 /* 1x1, stride 1, no padding: an image is its own column matrix (C x P) */
 static inline int fc_conv_one_by_one(const fc_conv2d_desc* d)

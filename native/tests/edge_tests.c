@@ -145,6 +145,49 @@ static void conv_case(fc_isa isa, fc_conv2d_desc d)
     conv_case_with(isa, d, chosen);
 }
 
+/* A plan's workspace is allocated at creation for the thread count then, and sized again by the first call after the
+ * count changes: created at 1 thread, run at 2 (every direction, against the naive loops) and back at 1. */
+static void workspace_follows_threads(fc_isa isa)
+{
+    fc_conv2d_desc d = { 4, 8, 12, 12, 16, 3, 3, 1, 1, 1, 1, 1, 1, 0 };
+    int oh = 12, ow = 12;
+    size_t nx = (size_t)d.n * d.c * d.h * d.w, nw = (size_t)d.k * d.c * 9, ny = (size_t)d.n * d.k * oh * ow, at = 0;
+    float *x = filled(nx), *w = filled(nw), *b = filled(d.k), *dy = filled(ny);
+    float *y = malloc(ny * 4), *ry = malloc(ny * 4), *dx = malloc(nx * 4), *rdx = malloc(nx * 4), *dw = malloc(nw * 4),
+          *rdw = malloc(nw * 4);
+    naive_conv(&d, x, w, b, ry, oh, ow);
+    naive_conv_bwd(&d, x, w, dy, rdx, rdw, oh, ow);
+    fc_set_num_threads(1);
+    fc_conv2d_plan* plan = NULL;
+    /* the GEMM entries: a packed B panel per thread, the largest part of their workspace */
+    EXPECT(fc_f32_conv2d_plan_create_with(&d, isa, "im2col-gemm", "im2col-gemm", "im2col-gemm", &plan) == FC_OK,
+           "workspace plan: %s", fc_last_error());
+    if (plan) {
+        int64_t one = fc_f32_conv2d_plan_workspace_bytes(plan);
+        EXPECT(one > 0, "%s: a plan of %s holds %lld bytes of workspace", fc_isa_name(isa),
+               fc_f32_conv2d_plan_implementation(plan), (long long)one);
+        for (int t = 2; t >= 1; t--) {
+            fc_set_num_threads(t);
+            EXPECT(fc_f32_conv2d_fwd(plan, x, w, b, y) == FC_OK && same(y, ry, ny, &at), "%s fwd at %d threads after planning at 1",
+                   fc_isa_name(isa), t);
+            EXPECT(fc_f32_conv2d_bwd_data(plan, dy, w, dx) == FC_OK && same(dx, rdx, nx, &at), "%s bwd_data at %d threads",
+                   fc_isa_name(isa), t);
+            EXPECT(fc_f32_conv2d_bwd_filter(plan, x, dy, dw, NULL) == FC_OK && same(dw, rdw, nw, &at), "%s bwd_filter at %d threads",
+                   fc_isa_name(isa), t);
+            int64_t now = fc_f32_conv2d_plan_workspace_bytes(plan);
+            if (t == 2)
+                EXPECT(now > one, "%s: workspace %lld bytes at 2 threads, %lld at 1 (%s)", fc_isa_name(isa), (long long)now,
+                       (long long)one, fc_f32_conv2d_plan_implementation(plan));
+            else
+                EXPECT(now == one, "%s: workspace back at 1 thread %lld bytes, %lld when planned", fc_isa_name(isa), (long long)now,
+                       (long long)one);
+        }
+    }
+    fc_f32_conv2d_plan_destroy(plan);
+    EXPECT(fc_f32_conv2d_plan_workspace_bytes(NULL) == -1, "workspace of no plan");
+    free(x); free(w); free(b); free(dy); free(y); free(ry); free(dx); free(rdx); free(dw); free(rdw);
+}
+
 /* every entry of every direction's table built for this ISA, forced on every case it applies to; an entry that
  * applies to none of them fails the test */
 static void conv_entries(fc_isa isa, const fc_conv2d_desc* cases, size_t count)
@@ -372,6 +415,8 @@ int main(void)
     invalid_inputs();
     pool_table();
     const fc_isa isas[] = { FC_ISA_SCALAR, FC_ISA_AVX2, FC_ISA_AVX512 };
+    for (size_t v = 0; v < sizeof isas / sizeof isas[0]; v++)
+        if (fc_isa_supported(isas[v])) workspace_follows_threads(isas[v]);
     for (int t = 1; t <= 2; t++) {
         fc_set_num_threads(t);
         for (size_t v = 0; v < sizeof isas / sizeof isas[0]; v++) {

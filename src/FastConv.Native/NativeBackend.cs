@@ -119,7 +119,7 @@ public sealed unsafe class NativeBackend : ManagedBackend
 /// <summary>One entry of a convolution implementation table: its direction, name and the ISA variants it is built for.</summary>
 public sealed record NativeConvImplementation(ConvDirection Direction, string Name, IReadOnlyList<NativeIsa> Isas);
 
-/// <summary>A native convolution plan: the C plan (geometry checked again, im2col row table, chosen variant) in a SafeHandle.</summary>
+/// <summary>A native convolution plan: the C plan (geometry checked again, im2col row table, chosen entries, their workspace) in a SafeHandle.</summary>
 internal sealed unsafe class NativeConv2dPlan : HostConv2dPlan
 {
     private readonly ConvPlanHandle _plan;
@@ -128,6 +128,7 @@ internal sealed unsafe class NativeConv2dPlan : HostConv2dPlan
                             string? backwardFilter = null) : base(d)
     {
         var desc = new FcConv2dDesc(d);
+        NativeBackend.SyncThreads();  // the workspace is sized for the thread count the plan will run at
         NativeMethods.Check(NativeMethods.fc_f32_conv2d_plan_create_with(&desc, isa, forward, backwardData, backwardFilter, out _plan),
             "fc_f32_conv2d_plan_create");
         Implementation = NativeMethods.Str(NativeMethods.fc_f32_conv2d_plan_implementation(_plan));
@@ -140,6 +141,9 @@ internal sealed unsafe class NativeConv2dPlan : HostConv2dPlan
     private readonly string _forward, _backwardData, _backwardFilter;
 
     public override string Implementation { get; }
+
+    /// <summary>The bytes of workspace the C plan holds: what its entries declared, allocated when it was created.</summary>
+    public long WorkspaceBytes => NativeMethods.fc_f32_conv2d_plan_workspace_bytes(_plan);
 
     protected override string ImplementationOf(string op) =>
         op == "conv2d_fwd" ? _forward : op == "conv2d_bwd_data" ? _backwardData : _backwardFilter;

@@ -160,3 +160,10 @@ float* fc_scratch(int slot, size_t floats)
     }
     return scratch_ptr[slot];
 }
+
+float* fc_ws_take(const fc_ws* ws, int slot, size_t floats)
+{
+    int t = omp_get_thread_num();
+    if (!ws || floats > ws->need.floats[slot] || t >= ws->need.copies[slot]) return NULL;
+    return ws->at[slot] + (size_t)t * ws->pitch[slot];
+}

@@ -143,6 +143,47 @@ static void phase_geometry(struct fc_conv2d_plan* p)
     else if (s == 1 && d->r >= 4 && d->r <= 6 && d->s >= 4 && d->s <= 6) { p->phases = 2; p->phase_step = 3; }
 }
 
+/* The workspace of the chosen entries, sized for the current thread count: per direction each slot's copies, one
+ * cache line apart at least, the directions overlaid (a plan runs one call at a time). A sub-plan has its own. */
+static fc_status plan_workspace(struct fc_conv2d_plan* p)
+{
+    size_t total = 0;
+    for (int dir = 0; dir < 3; dir++) {
+        fc_ws* ws = &p->ws[dir];
+        memset(ws, 0, sizeof *ws);
+        p->impl[dir]->isa[p->isa].workspace(p, &ws->need);
+        size_t used = 0;
+        for (int slot = 0; slot < FC_SCRATCH_SLOTS; slot++) {
+            if (ws->need.copies[slot] <= 0) continue;
+            size_t f = ws->need.floats[slot];
+            if (f > SIZE_MAX / 8 / (size_t)ws->need.copies[slot])
+                return fc_fail(FC_ERR_OUT_OF_MEMORY, "conv2d: the %s entry '%s' would need a workspace beyond the address space",
+                               direction_names[dir], p->impl[dir]->name);
+            ws->pitch[slot] = (f + 15) / 16 * 16 + 16;
+            used += ws->pitch[slot] * (size_t)ws->need.copies[slot];
+        }
+        if (used > total) total = used;
+    }
+    fc_aligned_free(p->ws_base);
+    p->ws_base = NULL;
+    p->ws_floats = 0;
+    if (total && !(p->ws_base = fc_aligned_alloc(total * sizeof(float))))
+        return fc_fail(FC_ERR_OUT_OF_MEMORY, "conv2d: out of memory for the plan's workspace (%.1f MiB)",
+                       (double)total * sizeof(float) / (1 << 20));
+    p->ws_floats = total;
+    for (int dir = 0; dir < 3; dir++) {
+        fc_ws* ws = &p->ws[dir];
+        size_t at = 0;
+        for (int slot = 0; slot < FC_SCRATCH_SLOTS; slot++)
+            if (ws->need.copies[slot] > 0) {
+                ws->at[slot] = p->ws_base + at;
+                at += ws->pitch[slot] * (size_t)ws->need.copies[slot];
+            }
+    }
+    p->ws_threads = fc_threads();
+    return FC_OK;
+}
+
 static const char* const winograd_everywhere[3] = { "winograd-2x2-3x3", "winograd-2x2-3x3", "winograd-2x2-3x3" };
 
 /* names[dir]: the entry asked for by the caller (NULL: FASTCONV_CONV_ALGO, if use_env, or the table's choice) */
@@ -197,6 +238,7 @@ static fc_status plan_build(const fc_conv2d_desc* desc, fc_isa chosen, const cha
         fc_conv2d_desc sub = { desc->n, desc->c * P * P, oh + 2, ow + 2, desc->k, 3, 3, 1, 1, 0, 0, 1, 1, desc->activation };
         st = plan_build(&sub, chosen, winograd_everywhere, 0, &p->s2d);
     }
+    if (st == FC_OK) st = plan_workspace(p);
     if (st != FC_OK) {
         fc_f32_conv2d_plan_destroy(p);
         return st;
@@ -230,11 +272,20 @@ void fc_f32_conv2d_plan_destroy(fc_conv2d_plan* plan)
 {
     if (!plan) return;
     fc_f32_conv2d_plan_destroy(plan->s2d);
+    fc_aligned_free(plan->ws_base);
     free(plan->rows);
     free(plan);
 }
 
 const char* fc_f32_conv2d_plan_implementation(const fc_conv2d_plan* plan) { return plan ? plan->implementation : ""; }
+
+int64_t fc_f32_conv2d_plan_workspace_bytes(const fc_conv2d_plan* plan)
+{
+    if (!plan) return -1;
+    int64_t bytes = 0;
+    for (const fc_conv2d_plan* p = plan; p; p = p->s2d) bytes += (int64_t)(p->ws_floats * sizeof(float));
+    return bytes;
+}
 
 int32_t fc_f32_conv2d_impl_count(int32_t direction)
 {
@@ -254,9 +305,18 @@ int32_t fc_f32_conv2d_impl_built(int32_t direction, int32_t index, fc_isa isa)
     return fc_conv_impls[direction][index].isa[isa].run != NULL;
 }
 
-static fc_status finish(int rc, const char* op)
+/* runs a direction: the workspaces sized again first if the thread count changed since they were */
+static fc_status run(fc_conv2d_plan* plan, int dir, fc_conv_args* a, const char* op)
 {
-    if (rc == FC_ERR_OUT_OF_MEMORY) return fc_fail(FC_ERR_OUT_OF_MEMORY, "%s: out of memory for scratch buffers", op);
+    fc_status st = FC_OK;
+    if (plan->ws_threads != fc_threads())
+        for (fc_conv2d_plan* q = plan; q && st == FC_OK; q = q->s2d) st = plan_workspace(q);
+    if (st != FC_OK) return st;
+    int rc = fc_conv_run(plan, dir, a);
+    /* every buffer a run takes was allocated with the plan: a failed take is an entry that declared less */
+    if (rc == FC_ERR_OUT_OF_MEMORY)
+        return fc_fail(FC_ERR_INTERNAL, "%s: the %s entry '%s' took more workspace than it declared", op,
+                       direction_names[dir], plan->impl[dir]->name);
     return (fc_status)rc;
 }
 
@@ -266,7 +326,7 @@ fc_status fc_f32_conv2d_fwd(fc_conv2d_plan* plan, const float* x, const float* w
     fc_clear_error();
     FC_CHECK_PTR(plan, op); FC_CHECK_PTR(x, op); FC_CHECK_PTR(w, op); FC_CHECK_PTR(y, op);
     fc_conv_args a = { .x = x, .w = w, .bias = bias, .y = y };
-    return finish(plan->impl[FC_CONV_FWD]->isa[plan->isa].run(plan, &a), op);
+    return run(plan, FC_CONV_FWD, &a, op);
 }
 
 fc_status fc_f32_conv2d_bwd_data(fc_conv2d_plan* plan, const float* dy, const float* w, float* dx)
@@ -275,7 +335,7 @@ fc_status fc_f32_conv2d_bwd_data(fc_conv2d_plan* plan, const float* dy, const fl
     fc_clear_error();
     FC_CHECK_PTR(plan, op); FC_CHECK_PTR(dy, op); FC_CHECK_PTR(w, op); FC_CHECK_PTR(dx, op);
     fc_conv_args a = { .dy = dy, .w = w, .dx = dx };
-    return finish(plan->impl[FC_CONV_BWD_DATA]->isa[plan->isa].run(plan, &a), op);
+    return run(plan, FC_CONV_BWD_DATA, &a, op);
 }
 
 fc_status fc_f32_conv2d_bwd_filter(fc_conv2d_plan* plan, const float* x, const float* dy, float* dw, float* dbias)
@@ -284,5 +344,5 @@ fc_status fc_f32_conv2d_bwd_filter(fc_conv2d_plan* plan, const float* x, const f
     fc_clear_error();
     FC_CHECK_PTR(plan, op); FC_CHECK_PTR(x, op); FC_CHECK_PTR(dy, op); FC_CHECK_PTR(dw, op);
     fc_conv_args a = { .x = x, .dy = dy, .dw = dw, .dbias = dbias };
-    return finish(plan->impl[FC_CONV_BWD_FILTER]->isa[plan->isa].run(plan, &a), op);
+    return run(plan, FC_CONV_BWD_FILTER, &a, op);
 }

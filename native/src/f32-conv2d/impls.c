@@ -1,12 +1,12 @@
 /* The convolution implementation tables, built from impls.def: per direction the entries in order, each with its
- * run, supports and pays functions per ISA it is built for (NULL elsewhere). */
+ * run, supports, pays and workspace functions per ISA it is built for (NULL elsewhere). */
 #include "../internal.h"
 
 #define FC_IF_0(...)
 #define FC_IF_1(...) __VA_ARGS__
 #define FC_VARIANT(dir, id, isa)                                                                                      \
     [FC_ISA_##isa] = { fc_conv_##dir##_##id##__##isa, fc_conv_##dir##_##id##_supports__##isa,                          \
-                       fc_conv_##dir##_##id##_pays__##isa },
+                       fc_conv_##dir##_##id##_pays__##isa, fc_conv_##dir##_##id##_workspace__##isa },
 #define FC_ENTRY(dir, id, name, phases, s_, a_, x_)                                                                 \
     { name, phases,                                                                                                    \
       { FC_IF_##s_(FC_VARIANT(dir, id, scalar)) FC_IF_##a_(FC_VARIANT(dir, id, avx2))                                  \

@@ -92,6 +92,7 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(Library)] public static partial FcStatus fc_f32_conv2d_plan_create(FcConv2dDesc* desc, NativeIsa isa, out ConvPlanHandle plan);
     [LibraryImport(Library)] public static partial void fc_f32_conv2d_plan_destroy(nint plan);
     [LibraryImport(Library)] public static partial nint fc_f32_conv2d_plan_implementation(ConvPlanHandle plan);
+    [LibraryImport(Library)] public static partial long fc_f32_conv2d_plan_workspace_bytes(ConvPlanHandle plan);
     [LibraryImport(Library)] public static partial FcStatus fc_conv2d_output_size(FcConv2dDesc* desc, out int outH, out int outW);
     [LibraryImport(Library)] public static partial int fc_f32_conv2d_impl_count(int direction);
     [LibraryImport(Library)] public static partial nint fc_f32_conv2d_impl_name(int direction, int index);

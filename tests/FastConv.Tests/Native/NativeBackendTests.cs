@@ -22,6 +22,29 @@ public unsafe class NativeBackendTests
         Assert.That(pool.Implementation, Does.StartWith($"native:{NativeBackend.IsaName(isa)}:"));
     }
 
+    /// <summary>The plan holds the workspace its entries declared from creation on: running every direction, twice, at
+    /// the thread count it was planned for leaves it as it was (nothing grows while a kernel runs).</summary>
+    [TestCaseSource(nameof(Isas))]
+    public void Plan_HoldsItsWorkspaceFromCreation(NativeIsa isa)
+    {
+        var be = new NativeBackend(isa);
+        foreach (var d in new[] { Conv3x3, new Conv2dDesc(2, 3, 12, 12, 8, 5, 5, padding: 2), new Conv2dDesc(1, 3, 31, 31, 16, 11, 11, stride: 4) })
+        {
+            using var plan = (NativeConv2dPlan)be.CreateConv2d(d);
+            long planned = plan.WorkspaceBytes;
+            Assert.That(planned, Is.GreaterThan(0), plan.Implementation);
+            using Tensor x = be.Allocate(d.InputShape), w = be.Allocate(d.WeightShape), b = be.Allocate(d.BiasShape),
+                         y = be.Allocate(d.OutputShape), dx = be.Allocate(d.InputShape), dw = be.Allocate(d.WeightShape);
+            for (int i = 0; i < 2; i++)
+            {
+                plan.Forward(x, w, b, y);
+                plan.BackwardData(y, w, dx);
+                plan.BackwardFilter(x, y, dw, b);
+            }
+            Assert.That(plan.WorkspaceBytes, Is.EqualTo(planned), plan.Implementation);
+        }
+    }
+
     private static string Entries(string fwd, string bwdData, string bwdFilter, string isa = "avx512") =>
         $"native:{isa}:fwd={fwd},bwd_data={bwdData},bwd_filter={bwdFilter}";
 
