@@ -2,8 +2,10 @@
  * Built with AddressSanitizer and UndefinedBehaviorSanitizer (FASTCONV_TESTS=ON) and run by CTest and .ci/run:
  * every buffer is allocated at its exact size, so any read or write past an edge fails the run. */
 #include <fastconv.h>
+#include "naive.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,52 +38,6 @@ static float* filled(size_t n)
     return p;
 }
 
-static int out_dim(int in, int k, int s, int p, int d) { return (in + 2 * p - d * (k - 1) - 1) / s + 1; }
-
-static void naive_conv(const fc_conv2d_desc* d, const float* x, const float* w, const float* b, float* y, int oh, int ow)
-{
-    for (int n = 0; n < d->n; n++)
-        for (int k = 0; k < d->k; k++)
-            for (int i = 0; i < oh; i++)
-                for (int j = 0; j < ow; j++) {
-                    float acc = 0;
-                    for (int c = 0; c < d->c; c++)
-                        for (int r = 0; r < d->r; r++)
-                            for (int s = 0; s < d->s; s++) {
-                                int ih = i * d->stride_h - d->pad_h + r * d->dilation_h;
-                                int iw = j * d->stride_w - d->pad_w + s * d->dilation_w;
-                                if (ih < 0 || ih >= d->h || iw < 0 || iw >= d->w) continue;
-                                acc += x[((n * d->c + c) * d->h + ih) * d->w + iw] * w[((k * d->c + c) * d->r + r) * d->s + s];
-                            }
-                    if (b) acc += b[k];
-                    if (d->activation == FC_ACTIVATION_RELU && acc < 0) acc = 0;
-                    y[((n * d->k + k) * oh + i) * ow + j] = acc;
-                }
-}
-
-static void naive_conv_bwd(const fc_conv2d_desc* d, const float* x, const float* w, const float* dy, float* dx, float* dw,
-                           int oh, int ow)
-{
-    memset(dx, 0, sizeof(float) * d->n * d->c * d->h * d->w);
-    memset(dw, 0, sizeof(float) * d->k * d->c * d->r * d->s);
-    for (int n = 0; n < d->n; n++)
-        for (int k = 0; k < d->k; k++)
-            for (int i = 0; i < oh; i++)
-                for (int j = 0; j < ow; j++) {
-                    float g = dy[((n * d->k + k) * oh + i) * ow + j];
-                    for (int c = 0; c < d->c; c++)
-                        for (int r = 0; r < d->r; r++)
-                            for (int s = 0; s < d->s; s++) {
-                                int ih = i * d->stride_h - d->pad_h + r * d->dilation_h;
-                                int iw = j * d->stride_w - d->pad_w + s * d->dilation_w;
-                                if (ih < 0 || ih >= d->h || iw < 0 || iw >= d->w) continue;
-                                int xi = ((n * d->c + c) * d->h + ih) * d->w + iw, wi = ((k * d->c + c) * d->r + r) * d->s + s;
-                                dx[xi] += g * w[wi];
-                                dw[wi] += g * x[xi];
-                            }
-                }
-}
-
 static int same(const float* a, const float* b, size_t n, size_t* at)
 {
     for (size_t i = 0; i < n; i++)
@@ -92,7 +48,8 @@ static int same(const float* a, const float* b, size_t n, size_t* at)
 /* runs the case with the named entries (NULL: the plan's choice); returns 0 when a named entry does not apply */
 static int conv_case_with(fc_isa isa, fc_conv2d_desc d, const char* const names[3])
 {
-    int oh = out_dim(d.h, d.r, d.stride_h, d.pad_h, d.dilation_h), ow = out_dim(d.w, d.s, d.stride_w, d.pad_w, d.dilation_w);
+    int32_t oh = 0, ow = 0; /* the library's formula, in 64 bits (out_dim overflows for padding near 2^30) */
+    EXPECT(fc_conv2d_output_size(&d, &oh, &ow) == FC_OK, "output size: %s", fc_last_error());
     size_t nx = (size_t)d.n * d.c * d.h * d.w, nw = (size_t)d.k * d.c * d.r * d.s, ny = (size_t)d.n * d.k * oh * ow;
     float *x = filled(nx), *w = filled(nw), *b = filled(d.k), *dy = filled(ny);
     float *y = malloc(ny * 4), *ry = malloc(ny * 4), *dx = malloc(nx * 4), *rdx = malloc(nx * 4);
@@ -188,6 +145,34 @@ static void workspace_follows_threads(fc_isa isa)
     free(x); free(w); free(b); free(dy); free(y); free(ry); free(dx); free(rdx); free(dw); free(rdw);
 }
 
+/* What the fuzzer (fuzz_conv.c) found, kept as cases: strides and padding near 2^30 and INT_MAX overflowed the
+ * kernels' 32-bit arithmetic (pooling's lane offsets and output-row range, the conv kernels' input rows), and plans
+ * of tiny outputs declared gigabytes of workspace (lane kernels' padded copies, backward-filter columns). */
+static void pool_case(fc_isa isa, fc_pool2d_desc d);
+
+static void fuzz_findings(fc_isa isa)
+{
+    fc_pool2d_desc pools[] = { { 3, 5, 23, 6, 3, 5, 1, 1 << 30, 0, 0 }, { 3, 5, 23, 9, 3, 5, INT32_MAX, 4, 0, 0 } };
+    for (size_t i = 0; i < sizeof pools / sizeof pools[0]; i++) pool_case(isa, pools[i]);
+    /* a 65536 x 1 output whose input rows are 65536 * oh - 2^31 + 1: refused, with the reason */
+    fc_conv2d_desc far = { 1, 1, 2, 1, 1, 1, 1, 65536, 1, INT32_MAX, 0, 1, 1, 0 };
+    fc_conv2d_plan* plan = NULL;
+    EXPECT(fc_f32_conv2d_plan_create(&far, isa, &plan) == FC_ERR_UNSUPPORTED && strstr(fc_last_error(), "32-bit"),
+           "%s: padding 2^31 - 1 refused: %s", fc_isa_name(isa), fc_last_error());
+    fc_f32_conv2d_plan_destroy(plan);
+    fc_conv2d_desc strided[] = {
+        { 3, 19, 19, 13, 15, 7, 1, 1 << 30, 1 << 30, 1 << 29, 1, 3, 3, 0 },          /* two output rows, both in the padding */
+        { 3, 13, 19, 3, 4, 4, 4, 1 << 24, 1 << 24, 1 << 24, 4, 2, 1, 0 },            /* lane kernels: 24 GB of padded copy */
+    };
+    for (size_t i = 0; i < sizeof strided / sizeof strided[0]; i++) conv_case(isa, strided[i]);
+    /* backward-filter of 14 positions over C*R*S = 1.6M: columns for 14 positions, not FC_KC (2 GB) */
+    fc_conv2d_desc wide = { 1, 65535, 13, 3, 1, 5, 5, 2, 2, 3, 4, 1, 1, 0 };
+    EXPECT(fc_f32_conv2d_plan_create(&wide, isa, &plan) == FC_OK && fc_f32_conv2d_plan_workspace_bytes(plan) < ((int64_t)1 << 30),
+           "%s: workspace of a 14-position plan over C*R*S = 1.6M: %lld bytes (%s)", fc_isa_name(isa),
+           plan ? (long long)fc_f32_conv2d_plan_workspace_bytes(plan) : -1LL, plan ? fc_f32_conv2d_plan_implementation(plan) : fc_last_error());
+    fc_f32_conv2d_plan_destroy(plan);
+}
+
 /* every entry of every direction's table built for this ISA, forced on every case it applies to; an entry that
  * applies to none of them fails the test */
 static void conv_entries(fc_isa isa, const fc_conv2d_desc* cases, size_t count)
@@ -225,25 +210,7 @@ static void pool_case(fc_isa isa, fc_pool2d_desc d)
     size_t nx = (size_t)d.n * d.c * d.h * d.w, ny = (size_t)d.n * d.c * oh * ow;
     float *x = pool_filled(nx), *dy = pool_filled(ny), *out = malloc(nx * 4 > ny * 4 ? nx * 4 : ny * 4);
     float *ry[2] = { malloc(ny * 4), malloc(ny * 4) }, *rdx[2] = { calloc(nx, 4), calloc(nx, 4) }; /* [0] max, [1] average */
-    float area = (float)(d.kernel_h * d.kernel_w);
-    for (int pl = 0; pl < d.n * d.c; pl++)
-        for (int i = 0; i < oh; i++)
-            for (int j = 0; j < ow; j++) {
-                int best = -1;
-                float acc = 0, g = dy[(pl * oh + i) * ow + j], share = g / area;
-                for (int r = 0; r < d.kernel_h; r++)
-                    for (int s = 0; s < d.kernel_w; s++) {
-                        int ih = i * d.stride_h - d.pad_h + r, iw = j * d.stride_w - d.pad_w + s;
-                        if (ih < 0 || ih >= d.h || iw < 0 || iw >= d.w) continue;
-                        int idx = (pl * d.h + ih) * d.w + iw;
-                        if (best < 0 || x[idx] > x[best]) best = idx; /* the first maximum in scan order */
-                        acc += x[idx];
-                        rdx[1][idx] += share;
-                    }
-                ry[0][(pl * oh + i) * ow + j] = x[best];
-                rdx[0][best] += g;
-                ry[1][(pl * oh + i) * ow + j] = acc / area;
-            }
+    naive_pool(&d, oh, ow, x, dy, ry, rdx);
     static const char* ops[] = { "max fwd", "max bwd", "avg fwd", "avg bwd" };
     int impls = fc_f32_pool2d_impl_count();
     EXPECT(impls >= 1 && impls <= MAX_POOL_IMPLS, "pool impl count %d", impls);
@@ -416,7 +383,10 @@ int main(void)
     pool_table();
     const fc_isa isas[] = { FC_ISA_SCALAR, FC_ISA_AVX2, FC_ISA_AVX512 };
     for (size_t v = 0; v < sizeof isas / sizeof isas[0]; v++)
-        if (fc_isa_supported(isas[v])) workspace_follows_threads(isas[v]);
+        if (fc_isa_supported(isas[v])) {
+            workspace_follows_threads(isas[v]);
+            fuzz_findings(isas[v]);
+        }
     for (int t = 1; t <= 2; t++) {
         fc_set_num_threads(t);
         for (size_t v = 0; v < sizeof isas / sizeof isas[0]; v++) {

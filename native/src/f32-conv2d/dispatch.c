@@ -38,10 +38,15 @@ fc_status fc_conv2d_output_size(const fc_conv2d_desc* d, int32_t* out_h, int32_t
     return st;
 }
 
-/* every product the kernels index with 32-bit ints must fit; whole tensors are indexed in 64 bits */
+/* every product the kernels index with 32-bit ints must fit; whole tensors are indexed in 64 bits. The kernels
+ * compute input coordinates o*stride + r*dilation - pad in ints; they lie in [-pad, in + pad), so in + 2*pad must fit. */
 static fc_status check_sizes(const fc_conv2d_desc* d, int oh, int ow)
 {
     const int64_t lim = INT32_MAX;
+    if ((int64_t)d->h + 2 * (int64_t)d->pad_h > lim || (int64_t)d->w + 2 * (int64_t)d->pad_w > lim)
+        return fc_fail(FC_ERR_UNSUPPORTED, "conv2d: the padded input %lld x %lld (h + 2*pad_h, w + 2*pad_w) exceeds the "
+                                           "32-bit coordinates of the kernels (2^31 - 1)",
+                       (long long)d->h + 2 * (int64_t)d->pad_h, (long long)d->w + 2 * (int64_t)d->pad_w);
     int64_t kd = (int64_t)d->c * d->r * d->s, p = (int64_t)oh * ow, image = (int64_t)d->c * d->h * d->w;
     if (kd > lim || p > lim || image > lim || (int64_t)d->k * p > lim || (int64_t)d->k * kd > lim / 2)
         return fc_fail(FC_ERR_UNSUPPORTED, "conv2d: one image, filter bank or output plane has more than 2^31 elements "

@@ -179,7 +179,7 @@ static void make_chunking(const fc_pool2d_desc* d, chunking* c)
 {
     int sw = d->stride_w, ch = c->ch = fc_pool_chunk(d, 16, 8);
     int lane[8];
-    for (int i = 0; i < 8; i++) lane[i] = i * sw;
+    for (int i = 0; i < 8; i++) lane[i] = i < ch ? i * sw : 0; /* lanes past the chunk are masked off (and i * sw may overflow) */
     c->lane_sw = _mm256_loadu_si256((const __m256i*)lane);
     for (int s = 0; s < d->kernel_w; s++) {
         int p[8], ph[8], lo[8], hi[8], mlo[8], mhi[8];
@@ -385,7 +385,7 @@ static inline __attribute__((always_inline)) void small_plane_k(const fc_pool_ge
     for (int ih = 0; ih < d->h; ih++) {
         __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
         /* output rows whose windows hold row ih: oh*sh <= ih < oh*sh + kh */
-        int oh0 = ih - kh + 1 <= 0 ? 0 : (ih - kh + d->stride_h) / d->stride_h;
+        int oh0 = ih - kh + 1 <= 0 ? 0 : (int)(((int64_t)ih - kh + d->stride_h) / d->stride_h); /* 64 bits: stride may be near INT_MAX */
         int oh1 = fc_min(ih / d->stride_h, g->oh - 1);
         for (int oh = oh0; oh <= oh1; oh++) {
             int r = ih - oh * d->stride_h;

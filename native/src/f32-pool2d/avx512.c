@@ -29,7 +29,7 @@ static void make_chunking(const fc_pool2d_desc* d, chunking* c)
 {
     int sw = d->stride_w, ch = c->ch = chunk_width(d);
     int lane[16];
-    for (int i = 0; i < 16; i++) lane[i] = i * sw;
+    for (int i = 0; i < 16; i++) lane[i] = i < ch ? i * sw : 0; /* lanes past the chunk are masked off (and i * sw may overflow) */
     c->lane_sw = _mm512_loadu_si512(lane);
     for (int s = 0; s < d->kernel_w; s++) {
         int g[16], lo[16], hi[16];
@@ -309,7 +309,7 @@ static inline __attribute__((always_inline)) void small_plane_bwd_k(const fc_poo
     for (int ih = 0; ih < d->h; ih++) {
         __m512 lo = _mm512_setzero_ps(), hi = _mm512_setzero_ps();
         /* output rows whose windows hold row ih: oh*sh <= ih < oh*sh + kh */
-        int oh0 = ih - kh + 1 <= 0 ? 0 : (ih - kh + d->stride_h) / d->stride_h;
+        int oh0 = ih - kh + 1 <= 0 ? 0 : (int)(((int64_t)ih - kh + d->stride_h) / d->stride_h); /* 64 bits: stride may be near INT_MAX */
         int oh1 = fc_min(ih / d->stride_h, g->oh - 1);
         for (int oh = oh0; oh <= oh1; oh++) {
             int r = ih - oh * d->stride_h;
