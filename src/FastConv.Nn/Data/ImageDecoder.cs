@@ -98,9 +98,9 @@ public static class ImageDecoder
                     throw new ArgumentException($"A {bitmap.ColorType} bitmap cannot be converted to RGBA.");
             }
             var src = (converted ?? bitmap).PeekPixels();
-            int side = Math.Min(src.Width, src.Height);
+            int side = Math.Min(src.Width, src.Height), x0 = (src.Width - side) / 2, y0 = (src.Height - side) / 2;
             using var crop = new SKPixmap();
-            if (!src.ExtractSubset(crop, SKRectI.Create((src.Width - side) / 2, (src.Height - side) / 2, side, side)))
+            if (!src.ExtractSubset(crop, SKRectI.Create(x0, y0, side, side)))
                 throw new InvalidOperationException("SkiaSharp refused the centre crop.");
             int bpp = grey ? 1 : 4;
             var px = new byte[size * size * bpp];
@@ -110,7 +110,7 @@ public static class ImageDecoder
                 fixed (byte* p = px)
                 {
                     using var dst = new SKPixmap(dstInfo, (IntPtr)p, size * bpp);
-                    if (side == size) CopyRows(src, (src.Width - side) / 2, (src.Height - side) / 2, bpp, px, size);
+                    if (side == size) CopyRows(src, x0, y0, bpp, px, size);
                     else if (!crop.ScalePixels(dst, new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.Linear)))
                         throw new InvalidOperationException($"SkiaSharp could not scale a {side}x{side} {crop.ColorType} image to {size}x{size}.");
                 }
