@@ -19,6 +19,8 @@ public static class Commands
         root.Subcommands.Add(Visualize());
         root.Subcommands.Add(Bench());
         root.Subcommands.Add(Info());
+        root.Subcommands.Add(PredictCommand.Create());
+        root.Subcommands.Add(DataCommand.Create());
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
@@ -58,13 +60,13 @@ public static class Commands
         return m;
     }
 
-    private static Option<T> Opt<T>(string name, string description, T defaultValue) =>
+    internal static Option<T> Opt<T>(string name, string description, T defaultValue) =>
         new(name) { Description = description, DefaultValueFactory = _ => defaultValue };
 
-    private static readonly Option<string> BackendOption = Opt("--backend", "auto, reference, managed, native or opencl (auto: the best available).", "auto");
-    private static readonly Option<int?> ThreadsOption = new("--threads") { Description = "Threads for the kernels (default: FASTCONV_THREADS, else all cores)." };
+    internal static readonly Option<string> BackendOption = Opt("--backend", "auto, reference, managed, native or opencl (auto: the best available).", "auto");
+    internal static readonly Option<int?> ThreadsOption = new("--threads") { Description = "Threads for the kernels (default: FASTCONV_THREADS, else all cores)." };
 
-    private static IBackend Backend(ParseResult p)
+    internal static IBackend Backend(ParseResult p)
     {
         if (p.GetValue(ThreadsOption) is int t)
         {
@@ -77,7 +79,7 @@ public static class Commands
     private static Command Train()
     {
         var d = new RunSettings();
-        var data = Opt("--data", "fashion-mnist (shipped in data/) or cifar10 (needs --data-dir).", d.Data);
+        var data = Opt("--data", "fashion-mnist (shipped in data/), cifar10 or folder (both need --data-dir).", d.Data);
         var dataDir = new Option<string?>("--data-dir") { Description = "Directory with the data files (default: the shipped data/fashion-mnist)." };
         var model = Opt("--model", $"Model preset: {string.Join(", ", ModelZoo.Names)}.", d.Model);
         var epochs = Opt("--epochs", "Epochs to train (with --resume: the new total).", d.Epochs);
@@ -98,13 +100,14 @@ public static class Commands
         {
             data, dataDir, model, epochs, lr, batch, optimizer, momentum, wd, schedule, loss, BackendOption, ThreadsOption, seed, validation, limit, augment, outDir, resume,
         };
+        var folder = new FolderOptions(cmd);
         cmd.SetAction(p =>
         {
             var be = Backend(p);
             TrainingRun run;
             if (p.GetValue(resume) is string dir)
             {
-                run = TrainingRun.Resume(dir, be, p.GetResult(epochs) is { Implicit: false } ? p.GetValue(epochs) : null);
+                run = FolderOptions.Decoding(progress => TrainingRun.Resume(dir, be, p.GetResult(epochs) is { Implicit: false } ? p.GetValue(epochs) : null, progress));
                 AnsiConsole.MarkupLine($"Resuming [bold]{Markup.Escape(dir)}[/] after epoch {run.Trainer.Epoch} of {run.Settings.Epochs}.");
             }
             else
@@ -116,10 +119,12 @@ public static class Commands
                     WeightDecay = p.GetValue(wd), Schedule = p.GetValue(schedule)!, Loss = p.GetValue(loss)!, Seed = p.GetValue(seed),
                     Validation = p.GetValue(validation), Limit = p.GetValue(limit), Augment = p.GetValue(augment)!,
                 };
+                s = folder.Apply(p, s);
                 s.Validate();
                 string o = p.GetValue(outDir) ?? Path.Combine("runs", $"{s.Model}-{DateTime.Now:yyyyMMdd-HHmmss}");
-                run = TrainingRun.Start(s, be, o);
+                run = FolderOptions.Decoding(progress => TrainingRun.Start(s, be, o, progress));
             }
+            FolderOptions.Report(run.Folder);
             using (run) return TrainCommand.Execute(run);
         });
         return cmd;

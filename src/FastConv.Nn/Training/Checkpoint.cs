@@ -74,6 +74,15 @@ public sealed class Checkpoint
         foreach (var (name, value) in targets) value.CopyFrom(saved[name].Data);
     }
 
+    /// <summary>The checkpoint's model built on <paramref name="backend"/> with the saved weights (for inference).</summary>
+    public Sequential CreateModel(IBackend backend)
+    {
+        var model = ModelZoo.Create(Model, backend, InputShape, ClassNames.Length, seed: 0, initialize: false);
+        try { Restore(model, null); }
+        catch { model.Dispose(); throw; }
+        return model;
+    }
+
     public void Save(string path)
     {
         var payload = new MemoryStream();
@@ -102,13 +111,7 @@ public sealed class Checkpoint
         {
             using (var f = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None))
             {
-                f.Write(Magic);
-                Span<byte> head = stackalloc byte[12];
-                BitConverter.TryWriteBytes(head, FormatVersion);
-                BitConverter.TryWriteBytes(head[4..], (long)body.Length);
-                f.Write(head);
-                f.Write(SHA256.HashData(body));
-                f.Write(body);
+                WriteFramed(f, Magic, FormatVersion, body);
                 f.Flush(flushToDisk: true);
             }
             File.Move(tmp, full, overwrite: true);
@@ -117,6 +120,19 @@ public sealed class Checkpoint
         {
             if (File.Exists(tmp)) File.Delete(tmp);
         }
+    }
+
+    /// <summary>The framing of checkpoints (and of the image decode cache): magic · u32 version · u64 payload length ·
+    /// SHA-256 of the payload · payload.</summary>
+    internal static void WriteFramed(Stream f, ReadOnlySpan<byte> magic, int version, ReadOnlySpan<byte> body)
+    {
+        f.Write(magic);
+        Span<byte> head = stackalloc byte[12];
+        BitConverter.TryWriteBytes(head, version);
+        BitConverter.TryWriteBytes(head[4..], (long)body.Length);
+        f.Write(head);
+        f.Write(SHA256.HashData(body));
+        f.Write(body);
     }
 
     public static Checkpoint Load(string path)

@@ -9,6 +9,13 @@ public sealed record RunSettings
     public string Data { get; init; } = "fashion-mnist";
     /// <summary>Null: the shipped data/fashion-mnist (Fashion-MNIST only).</summary>
     public string? DataDir { get; init; }
+    /// <summary>Image folders (<see cref="ImageFolderOptions"/>): null picks the default from the folder.</summary>
+    public int? ImageSize { get; init; }
+    public int? Channels { get; init; }
+    public double TestFraction { get; init; } = 0.2;
+    public bool SkipBadImages { get; init; }
+    /// <summary>Null: <see cref="ImageFolder.DefaultCacheDir"/>.</summary>
+    public string? CacheDir { get; init; }
     public string Model { get; init; } = "cs231n-convnet";
     public int Epochs { get; init; } = 5;
     /// <summary>Base learning rate; null takes the optimizer's usual one (<see cref="BaseLr"/>).</summary>
@@ -41,8 +48,12 @@ public sealed record RunSettings
     public void Validate()
     {
         static void Need(bool ok, string message) { if (!ok) throw new ArgumentException(message); }
-        Need(Data is "fashion-mnist" or "cifar10", $"Unknown data set '{Data}': use fashion-mnist or cifar10.");
+        Need(Data is "fashion-mnist" or "cifar10" or "folder", $"Unknown data set '{Data}': use fashion-mnist, cifar10 or folder.");
         Need(Data != "cifar10" || DataDir is not null, "CIFAR-10 is not shipped: give --data-dir with data_batch_1.bin … test_batch.bin.");
+        Need(Data != "folder" || DataDir is not null, "--data folder needs --data-dir DIR, with one subfolder of images per class (or train/<class> and test/<class>).");
+        Need(ImageSize is null or >= 1, $"--image-size must be at least 1, got {ImageSize}.");
+        Need(Channels is null or 1 or 3, $"--channels must be 1 or 3, got {Channels}.");
+        Need(TestFraction > 0 && TestFraction < 1, $"--test-fraction must be between 0 and 1 (exclusive), got {TestFraction.ToString(CultureInfo.InvariantCulture)}.");
         Need(ModelZoo.Names.Contains(Model), $"Unknown model '{Model}': choose one of {string.Join(", ", ModelZoo.Names)}.");
         Need(Epochs >= 1, $"--epochs must be at least 1, got {Epochs}.");
         Need(Lr is null || (Lr > 0 && float.IsFinite(Lr.Value)), $"--lr must be greater than 0, got {Lr?.ToString(CultureInfo.InvariantCulture)}.");
@@ -62,6 +73,9 @@ public sealed record RunSettings
         ["data"] = Data, ["data_dir"] = DataDir ?? "", ["model"] = Model, ["epochs"] = I(Epochs), ["lr"] = F(BaseLr), ["batch"] = I(Batch),
         ["optimizer"] = Optimizer, ["momentum"] = F(Momentum), ["weight_decay"] = F(WeightDecay), ["schedule"] = Schedule,
         ["loss"] = Loss, ["seed"] = I(Seed), ["validation"] = I(Validation), ["limit"] = I(Limit), ["augment"] = Augment,
+        ["image_size"] = ImageSize is int n ? I(n) : "", ["channels"] = Channels is int c ? I(c) : "",
+        ["test_fraction"] = TestFraction.ToString("R", CultureInfo.InvariantCulture), ["skip_bad_images"] = SkipBadImages ? "true" : "false",
+        ["cache_dir"] = CacheDir ?? "",
     };
 
     public static RunSettings FromDictionary(IReadOnlyDictionary<string, string> d)
@@ -74,6 +88,11 @@ public sealed record RunSettings
             Momentum = float.Parse(G("momentum"), CultureInfo.InvariantCulture), WeightDecay = float.Parse(G("weight_decay"), CultureInfo.InvariantCulture),
             Schedule = G("schedule"), Loss = G("loss"), Seed = int.Parse(G("seed"), CultureInfo.InvariantCulture),
             Validation = int.Parse(G("validation"), CultureInfo.InvariantCulture), Limit = int.Parse(G("limit"), CultureInfo.InvariantCulture), Augment = d.GetValueOrDefault("augment", "auto"),
+            // Written since image folders (older checkpoints lack them).
+            ImageSize = d.GetValueOrDefault("image_size", "") is { Length: > 0 } n ? int.Parse(n, CultureInfo.InvariantCulture) : null,
+            Channels = d.GetValueOrDefault("channels", "") is { Length: > 0 } c ? int.Parse(c, CultureInfo.InvariantCulture) : null,
+            TestFraction = double.Parse(d.GetValueOrDefault("test_fraction", "0.2"), CultureInfo.InvariantCulture),
+            SkipBadImages = d.GetValueOrDefault("skip_bad_images") == "true", CacheDir = d.GetValueOrDefault("cache_dir", "") is { Length: > 0 } cd ? cd : null,
         };
     }
 
@@ -95,11 +114,14 @@ public sealed class TrainingRun : IDisposable
 
     private readonly BatchLoader _trainLoader, _valLoader, _testLoader;
 
-    private TrainingRun(RunSettings settings, IBackend backend, string outDir, Checkpoint? resume)
+    private TrainingRun(RunSettings settings, IBackend backend, string outDir, Checkpoint? resume, Action<int, int>? decodeProgress)
     {
         settings.Validate();
-        Settings = settings; Backend = backend; OutDir = outDir;
-        var (train, test) = LoadData(settings);
+        Backend = backend; OutDir = outDir;
+        var (train, test, folder) = LoadData(settings, decodeProgress);
+        // A folder's defaults are resolved once and kept, so --resume, eval and predict see the same geometry.
+        Settings = folder is null ? settings : settings with { ImageSize = folder.ImageSize, Channels = folder.Channels };
+        Folder = folder;
         if (settings.Limit > 0 && settings.Limit < train.Count) train = train.Subset(train.Name, Enumerable.Range(0, settings.Limit).ToArray());
         int validation = Math.Min(settings.Validation, train.Count / 10);
         if (validation < 1) throw new ArgumentException($"{train.Count} training examples are too few to hold out a validation set.");
@@ -111,7 +133,12 @@ public sealed class TrainingRun : IDisposable
         _testLoader = new BatchLoader(test, settings.Batch, Normalization);
         TrainData = tr; ValidationData = val; TestData = test;
 
-        Model = ModelZoo.Create(settings.Model, backend, tr.ImageShape, tr.ClassNames.Count, settings.Seed);
+        try { Model = ModelZoo.Create(settings.Model, backend, tr.ImageShape, tr.ClassNames.Count, settings.Seed); }
+        catch (ArgumentException e) when (folder is not null)
+        {
+            string why = e.ParamName is { } name ? e.Message.Replace($" (Parameter '{name}')", "") : e.Message;
+            throw new ArgumentException($"Images of {folder.ImageSize}x{folder.ImageSize} are too small for model {settings.Model} (choose a larger --image-size or another --model): {why}", e);
+        }
         var ps = Model.Parameters.ToList();
         Optimizer = settings.Optimizer switch
         {
@@ -131,6 +158,8 @@ public sealed class TrainingRun : IDisposable
     }
 
     public RunSettings Settings { get; }
+    /// <summary>For --data folder: what was decoded, cached and skipped.</summary>
+    public ImageFolderData? Folder { get; }
     public IBackend Backend { get; }
     public string OutDir { get; }
     public Normalization Normalization { get; }
@@ -142,7 +171,7 @@ public sealed class TrainingRun : IDisposable
     public Trainer Trainer { get; }
 
     /// <summary>A new run in <paramref name="outDir"/>; refuses a folder that already holds a run, so nothing is overwritten.</summary>
-    public static TrainingRun Start(RunSettings settings, IBackend backend, string outDir)
+    public static TrainingRun Start(RunSettings settings, IBackend backend, string outDir, Action<int, int>? decodeProgress = null)
     {
         settings.Validate();
         if (File.Exists(Path.Combine(outDir, LastCheckpoint)))
@@ -150,27 +179,43 @@ public sealed class TrainingRun : IDisposable
         var existing = new[] { BestCheckpoint, MetricsFile, CurvesFile }.Where(f => File.Exists(Path.Combine(outDir, f))).ToList();
         if (existing.Count > 0)
             throw new IOException($"{outDir} already has {string.Join(", ", existing)}, which a new run would overwrite; choose another --out.");
-        return new TrainingRun(settings, backend, outDir, null);
+        return new TrainingRun(settings, backend, outDir, null, decodeProgress);
     }
 
     /// <summary>Continues the run in <paramref name="outDir"/> from its last.ckpt, with the settings it was started with
     /// (optionally more epochs).</summary>
-    public static TrainingRun Resume(string outDir, IBackend backend, int? epochs = null)
+    public static TrainingRun Resume(string outDir, IBackend backend, int? epochs = null, Action<int, int>? decodeProgress = null)
     {
         var ck = Checkpoint.Load(Path.Combine(outDir, LastCheckpoint));
         var settings = RunSettings.FromDictionary(ck.Settings);
         if (epochs is int e) settings = settings with { Epochs = e };
         if (ck.Epoch >= settings.Epochs)
             throw new ArgumentException($"{outDir} has already finished {ck.Epoch} of {settings.Epochs} epochs; pass --epochs with a larger number to go on.");
-        return new TrainingRun(settings, backend, outDir, ck);
+        return new TrainingRun(settings, backend, outDir, ck, decodeProgress);
     }
 
-    public static (Dataset Train, Dataset Test) LoadData(RunSettings s) => s.Data switch
+    /// <summary>The run's train and test sets; for an image folder also what was decoded (<paramref name="decodeProgress"/>:
+    /// images decoded, images to decode).</summary>
+    public static (Dataset Train, Dataset Test, ImageFolderData? Folder) LoadData(RunSettings s, Action<int, int>? decodeProgress = null)
     {
-        "cifar10" => Cifar10.Load(s.DataDir!),
-        _ => FashionMnist.Load(s.DataDir ?? FashionMnist.FindShipped()
-                ?? throw new DirectoryNotFoundException("The shipped Fashion-MNIST (data/fashion-mnist) was not found above the working directory; pass --data-dir.")),
-    };
+        switch (s.Data)
+        {
+            case "cifar10": { var (tr, te) = Cifar10.Load(s.DataDir!); return (tr, te, null); }
+            case "folder":
+                var f = ImageFolder.Load(s.DataDir!, new ImageFolderOptions
+                {
+                    ImageSize = s.ImageSize, Channels = s.Channels, TestFraction = s.TestFraction, Seed = s.Seed,
+                    SkipBadImages = s.SkipBadImages, CacheDir = s.CacheDir, Progress = decodeProgress,
+                });
+                return (f.Train, f.Test, f);
+            default:
+            {
+                var (tr, te) = FashionMnist.Load(s.DataDir ?? FashionMnist.FindShipped()
+                    ?? throw new DirectoryNotFoundException("The shipped Fashion-MNIST (data/fashion-mnist) was not found above the working directory; pass --data-dir."));
+                return (tr, te, null);
+            }
+        }
+    }
 
     /// <summary>Trains the remaining epochs, then evaluates best.ckpt on the test set.</summary>
     public RunResult Run(ITrainingObserver? observer = null, CancellationToken cancel = default)
@@ -208,13 +253,10 @@ public sealed class TrainingRun : IDisposable
         var ck = Checkpoint.Load(path);
         var settings = RunSettings.FromDictionary(ck.Settings);
         if (dataDir is not null) settings = settings with { DataDir = dataDir };
-        var (_, test) = LoadData(settings);
+        var (_, test, _) = LoadData(settings);
         if (!test.ImageShape.SequenceEqual(ck.InputShape))
             throw new CheckpointException($"{path} is for images [{string.Join(", ", ck.InputShape)}], the test set has [{string.Join(", ", test.ImageShape)}].");
-        var model = ModelZoo.Create(ck.Model, backend, ck.InputShape, ck.ClassNames.Length, settings.Seed, initialize: false);
-        try { ck.Restore(model, null); }
-        catch { model.Dispose(); throw; }
-        return (ck, settings, test, model);
+        return (ck, settings, test, ck.CreateModel(backend));
     }
 
     /// <summary>Evaluates a checkpoint on the test set of the data it was trained on (or <paramref name="dataDir"/>).</summary>

@@ -7,7 +7,7 @@ namespace FastConv.Tests.Cli;
 [TestFixture, NonParallelizable]
 public class CommandTests : TempDirectoryTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
+    internal static (int Code, string Out, string Err) Run(params string[] args)
     {
         var (oldOut, oldErr) = (Console.Out, Console.Error);
         var (o, e) = (new StringWriter(), new StringWriter());
