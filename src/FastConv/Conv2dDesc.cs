@@ -7,7 +7,8 @@ public enum Activation { None, Relu }
 /// <summary>
 /// A 2-D convolution, NCHW input [N, C, H, W], weights [K, C, R, S], output [N, K, OH, OW], with
 /// OH = floor((H + 2·padH − dilH·(R − 1) − 1) / strideH) + 1 (CS231n's (W − F + 2P)/S + 1, floored like PyTorch).
-/// Validated on construction; every element count is a checked 64-bit product.
+/// Validated on construction: every field's range, every element count as a checked 64-bit product, and the sizes
+/// the kernels index (<see cref="Limits"/>).
 /// </summary>
 public readonly record struct Conv2dDesc
 {
@@ -41,13 +42,23 @@ public readonly record struct Conv2dDesc
         Positive("stride height", strideH); Positive("stride width", strideW);
         Positive("dilation height", dilationH); Positive("dilation width", dilationW);
         NonNegative("padding height", padH); NonNegative("padding width", padW);
+        if (!Enum.IsDefined(activation))
+            throw new ArgumentOutOfRangeException(nameof(activation), activation, $"Conv2d: activation {(int)activation} is not one of {string.Join(", ", Enum.GetNames<Activation>())}.");
+        Limits.PaddedExtent("Conv2d", "height", h, padH); Limits.PaddedExtent("Conv2d", "width", w, padW);
         N = n; C = c; H = h; W = w; K = k; R = r; S = s;
         StrideH = strideH; StrideW = strideW; PadH = padH; PadW = padW; DilationH = dilationH; DilationW = dilationW;
         Activation = activation;
         OutH = OutputSize("Conv2d", "height", h, r, strideH, padH, dilationH, r, s, padH, padW, h, w);
         OutW = OutputSize("Conv2d", "width", w, s, strideW, padW, dilationW, r, s, padH, padW, h, w);
-        // Refuse anything whose element counts overflow 64 bits, before anything is allocated.
+        // Refuse anything whose element counts overflow 64 bits, before anything is allocated, then what the kernels
+        // cannot index (Limits).
         _ = InputElements; _ = WeightElements; _ = OutputElements; _ = Flops;
+        Limits.Elements("Conv2d: one input image C*H*W", "c", (long)c * h * w, Limits.MaxImageElements, nameof(Limits.MaxImageElements));
+        Limits.Elements("Conv2d: one output image K*OH*OW", "k", (long)k * OutH * OutW, Limits.MaxImageElements, nameof(Limits.MaxImageElements));
+        Limits.Elements("Conv2d: the reduction C*R*S", "c", ReductionLength, Limits.MaxImageElements, nameof(Limits.MaxImageElements));
+        Limits.Elements("Conv2d: the weights K*C*R*S", "k", WeightElements, Limits.MaxWeightElements, nameof(Limits.MaxWeightElements));
+        Limits.Elements("Conv2d: the input N*C*H*W", "n", InputElements, Limits.MaxTensorElements, nameof(Limits.MaxTensorElements));
+        Limits.Elements("Conv2d: the output N*K*OH*OW", "n", OutputElements, Limits.MaxTensorElements, nameof(Limits.MaxTensorElements));
     }
 
     /// <summary>The same convolution with another fused activation.</summary>
@@ -71,7 +82,7 @@ public readonly record struct Conv2dDesc
 
     /// <summary>True when the strides leave no input row or column unused at the far edge.</summary>
     public bool TilesEvenly =>
-        (H + 2 * PadH - DilationH * (R - 1) - 1) % StrideH == 0 && (W + 2 * PadW - DilationW * (S - 1) - 1) % StrideW == 0;
+        (H + 2L * PadH - (long)DilationH * (R - 1) - 1) % StrideH == 0 && (W + 2L * PadW - (long)DilationW * (S - 1) - 1) % StrideW == 0;
 
     public override string ToString() =>
         $"conv2d N{N} C{C} {H}x{W} K{K} {R}x{S} s{StrideH}x{StrideW} p{PadH}x{PadW} d{DilationH}x{DilationW}" +

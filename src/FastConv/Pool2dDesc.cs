@@ -33,7 +33,7 @@ public readonly record struct Pool2dDesc
         P("batch N", n); P("channels C", c); P("input height H", h); P("input width W", w);
         P("kernel height", kernelH); P("kernel width", kernelW); P("stride height", strideH); P("stride width", strideW);
         Conv2dDesc.NonNegative("padding height", padH, Op); Conv2dDesc.NonNegative("padding width", padW, Op);
-        if (2 * padH > kernelH || 2 * padW > kernelW)
+        if (2L * padH > kernelH || 2L * padW > kernelW)
             throw new ArgumentException($"Pool2d: padding {padH}x{padW} must be at most half the kernel {kernelH}x{kernelW}, " +
                                         "or some windows would see only padding.");
         Kind = kind; N = n; C = c; H = h; W = w; KernelH = kernelH; KernelW = kernelW;
@@ -41,6 +41,9 @@ public readonly record struct Pool2dDesc
         OutH = Conv2dDesc.OutputSize("Pool2d", "height", h, kernelH, strideH, padH, 1, kernelH, kernelW, padH, padW, h, w);
         OutW = Conv2dDesc.OutputSize("Pool2d", "width", w, kernelW, strideW, padW, 1, kernelH, kernelW, padH, padW, h, w);
         _ = InputElements; _ = OutputElements;
+        Limits.PaddedExtent(Op, "height", h, padH); Limits.PaddedExtent(Op, "width", w, padW);
+        Limits.Elements("Pool2d: one input image C*H*W", "c", (long)c * h * w, Limits.MaxImageElements, nameof(Limits.MaxImageElements));
+        Limits.Elements("Pool2d: the input N*C*H*W", "n", InputElements, Limits.MaxTensorElements, nameof(Limits.MaxTensorElements));
     }
 
     public int[] InputShape => [N, C, H, W];
@@ -51,7 +54,7 @@ public readonly record struct Pool2dDesc
     public long ForwardBytes => 4 * (InputElements + OutputElements);
     /// <summary>Bytes forward+backward move: forward, then read x and dy, write dx.</summary>
     public long ForwardBackwardBytes => ForwardBytes + 4 * (2 * InputElements + OutputElements);
-    public bool TilesEvenly => (H + 2 * PadH - KernelH) % StrideH == 0 && (W + 2 * PadW - KernelW) % StrideW == 0;
+    public bool TilesEvenly => (H + 2L * PadH - KernelH) % StrideH == 0 && (W + 2L * PadW - KernelW) % StrideW == 0;
 
     public override string ToString() =>
         $"{(Kind == PoolKind.Max ? "maxpool2d" : "avgpool2d")} N{N} C{C} {H}x{W} k{KernelH}x{KernelW} s{StrideH}x{StrideW} p{PadH}x{PadW} -> {OutH}x{OutW}";

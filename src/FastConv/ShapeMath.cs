@@ -13,6 +13,8 @@ public static class ShapeMath
             try { n = checked(n * shape[i]); }
             catch (OverflowException) { throw new ArgumentException($"{what}: shape {Format(shape)} has more elements than a 64-bit count holds."); }
         }
+        if (n > Limits.MaxTensorElements)
+            throw new ArgumentException($"{what}: shape {Format(shape)} has {n:N0} elements, more than Limits.MaxTensorElements ({Limits.MaxTensorElements:N0}).");
         return n;
     }
 

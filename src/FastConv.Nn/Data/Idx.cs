@@ -17,26 +17,41 @@ public sealed class DataFormatException(string path, long offset, string problem
 /// </summary>
 public static class Idx
 {
-    /// <summary>Reads an IDX file whole, returning its dimensions and bytes.</summary>
+    /// <summary>Reads an IDX file whole, returning its dimensions and bytes. A gzipped file is inflated only as far as
+    /// its header says (an array holds at most <see cref="Array.MaxLength"/> bytes), so a gzip bomb is refused.</summary>
     public static (int[] Dims, byte[] Data) Read(string path)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"IDX file not found: {path}", path);
-        byte[] raw = File.ReadAllBytes(path);
-        if (raw.Length >= 2 && raw[0] == 0x1f && raw[1] == 0x8b)
+        using (var probe = File.OpenRead(path))
+            if (!(probe.ReadByte() == 0x1f && probe.ReadByte() == 0x8b)) return Parse(path, File.ReadAllBytes(path));
+        try
         {
-            try
-            {
-                using var gz = new GZipStream(new MemoryStream(raw), CompressionMode.Decompress);
-                using var ms = new MemoryStream();
-                gz.CopyTo(ms);
-                raw = ms.ToArray();
-            }
-            catch (InvalidDataException e) { throw new DataFormatException(path, 0, $"gzip stream is corrupt or truncated: {e.Message}"); }
+            using var gz = new GZipStream(File.OpenRead(path), CompressionMode.Decompress);
+            var head = new byte[4 + 4 * 4];
+            int got = ReadUpTo(gz, head.AsSpan(0, 4));
+            if (got == 4 && head[3] is >= 1 and <= 4) got += ReadUpTo(gz, head.AsSpan(4, 4 * head[3]));
+            var (dims, header, expected) = Header(path, head.AsSpan(0, got));
+            var raw = new byte[expected];
+            head.AsSpan(0, header).CopyTo(raw);
+            int body = ReadUpTo(gz, raw.AsSpan(header));
+            if (header + body < expected)
+                throw new DataFormatException(path, header + body, $"truncated: dimensions [{string.Join(", ", dims)}] need {expected} bytes, the gzip inflates to {header + body}");
+            if (gz.ReadByte() >= 0)
+                throw new DataFormatException(path, expected, $"trailing bytes: dimensions [{string.Join(", ", dims)}] need {expected} bytes, the gzip inflates to more");
+            return (dims, raw[header..]);
         }
-        return Parse(path, raw);
+        catch (InvalidDataException e) { throw new DataFormatException(path, 0, $"gzip stream is corrupt or truncated: {e.Message}"); }
     }
 
-    internal static (int[] Dims, byte[] Data) Parse(string path, byte[] raw)
+    private static int ReadUpTo(Stream s, Span<byte> into)
+    {
+        int total = 0;
+        for (int n; total < into.Length && (n = s.Read(into[total..])) > 0;) total += n;
+        return total;
+    }
+
+    /// <summary>The header's dimensions, its length and the file length they imply, or the first problem with them.</summary>
+    private static (int[] Dims, int Header, long Expected) Header(string path, ReadOnlySpan<byte> raw)
     {
         if (raw.Length < 4) throw new DataFormatException(path, raw.Length, $"file ends after {raw.Length} bytes, before the 4-byte IDX magic");
         if (raw[0] != 0 || raw[1] != 0)
@@ -51,11 +66,20 @@ public static class Idx
         long count = 1;
         for (int i = 0; i < rank; i++)
         {
-            dims[i] = BinaryPrimitives.ReadInt32BigEndian(raw.AsSpan(4 + 4 * i));
+            dims[i] = BinaryPrimitives.ReadInt32BigEndian(raw[(4 + 4 * i)..]);
             if (dims[i] <= 0) throw new DataFormatException(path, 4 + 4 * i, $"dimension {i} has size {dims[i]}");
+            // at most 2^31 - 1 each and 4 of them: checked against the array limit at every step, no product wraps
             count *= dims[i];
+            if (count > Array.MaxLength - header)
+                throw new DataFormatException(path, 4 + 4 * i,
+                    $"dimensions [{string.Join(", ", dims[..(i + 1)])}...] describe more than {Array.MaxLength - header:N0} bytes of data, more than one array holds");
         }
-        long expected = header + count;
+        return (dims, header, header + count);
+    }
+
+    internal static (int[] Dims, byte[] Data) Parse(string path, byte[] raw)
+    {
+        var (dims, header, expected) = Header(path, raw);
         if (raw.Length != expected)
             throw new DataFormatException(path, Math.Min(raw.Length, expected),
                 $"{(raw.Length < expected ? "truncated" : "trailing bytes")}: dimensions [{string.Join(", ", dims)}] need {expected} bytes, the file has {raw.Length}");

@@ -160,7 +160,11 @@ public sealed class Checkpoint
             var classes = new string[Count(r, 1 << 16)]; for (int i = 0; i < classes.Length; i++) classes[i] = r.ReadString();
             var norm = new Normalization(ReadFloats(r), ReadFloats(r));
             var settings = new Dictionary<string, string>();
-            for (int i = Count(r, 1 << 16); i > 0; i--) settings[r.ReadString()] = r.ReadString();
+            for (int i = Count(r, 1 << 16); i > 0; i--)
+            {
+                string key = r.ReadString();
+                if (!settings.TryAdd(key, r.ReadString())) throw new CheckpointException($"{path}: the setting '{key}' is stored twice.");
+            }
             int epoch = r.ReadInt32(); long step = r.ReadInt64(); double best = r.ReadDouble(); int bestEpoch = r.ReadInt32();
             var history = new List<EpochMetrics>();
             for (int i = Count(r, 1 << 20); i > 0; i--)
@@ -171,6 +175,7 @@ public sealed class Checkpoint
                 string name = r.ReadString(); int[] shape = ReadInts(r); float[] data = ReadFloats(r);
                 if (ShapeMath.ElementCount(shape, name) != data.Length)
                     throw new CheckpointException($"{path}: tensor '{name}' has shape {ShapeMath.Format(shape)} but {data.Length} values.");
+                if (tensors.Exists(t => t.Item1 == name)) throw new CheckpointException($"{path}: the tensor '{name}' is stored twice.");
                 tensors.Add((name, shape, data));
             }
             if (r.BaseStream.Position != r.BaseStream.Length)
@@ -181,7 +186,8 @@ public sealed class Checkpoint
                 Epoch = epoch, Step = step, BestValidationAccuracy = best, BestEpoch = bestEpoch, History = history, Tensors = tensors,
             };
         }
-        catch (Exception e) when (e is EndOfStreamException or IOException or InvalidDataException or ArgumentException or OverflowException)
+        catch (Exception e) when (e is EndOfStreamException or IOException or InvalidDataException or ArgumentException or OverflowException
+                                       or FormatException)  // FormatException: a string length in more than 5 varint bytes
         {
             throw new CheckpointException($"{path} could not be parsed although its checksum matches (written by another program?): {e.Message}");
         }

@@ -78,20 +78,26 @@ public sealed record RunSettings
         ["cache_dir"] = CacheDir ?? "",
     };
 
+    /// <summary>The settings a checkpoint stored; a value that is missing or does not parse is a CheckpointException
+    /// naming the setting and the value (the checksum guards against damage, not against another writer).</summary>
     public static RunSettings FromDictionary(IReadOnlyDictionary<string, string> d)
     {
         string G(string k) => d.TryGetValue(k, out var v) ? v : throw new CheckpointException($"Checkpoint settings lack '{k}'.");
+        T Parse<T>(string k, string v) where T : ISpanParsable<T> =>
+            T.TryParse(v, CultureInfo.InvariantCulture, out var r) ? r
+                : throw new CheckpointException($"Checkpoint setting '{k}' = '{v}' is not a valid {typeof(T).Name}.");
+        int Int(string k) => Parse<int>(k, G(k));
+        float Float(string k) => Parse<float>(k, G(k));
+        int? OptionalInt(string k) => d.GetValueOrDefault(k, "") is { Length: > 0 } v ? Parse<int>(k, v) : null;
         return new RunSettings
         {
-            Data = G("data"), DataDir = G("data_dir") is "" ? null : G("data_dir"), Model = G("model"), Epochs = int.Parse(G("epochs"), CultureInfo.InvariantCulture),
-            Lr = float.Parse(G("lr"), CultureInfo.InvariantCulture), Batch = int.Parse(G("batch"), CultureInfo.InvariantCulture), Optimizer = G("optimizer"),
-            Momentum = float.Parse(G("momentum"), CultureInfo.InvariantCulture), WeightDecay = float.Parse(G("weight_decay"), CultureInfo.InvariantCulture),
-            Schedule = G("schedule"), Loss = G("loss"), Seed = int.Parse(G("seed"), CultureInfo.InvariantCulture),
-            Validation = int.Parse(G("validation"), CultureInfo.InvariantCulture), Limit = int.Parse(G("limit"), CultureInfo.InvariantCulture), Augment = d.GetValueOrDefault("augment", "auto"),
+            Data = G("data"), DataDir = G("data_dir") is "" ? null : G("data_dir"), Model = G("model"), Epochs = Int("epochs"),
+            Lr = Float("lr"), Batch = Int("batch"), Optimizer = G("optimizer"), Momentum = Float("momentum"), WeightDecay = Float("weight_decay"),
+            Schedule = G("schedule"), Loss = G("loss"), Seed = Int("seed"), Validation = Int("validation"), Limit = Int("limit"),
+            Augment = d.GetValueOrDefault("augment", "auto"),
             // Written since image folders (older checkpoints lack them).
-            ImageSize = d.GetValueOrDefault("image_size", "") is { Length: > 0 } n ? int.Parse(n, CultureInfo.InvariantCulture) : null,
-            Channels = d.GetValueOrDefault("channels", "") is { Length: > 0 } c ? int.Parse(c, CultureInfo.InvariantCulture) : null,
-            TestFraction = double.Parse(d.GetValueOrDefault("test_fraction", "0.2"), CultureInfo.InvariantCulture),
+            ImageSize = OptionalInt("image_size"), Channels = OptionalInt("channels"),
+            TestFraction = Parse<double>("test_fraction", d.GetValueOrDefault("test_fraction", "0.2")),
             SkipBadImages = d.GetValueOrDefault("skip_bad_images") == "true", CacheDir = d.GetValueOrDefault("cache_dir", "") is { Length: > 0 } cd ? cd : null,
         };
     }
