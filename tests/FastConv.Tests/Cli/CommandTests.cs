@@ -7,7 +7,7 @@ namespace FastConv.Tests.Cli;
 [TestFixture, NonParallelizable]
 public class CommandTests : TempDirectoryTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
+    internal static (int Code, string Out, string Err) Run(params string[] args)
     {
         var (oldOut, oldErr) = (Console.Out, Console.Error);
         var (o, e) = (new StringWriter(), new StringWriter());
@@ -41,6 +41,12 @@ public class CommandTests : TempDirectoryTests
     [TestCase("eval --checkpoint /nonexistent.ckpt", "Checkpoint not found")]
     [TestCase("summary --model alexnet", "Unknown model 'alexnet'")]
     [TestCase("shape --input 3,5,5 --kernel 7 --pad 0", "output height (5 - 7 + 2*0)/1 + 1 = -1")]
+    [TestCase("shape --input 227x227,3", "mixes ',' and 'x'")]
+    [TestCase("shape --input 227x0x3", "'0' is not a positive size")]
+    [TestCase("shape --layers conv3-64,blorp", "cannot read 'blorp'")]
+    [TestCase("shape --layers [conv3-8,relu", "never closed")]
+    [TestCase("shape --input 8x8x3 --layers conv9-8-p0", "'conv9-8-p0' does not fit its input [3, 8, 8]")]
+    [TestCase("summary --format xml", "--format must be table, csv or markdown, got 'xml'")]
     public void BadArguments_OneLine_NonZeroExit(string args, string message)
     {
         var (code, _, err) = Run(args.Split(' '));
