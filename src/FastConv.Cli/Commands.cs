@@ -145,17 +145,19 @@ public static class Commands
     {
         var ckpt = new Option<string>("--checkpoint") { Description = "A checkpoint written by fastconv train.", Required = true };
         var image = Opt("--image", "Index of the test image whose activation maps are drawn.", 0);
-        var outDir = new Option<string?>("--out") { Description = "Folder for filters.png and activations.png (default: the checkpoint's folder)." };
+        var outDir = new Option<string?>("--out") { Description = "Folder for the pictures (default: the checkpoint's folder)." };
         var dataDir = new Option<string?>("--data-dir") { Description = "Data directory, if not the one the run used." };
-        var cmd = new Command("visualize", "Draw the first layer's filters and one test image's activation maps (the notes' \"what ConvNets learn\").")
+        var cmd = new Command("visualize", "Draw what the model learned and sees (the notes' \"what ConvNets learn\"): the test image with the top-3, " +
+                                           "first-layer filters, every conv layer's activation maps, a saliency map and an occlusion map.")
             { ckpt, image, outDir, dataDir, BackendOption, ThreadsOption };
         cmd.SetAction(p =>
         {
             string path = p.GetValue(ckpt)!;
             string dir = p.GetValue(outDir) ?? Path.GetDirectoryName(Path.GetFullPath(path))!;
-            var (truth, predicted) = TrainingRun.Visualize(path, Backend(p), p.GetValue(image), dir, p.GetValue(dataDir));
-            AnsiConsole.MarkupLine($"Test image {p.GetValue(image)}: [bold]{Markup.Escape(truth)}[/], predicted [bold]{Markup.Escape(predicted)}[/].");
-            AnsiConsole.MarkupLine($"Written: {Markup.Escape(Path.Combine(dir, "filters.png"))}, {Markup.Escape(Path.Combine(dir, "activations.png"))}");
+            var r = TrainingRun.Visualize(path, Backend(p), p.GetValue(image), dir, p.GetValue(dataDir));
+            AnsiConsole.MarkupLine($"Test image {p.GetValue(image)}: [bold]{Markup.Escape(r.Truth)}[/], predicted [bold]{Markup.Escape(r.Predicted)}[/] " +
+                                   Markup.Escape($"(top-3: {string.Join(", ", r.Top.Select(t => $"{t.Name} {t.P:P1}"))})."));
+            foreach (var f in r.Files) AnsiConsole.MarkupLine($"Written: {Markup.Escape(f)}");
             return 0;
         });
         return cmd;

@@ -105,7 +105,7 @@ public class CommandTests : TempDirectoryTests
             var (vcode, vout, verr) = Run("visualize", "--checkpoint", Path.Combine(dir, "best.ckpt"), "--image", "3");
             Assert.That(vcode, Is.Zero, verr);
             Assert.That(vout, Does.Contain("Test image 3: Trouser"));
-            foreach (var png in new[] { "filters.png", "activations.png", "curves.png" })
+            foreach (var png in new[] { "filters.png", "activations-conv1.png", "activations-conv2.png", "input.png", "saliency.png", "occlusion.png", "curves.png" })
                 Assert.That(new FileInfo(Path.Combine(dir, png)).Length, Is.GreaterThan(1000), png);
             var (bad, _, berr) = Run("visualize", "--checkpoint", Path.Combine(dir, "best.ckpt"), "--image", "10000");
             Assert.That(bad, Is.EqualTo(1));
