@@ -166,7 +166,7 @@ public static class Commands
     private static Command Bench()
     {
         var model = Opt("--model", $"Model preset: {string.Join(", ", ModelZoo.Names)}.", new RunSettings().Model);
-        var input = new Option<string?>("--input") { Description = "Input C,H,W (default 1,28,28)." };
+        var input = new Option<string?>("--input") { Description = "Input as C,H,W (default 1,28,28) or the notes' WxHxD (28x28x1)." };
         var batch = Opt("--batch", "Batch size.", 64);
         var steps = Opt("--steps", "Timed training steps (after a warm-up of up to 40 steps or 5 s).", 20);
         var cmd = new Command("bench", "Time training steps of a model on random data, and each op in them (FASTCONV_VERBOSE timings).")

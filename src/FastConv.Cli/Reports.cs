@@ -153,7 +153,7 @@ internal static class Reports
         AnsiConsole.MarkupLine(Markup.Escape(understood));
         AnsiConsole.MarkupLine(Markup.Escape($"{d.K} filters F = {d.R}, stride S = {d.StrideH}, zero padding P = {d.PadH}, batch {d.N}"));
         string Worked(string axis, int w, int f, int pad, int st, int o) =>
-            $"output {axis} (W - F + 2P)/S + 1 = ({w} - {f} + 2*{pad})/{st} + 1 = {w - f + 2 * pad}/{st} + 1 = {o}" +
+            $"output {axis} ({(axis == "height" ? "H" : "W")} - F + 2P)/S + 1 = ({w} - {f} + 2*{pad})/{st} + 1 = {w - f + 2 * pad}/{st} + 1 = {o}" +
             ((w - f + 2 * pad) % st != 0 ? $" (floored: {w - f + 2 * pad}/{st} = {(w - f + 2 * pad) / (double)st:0.###})" : "");
         if (d.H == d.W && d.R == d.S) AnsiConsole.MarkupLine(Markup.Escape(Worked("width and height", d.W, d.S, d.PadW, d.StrideW, d.OutW)));
         else

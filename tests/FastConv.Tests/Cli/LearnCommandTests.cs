@@ -110,6 +110,18 @@ public class LearnCommandTests
         Assert.That(output, Does.Contain("tiles evenly"));
     }
 
+    [TestCase("5x7", "read as the notes' W x H x D: width 5, height 7, depth 1 (one channel); in the other notation 1,7,5")]
+    [TestCase("7,5", "read as FastConv's C,H,W: 1 channel(s), height 7, width 5 (H,W: one channel); in the other notation 5x7x1")]
+    public void Shape_NonSquare_OneChannel_BothNotations(string input, string understood)
+    {
+        var (code, output, err) = Run("shape", "--input", input, "-F", "3", "-P", "0", "-K", "2");
+        Assert.That(code, Is.Zero, err);
+        Assert.That(output, Does.Contain(understood));
+        Assert.That(output, Does.Contain("output width (W - F + 2P)/S + 1 = (5 - 3 + 2*0)/1 + 1 = 2/1 + 1 = 3"));
+        Assert.That(output, Does.Contain("output height (H - F + 2P)/S + 1 = (7 - 3 + 2*0)/1 + 1 = 4/1 + 1 = 5"));
+        Assert.That(output, Does.Contain("output volume 3x5x2"));
+    }
+
     [Test]
     public void Shape_SamePadding_32To32()
     {
