@@ -150,17 +150,19 @@ public static class Commands
     {
         var ckpt = new Option<string>("--checkpoint") { Description = "A checkpoint written by fastconv train.", Required = true };
         var image = Opt("--image", "Index of the test image whose activation maps are drawn.", 0);
-        var outDir = new Option<string?>("--out") { Description = "Folder for filters.png and activations.png (default: the checkpoint's folder)." };
+        var outDir = new Option<string?>("--out") { Description = "Folder for the pictures (default: the checkpoint's folder)." };
         var dataDir = new Option<string?>("--data-dir") { Description = "Data directory, if not the one the run used." };
-        var cmd = new Command("visualize", "Draw the first layer's filters and one test image's activation maps (the notes' \"what ConvNets learn\").")
+        var cmd = new Command("visualize", "Draw what the model learned and sees (the notes' \"what ConvNets learn\"): the test image with the top-3, " +
+                                           "first-layer filters, every conv layer's activation maps, a saliency map and an occlusion map.")
             { ckpt, image, outDir, dataDir, BackendOption, ThreadsOption };
         cmd.SetAction(p =>
         {
             string path = p.GetValue(ckpt)!;
             string dir = p.GetValue(outDir) ?? Path.GetDirectoryName(Path.GetFullPath(path))!;
-            var (truth, predicted) = TrainingRun.Visualize(path, Backend(p), p.GetValue(image), dir, p.GetValue(dataDir));
-            AnsiConsole.MarkupLine($"Test image {p.GetValue(image)}: [bold]{Markup.Escape(truth)}[/], predicted [bold]{Markup.Escape(predicted)}[/].");
-            AnsiConsole.MarkupLine($"Written: {Markup.Escape(Path.Combine(dir, "filters.png"))}, {Markup.Escape(Path.Combine(dir, "activations.png"))}");
+            var r = TrainingRun.Visualize(path, Backend(p), p.GetValue(image), dir, p.GetValue(dataDir));
+            AnsiConsole.MarkupLine($"Test image {p.GetValue(image)}: [bold]{Markup.Escape(r.Truth)}[/], predicted [bold]{Markup.Escape(r.Predicted)}[/] " +
+                                   Markup.Escape($"(top-3: {string.Join(", ", r.Top.Select(t => $"{t.Name} {t.P:P1}"))})."));
+            foreach (var f in r.Files) AnsiConsole.MarkupLine($"Written: {Markup.Escape(f)}");
             return 0;
         });
         return cmd;
@@ -169,7 +171,7 @@ public static class Commands
     private static Command Bench()
     {
         var model = Opt("--model", $"Model preset: {string.Join(", ", ModelZoo.Names)}.", new RunSettings().Model);
-        var input = new Option<string?>("--input") { Description = "Input C,H,W (default 1,28,28)." };
+        var input = new Option<string?>("--input") { Description = "Input as C,H,W (default 1,28,28) or the notes' WxHxD (28x28x1)." };
         var batch = Opt("--batch", "Batch size.", 64);
         var steps = Opt("--steps", "Timed training steps (after a warm-up of up to 40 steps or 5 s).", 20);
         var cmd = new Command("bench", "Time training steps of a model on random data, and each op in them (FASTCONV_VERBOSE timings).")
@@ -189,17 +191,21 @@ public static class Commands
 
     private static Command Summary()
     {
-        var model = Opt("--model", $"Model preset: {string.Join(", ", ModelZoo.Names)}.", "cs231n-3layer");
-        var input = new Option<string?>("--input") { Description = "Input C,H,W (default 1,28,28; 3,224,224 for vgg16)." };
+        var model = Opt("--model", $"Model preset ({string.Join(", ", ModelZoo.Names)}) or a spec like \"[conv3-64,relu]*2,pool2,fc-256,relu,fc\".", "cs231n-3layer");
+        var input = new Option<string?>("--input") { Description = "Input as C,H,W (3,224,224) or the notes' WxHxD (224x224x3); default 1,28,28, 3,224,224 for vgg16." };
         var classes = new Option<int?>("--classes") { Description = "Number of classes (default 10; 1000 for vgg16, as in the notes' table)." };
-        var batch = Opt("--batch", "Batch size for activation memory and FLOPs.", 1);
-        var cmd = new Command("summary", "Layers, output shapes, activation memory, parameters and FLOPs (the notes' VGG table).") { model, input, classes, batch };
+        var batch = Opt("--batch", "Batch size for FastConv's own table (activations and FLOPs).", 1);
+        var format = Opt("--format", "table, csv (the notes' rows only) or markdown.", "table");
+        var cmd = new Command("summary", "The notes' VGG table for a model (volumes, memory, weights, receptive fields), then FastConv's own accounting.")
+            { model, input, classes, batch, format };
         cmd.SetAction(p =>
         {
-            string name = p.GetValue(model)!;
-            int[] shape = ParseShape(p.GetValue(input) ?? (name == "vgg16" ? "3,224,224" : "1,28,28"), "--input");
+            string name = p.GetValue(model)!, fmt = p.GetValue(format)!;
+            if (fmt is not ("table" or "csv" or "markdown")) throw new ArgumentException($"--format must be table, csv or markdown, got '{fmt}'.");
+            if (p.GetValue(batch) < 1) throw new ArgumentException($"--batch must be at least 1, got {p.GetValue(batch)}.");
+            var (shape, _) = ParseInput(p.GetValue(input) ?? (name == "vgg16" ? "3,224,224" : "1,28,28"), "--input");
             using var m = ModelZoo.Create(name, BackendRegistry.Get("reference"), shape, p.GetValue(classes) ?? (name == "vgg16" ? 1000 : 10), seed: 0, initialize: false);
-            Reports.Summary(name, m, Math.Max(1, p.GetValue(batch)));
+            Reports.Summary(name, m, p.GetValue(batch), fmt);
             return 0;
         });
         return cmd;
@@ -207,20 +213,27 @@ public static class Commands
 
     private static Command Shape()
     {
-        var input = Opt("--input", "Input C,H,W (or H,W).", "3,32,32");
-        var filters = Opt("--filters", "Filters K.", 16);
-        var kernel = Opt("--kernel", "Kernel size F.", 3);
-        var stride = Opt("--stride", "Stride S.", 1);
-        var pad = Opt("--pad", "Zero padding P.", 1);
+        var input = Opt("--input", "Input as the notes' WxHxD (227x227x3) or FastConv's C,H,W (3,227,227); H,W or WxH for one channel.", "32x32x3");
+        var filters = new Option<int>("--filters", "-K") { Description = "Number of filters K (the output depth).", DefaultValueFactory = _ => 16 };
+        var kernel = new Option<int>("--kernel", "-F", "--filter") { Description = "Filter size F (spatial extent, F x F).", DefaultValueFactory = _ => 3 };
+        var stride = new Option<int>("--stride", "-S") { Description = "Stride S.", DefaultValueFactory = _ => 1 };
+        var pad = new Option<int>("--pad", "-P") { Description = "Zero padding P.", DefaultValueFactory = _ => 1 };
         var batch = Opt("--batch", "Batch N.", 1);
-        var cmd = new Command("shape", "Output size (W − F + 2P)/S + 1, parameters and FLOPs of one convolution, and whether it tiles evenly.")
-        { input, filters, kernel, stride, pad, batch };
+        var layers = new Option<string?>("--layers")
+            { Description = "Walk a chain instead, in the notes' notation: \"conv3-64,conv3-64,pool2\" (convF-K[-sS][-pP], poolF, relu, fc-N, [ ... ]*n)." };
+        var cmd = new Command("shape", "One convolution worked through: (W − F + 2P)/S + 1, parameters with and without sharing, im2col sizes, receptive field, tiling; or a chain with --layers.")
+        { input, filters, kernel, stride, pad, batch, layers };
         cmd.SetAction(p =>
         {
-            int[] s = ParseShape(p.GetValue(input)!, "--input");
-            if (s.Length == 2) s = [1, s[0], s[1]];
+            var (s, understood) = ParseInput(p.GetValue(input)!, "--input");
+            if (p.GetValue(layers) is string spec)
+            {
+                using var m = ModelSpec.Build(spec, BackendRegistry.Get("reference"), s, classes: 10);
+                Reports.Chain(m, understood);
+                return 0;
+            }
             var d = new Conv2dDesc(p.GetValue(batch), s[0], s[1], s[2], p.GetValue(filters), p.GetValue(kernel), p.GetValue(kernel), p.GetValue(stride), p.GetValue(pad));
-            Reports.Shape(d);
+            Reports.Shape(d, understood);
             return 0;
         });
         return cmd;
@@ -233,14 +246,28 @@ public static class Commands
         return cmd;
     }
 
-    internal static int[] ParseShape(string text, string option)
+    internal static int[] ParseShape(string text, string option) => ParseInput(text, option).Shape;
+
+    /// <summary>
+    /// An input volume in either notation, returned as [C, H, W] with a sentence saying how it was read: commas are
+    /// FastConv's C,H,W (or H,W with one channel); 'x' is the notes' W×H×D (or W×H with depth 1).
+    /// </summary>
+    internal static (int[] Shape, string Understood) ParseInput(string text, string option)
     {
-        var parts = text.Split([',', 'x', 'X'], StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        bool comma = text.Contains(','), times = text.Contains('x') || text.Contains('X');
+        if (comma && times) throw new ArgumentException($"{option} '{text}': mixes ',' and 'x'; write C,H,W (3,227,227) or the notes' WxHxD (227x227x3).");
+        var parts = text.Split([',', 'x', 'X'], StringSplitOptions.TrimEntries);
         var r = new int[parts.Length];
         for (int i = 0; i < parts.Length; i++)
             if (!int.TryParse(parts[i], NumberStyles.None, CultureInfo.InvariantCulture, out r[i]) || r[i] <= 0)
-                throw new ArgumentException($"{option} '{text}': expected positive sizes like 3,32,32.");
-        if (r.Length is < 2 or > 3) throw new ArgumentException($"{option} '{text}': expected C,H,W or H,W.");
-        return r.Length == 2 ? [1, r[0], r[1]] : r;
+                throw new ArgumentException($"{option} '{text}': '{parts[i]}' is not a positive size; write C,H,W (3,227,227) or the notes' WxHxD (227x227x3).");
+        if (r.Length is < 2 or > 3) throw new ArgumentException($"{option} '{text}': expected C,H,W or H,W (3,227,227), or WxHxD or WxH (227x227x3).");
+        int[] chw = times
+            ? [r.Length == 3 ? r[2] : 1, r[1], r[0]]
+            : r.Length == 3 ? r : [1, r[0], r[1]];
+        string how = times
+            ? $"read as the notes' W x H x D: width {chw[2]}, height {chw[1]}, depth {chw[0]}" + (r.Length == 2 ? " (one channel)" : "")
+            : $"read as FastConv's C,H,W: {chw[0]} channel(s), height {chw[1]}, width {chw[2]}" + (r.Length == 2 ? " (H,W: one channel)" : "");
+        return (chw, $"input {text}: {how}; in the other notation {(times ? $"{chw[0]},{chw[1]},{chw[2]}" : $"{chw[2]}x{chw[1]}x{chw[0]}")}");
     }
 }

@@ -18,15 +18,19 @@ public static class ModelZoo
     };
 
     private static ArgumentException UnknownModel(string name) =>
-        new($"Unknown model '{name}': choose one of {string.Join(", ", Names)}.");
+        new($"Unknown model '{name}': choose one of {string.Join(", ", Names)}, or write a spec like [conv3-32,relu]*2,pool2,fc-128,relu,fc.");
 
-    /// <summary>Builds a preset; <paramref name="initialize"/> false leaves the weights unset (for summaries, or before loading a checkpoint).</summary>
+    /// <summary>Whether <paramref name="name"/> is a preset or a model spec in the notes' notation (<see cref="ModelSpec"/>).</summary>
+    public static bool IsSpec(string name) => !Names.Contains(name) && ModelSpec.LooksLikeSpec(name);
+
+    /// <summary>Builds a preset, or a model spec (<see cref="ModelSpec"/>); <paramref name="initialize"/> false leaves the
+    /// weights unset (for summaries, or before loading a checkpoint).</summary>
     public static Sequential Create(string name, IBackend be, int[] inputShape, int classes, int seed, bool initialize = true)
     {
         if (inputShape.Length != 3) throw new ArgumentException($"Model input shape must be [C, H, W], got {ShapeMath.Format(inputShape)}.");
         if (classes < 2) throw new ArgumentOutOfRangeException(nameof(classes), classes, "A classifier needs at least 2 classes.");
         int c = inputShape[0], h = inputShape[1], w = inputShape[2];
-        Sequential m = name switch
+        Sequential m = IsSpec(name) ? ModelSpec.Build(name, be, inputShape, classes) : name switch
         {
             "cs231n-3layer" => new Sequential(be, inputShape,
                 new Conv2d(be, c, 32, 7, padding: 3), new ReLU(be), new MaxPool2d(be),

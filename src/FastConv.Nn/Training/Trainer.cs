@@ -69,6 +69,8 @@ public sealed class Trainer : IDisposable
     /// <summary>Optimizer steps taken.</summary>
     public long Step { get; set; }
     public List<EpochMetrics> History { get; } = [];
+    /// <summary>The training loss of every step, in order (what curves.png plots per iteration).</summary>
+    public List<float> StepLosses { get; } = [];
     public double BestValidationAccuracy { get; set; } = double.NegativeInfinity;
     public int BestEpoch { get; set; }
     public ITrainingObserver? Observer { get; set; }
@@ -107,6 +109,7 @@ public sealed class Trainer : IDisposable
             if (!float.IsFinite(l))
                 throw new InvalidOperationException($"Training diverged: loss is {l} at epoch {epoch + 1}, batch {b + 1} (learning rate {lr:g3}). Try a smaller --lr.");
             lossSum += l;
+            StepLosses.Add(l);
             correct += CountCorrect(Model.Layers[^1].Output!, BatchSize);
             seen += BatchSize;
             Observer?.BatchDone(epoch + 1, b + 1, batches, lossSum / (b + 1), (double)correct / seen, seen / sw.Elapsed.TotalSeconds);

@@ -116,7 +116,8 @@ public sealed record RunResult(string OutDir, IReadOnlyList<EpochMetrics> Histor
 /// </summary>
 public sealed class TrainingRun : IDisposable
 {
-    public const string LastCheckpoint = "last.ckpt", BestCheckpoint = "best.ckpt", MetricsFile = "metrics.csv", CurvesFile = "curves.png";
+    public const string LastCheckpoint = "last.ckpt", BestCheckpoint = "best.ckpt", MetricsFile = "metrics.csv", CurvesFile = "curves.png",
+        FiltersFile = "filters.png", LossesFile = "losses.csv";
 
     private readonly BatchLoader _trainLoader, _valLoader, _testLoader;
 
@@ -160,6 +161,7 @@ public sealed class TrainingRun : IDisposable
             Optimizer.Steps = resume.Step;
             Trainer.BestValidationAccuracy = resume.BestValidationAccuracy; Trainer.BestEpoch = resume.BestEpoch;
             Trainer.History.AddRange(resume.History);
+            Trainer.StepLosses.AddRange(RunFiles.ReadStepLosses(Path.Combine(outDir, LossesFile), resume.Step));
         }
     }
 
@@ -182,7 +184,7 @@ public sealed class TrainingRun : IDisposable
         settings.Validate();
         if (File.Exists(Path.Combine(outDir, LastCheckpoint)))
             throw new IOException($"{outDir} already holds a run ({LastCheckpoint}); continue it with --resume {outDir}, or choose another --out.");
-        var existing = new[] { BestCheckpoint, MetricsFile, CurvesFile }.Where(f => File.Exists(Path.Combine(outDir, f))).ToList();
+        var existing = new[] { BestCheckpoint, MetricsFile, CurvesFile, LossesFile }.Where(f => File.Exists(Path.Combine(outDir, f))).ToList();
         if (existing.Count > 0)
             throw new IOException($"{outDir} already has {string.Join(", ", existing)}, which a new run would overwrite; choose another --out.");
         return new TrainingRun(settings, backend, outDir, null, decodeProgress);
@@ -235,11 +237,14 @@ public sealed class TrainingRun : IDisposable
             if (best) ck.Save(Path.Combine(OutDir, BestCheckpoint));
             ck.Save(Path.Combine(OutDir, LastCheckpoint));
             RunFiles.WriteMetrics(Path.Combine(OutDir, MetricsFile), Trainer.History);
-            RunFiles.WriteCurves(Path.Combine(OutDir, CurvesFile), Trainer.History, $"{Settings.Model} on {Settings.Data} ({Backend.Name})");
+            RunFiles.WriteStepLosses(Path.Combine(OutDir, LossesFile), Trainer.StepLosses);
+            RunFiles.WriteCurves(Path.Combine(OutDir, CurvesFile), Trainer.History, Trainer.StepLosses, _trainLoader.TrainBatches,
+                $"{Settings.Model} on {Settings.Data} ({Backend.Name})");
         }
         // Test with the best-validation weights, as the checkpoint a user would keep.
         Checkpoint.Load(Path.Combine(OutDir, BestCheckpoint)).Restore(Model, null);
         var test = Trainer.Evaluate(_testLoader);
+        Plots.Filters(Model, Path.Combine(OutDir, FiltersFile));
         Checkpoint.Load(Path.Combine(OutDir, LastCheckpoint)).Restore(Model, null);
         return new RunResult(OutDir, Trainer.History, Trainer.BestEpoch, Trainer.BestValidationAccuracy, test);
     }
@@ -274,22 +279,43 @@ public sealed class TrainingRun : IDisposable
             return (ck, Trainer.Evaluate(model, loss, new BatchLoader(test, batch, ck.Normalization)));
     }
 
-    /// <summary>Loads a checkpoint's model on <paramref name="backend"/>, runs test image <paramref name="index"/> through it and
-    /// writes filters.png and activations.png to <paramref name="outDir"/>. Returns the true and predicted class names.</summary>
-    public static (string Truth, string Predicted) Visualize(string path, IBackend backend, int index, string outDir, string? dataDir = null)
+    /// <summary>
+    /// Loads a checkpoint's model on <paramref name="backend"/>, runs test image <paramref name="index"/> through it and
+    /// writes to <paramref name="outDir"/>: input.png (the image, its class, the top-3), filters.png (the first layer's
+    /// filters), activations-&lt;layer&gt;.png for every conv layer, saliency.png and occlusion.png.
+    /// </summary>
+    public static VisualizeResult Visualize(string path, IBackend backend, int index, string outDir, string? dataDir = null)
     {
         var (ck, _, test, model) = Restore(path, backend, dataDir);
         using (model)
         {
             if (index < 0 || index >= test.Count) throw new ArgumentOutOfRangeException(nameof(index), index, $"--image must be in [0, {test.Count}).");
+            Directory.CreateDirectory(outDir);
             using var x = backend.Allocate([1, .. ck.InputShape]);
             using var y = backend.Allocate([1]);
             new BatchLoader(test, 1, ck.Normalization).Fill([index], 0, x, y);
-            var scores = model.Forward(x, training: false).ToArray();
-            int best = Array.IndexOf(scores, scores.Max());
-            Plots.Filters(model, Path.Combine(outDir, "filters.png"));
-            Plots.Activations(model, Path.Combine(outDir, "activations.png"));
-            return (ck.ClassNames[test.Labels[index]], ck.ClassNames[best]);
+            var probs = Attribution.Probabilities(model.Forward(x, training: false).ToArray());
+            var top = probs.Select((p, i) => (Name: ck.ClassNames[i], P: p, Index: i)).OrderByDescending(t => t.P).Take(3).ToList();
+            string truth = ck.ClassNames[test.Labels[index]];
+            string caption = $"test image {index} ({truth})";
+            var files = new List<string>();
+            var pixels = test.Image(index).ToArray();
+            var picture = new Plots.Picture(test.Channels, test.Height, test.Width, pixels.Select(v => v / 255f).ToArray());
+            files.AddRange(Plots.Activations(model, outDir, caption));
+            string Out(string name) { string f = Path.Combine(outDir, name); files.Add(f); return f; }
+            Plots.Input(picture, $"{ck.Model}: {caption}", truth, [.. top.Select(t => (t.Name, t.P))], Out("input.png"));
+            Plots.Filters(model, Out("filters.png"));
+            int cls = test.Labels[index];
+            var saliency = Attribution.Saliency(model, x, cls);
+            Plots.Map(picture, saliency, $"saliency: |d score({truth}) / d pixel| for {caption}",
+                "Simonyan et al. 2013: the gradient of the class score with respect to the input, the largest over channels",
+                Out("saliency.png"));
+            int patch = Math.Max(2, Math.Min(test.Height, test.Width) / 4), stride = Math.Max(1, patch / 3);
+            var occlusion = Attribution.Occlusion(model, x, cls, patch, stride);
+            Plots.Map(picture, occlusion, $"occlusion: P({truth}) with a {patch}x{patch} grey square over each part of {caption}",
+                $"Zeiler & Fergus 2013: dark where covering it lowers P, from {occlusion.Max():P2} down to {occlusion.Min():P2} (uncovered {probs[cls]:P2}); step {stride} px",
+                Out("occlusion.png"));
+            return new VisualizeResult(truth, top[0].Name, [.. top.Select(t => (t.Name, t.P))], files, SaliencyMap: saliency, OcclusionMap: occlusion);
         }
     }
 
@@ -301,3 +327,7 @@ public sealed class TrainingRun : IDisposable
         Model.Dispose();
     }
 }
+
+/// <summary>What `fastconv visualize` drew: the true and predicted class, the top-3, the files, and the two maps.</summary>
+public sealed record VisualizeResult(string Truth, string Predicted, IReadOnlyList<(string Name, double P)> Top, IReadOnlyList<string> Files,
+    float[] SaliencyMap, float[] OcclusionMap);

@@ -41,6 +41,12 @@ public class CommandTests : TempDirectoryTests
     [TestCase("eval --checkpoint /nonexistent.ckpt", "Checkpoint not found")]
     [TestCase("summary --model alexnet", "Unknown model 'alexnet'")]
     [TestCase("shape --input 3,5,5 --kernel 7 --pad 0", "output height (5 - 7 + 2*0)/1 + 1 = -1")]
+    [TestCase("shape --input 227x227,3", "mixes ',' and 'x'")]
+    [TestCase("shape --input 227x0x3", "'0' is not a positive size")]
+    [TestCase("shape --layers conv3-64,blorp", "cannot read 'blorp'")]
+    [TestCase("shape --layers [conv3-8,relu", "never closed")]
+    [TestCase("shape --input 8x8x3 --layers conv9-8-p0", "'conv9-8-p0' does not fit its input [3, 8, 8]")]
+    [TestCase("summary --format xml", "--format must be table, csv or markdown, got 'xml'")]
     public void BadArguments_OneLine_NonZeroExit(string args, string message)
     {
         var (code, _, err) = Run(args.Split(' '));
@@ -99,7 +105,7 @@ public class CommandTests : TempDirectoryTests
             var (vcode, vout, verr) = Run("visualize", "--checkpoint", Path.Combine(dir, "best.ckpt"), "--image", "3");
             Assert.That(vcode, Is.Zero, verr);
             Assert.That(vout, Does.Contain("Test image 3: Trouser"));
-            foreach (var png in new[] { "filters.png", "activations.png", "curves.png" })
+            foreach (var png in new[] { "filters.png", "activations-conv1.png", "activations-conv2.png", "input.png", "saliency.png", "occlusion.png", "curves.png" })
                 Assert.That(new FileInfo(Path.Combine(dir, png)).Length, Is.GreaterThan(1000), png);
             var (bad, _, berr) = Run("visualize", "--checkpoint", Path.Combine(dir, "best.ckpt"), "--image", "10000");
             Assert.That(bad, Is.EqualTo(1));

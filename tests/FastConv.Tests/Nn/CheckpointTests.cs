@@ -42,7 +42,7 @@ public class CheckpointTests : TempDirectoryTests
             whole = run.Run();
             wholeWeights = Weights(run.Model);
         }
-        foreach (var f in new[] { "metrics.csv", "curves.png", "best.ckpt", "last.ckpt" })
+        foreach (var f in new[] { "metrics.csv", "losses.csv", "curves.png", "filters.png", "best.ckpt", "last.ckpt" })
             Assert.That(File.Exists(Path.Combine(full, f)), f);
         Assert.That(Directory.GetFiles(full, "*tmp*"), Is.Empty, "temporary files left behind");
         var csv = RunFiles.ReadMetrics(Path.Combine(full, "metrics.csv"));
@@ -64,6 +64,10 @@ public class CheckpointTests : TempDirectoryTests
             AssertSameMetrics(whole.History, r.History);
             Assert.That(Weights(resumed.Model), Is.EqualTo(wholeWeights), "weights after resume differ from the uninterrupted run");
             Assert.That(r.Test.Accuracy, Is.EqualTo(whole.Test.Accuracy));
+            var losses = RunFiles.ReadStepLosses(Path.Combine(full, "losses.csv"), long.MaxValue);
+            Assert.That(losses, Has.Count.EqualTo(resumed.Trainer.Step));
+            Assert.That(RunFiles.ReadStepLosses(Path.Combine(split, "losses.csv"), long.MaxValue), Is.EqualTo(losses),
+                "the resumed run's per-step losses (curves.png) continue the interrupted ones exactly");
         }
     }
 

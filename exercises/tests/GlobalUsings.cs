@@ -1,0 +1,2 @@
+global using FastConv;
+global using NUnit.Framework;
