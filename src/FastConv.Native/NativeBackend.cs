@@ -13,6 +13,13 @@ public sealed unsafe class NativeBackend : ManagedBackend
 {
     private static int _threadsSet;
 
+    /// <summary>Where "native" stands under `auto`: after OpenCL on a GPU, before the managed backend.</summary>
+    public const int RegistryPriority = 10;
+
+    /// <summary>Registers "native" (the variant chosen at load); called at the composition root. Unavailable, with the
+    /// reason, where libfastconv.so does not load or the CPU has no variant.</summary>
+    public static void Register() => BackendRegistry.Register("native", RegistryPriority, () => new NativeBackend());
+
     /// <summary>The variant chosen at load (cpuid, or FASTCONV_ISA).</summary>
     public NativeBackend() : this(null) { }
 

@@ -19,6 +19,13 @@ public sealed class OpenClBackend : IBackend, IAutoChoice, IDisposable
     internal const int Tile = 64, TileThreads = 16;
     internal const string TileOptions = "-DTS_M=64 -DTS_N=64 -DTS_K=16 -DWPT_M=4 -DWPT_N=4";
 
+    /// <summary>Where "opencl" stands under `auto`: first (a CPU device passes itself over, <see cref="PreferredForAuto"/>).</summary>
+    public const int RegistryPriority = 0;
+
+    /// <summary>Registers "opencl" on the default device; called at the composition root. Unavailable, with the reason,
+    /// where there is no ICD loader, no platform or no device that builds the kernels.</summary>
+    public static void Register() => BackendRegistry.Register("opencl", RegistryPriority, () => new OpenClBackend());
+
     private bool _disposed;
     private ClMem? _rowLoss, _bad;
 
