@@ -1,15 +1,15 @@
-using FastConv.Backends.Managed;
 using FastConv.Native.Interop;
 
 namespace FastConv.Native;
 
 /// <summary>
 /// The native backend: convolution, pooling, GEMM, bias and ReLU run in libfastconv.so (C with AVX2/AVX-512 variants
-/// chosen at load, or the one asked for). Tensors are the shared host storage, so nothing is copied; the remaining
-/// element-wise ops (batch norm, dropout, softmax, optimizers) run the managed backend's code on the same memory.
+/// chosen at load, or the one asked for). Tensors are the shared host storage, so nothing is copied. Its kernel table is
+/// the kernels it overrides below; every other op (batch norm, dropout, softmax, optimizers, global average pooling)
+/// falls back to <see cref="HostBackend"/>'s default, the managed kernel, on the same memory.
 /// Threads: the library's OpenMP pool, sized from <see cref="Parallelism.Threads"/> before every call.
 /// </summary>
-public sealed unsafe class NativeBackend : ManagedBackend
+public sealed unsafe class NativeBackend : HostBackend
 {
     private static int _threadsSet;
 
@@ -24,7 +24,7 @@ public sealed unsafe class NativeBackend : ManagedBackend
     public NativeBackend() : this(null) { }
 
     /// <summary>A given variant (tests run every variant the machine has); unavailable when the CPU lacks it.</summary>
-    public NativeBackend(NativeIsa? isa) : base(isa is null or NativeIsa.Auto ? "native" : $"native:{IsaName(isa.Value)}")
+    public NativeBackend(NativeIsa? isa)
     {
         try { Version = NativeMethods.Str(NativeMethods.fc_version()); }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or BadImageFormatException)
@@ -44,7 +44,10 @@ public sealed unsafe class NativeBackend : ManagedBackend
                 throw new BackendUnavailableException($"Native backend: this CPU does not support the {IsaName(isa.Value)} variant.");
             NativeIsa = isa.Value;
         }
+        Name = isa is null or NativeIsa.Auto ? "native" : $"native:{IsaName(NativeIsa)}";
     }
+
+    public override string Name { get; }
 
     /// <summary>The variant this backend runs.</summary>
     public NativeIsa NativeIsa { get; }

@@ -1,10 +1,13 @@
 using System.Buffers;
+using FastConv.Backends.Managed;
 
 namespace FastConv;
 
 /// <summary>
 /// What every host backend (reference, managed, native) shares: allocation in <see cref="HostStorage"/>, and the
-/// argument checks of every op, done once here before any kernel runs. Subclasses supply only the kernels.
+/// argument checks of every op, done once here before any kernel runs. Subclasses supply only the kernels: convolution,
+/// pooling and GEMM always; every other op's kernel is the managed one (<see cref="ManagedKernels"/>) unless the backend
+/// overrides it, so a backend's overrides are its kernel table and the managed kernel the fallback where it has none.
 /// </summary>
 public abstract unsafe class HostBackend : IBackend
 {
@@ -63,8 +66,10 @@ public abstract unsafe class HostBackend : IBackend
         BiasBackwardCore(n, c, inner, dy.HostStorage.Pointer, pdb);
     }
 
-    protected abstract void BiasAddCore(int n, int c, int inner, float* x, float* bias);
-    protected abstract void BiasBackwardCore(int n, int c, int inner, float* dy, float* dbias);
+    protected virtual void BiasAddCore(int n, int c, int inner, float* x, float* bias) =>
+        ManagedKernels.BiasAdd(n, c, inner, x, bias);
+    protected virtual void BiasBackwardCore(int n, int c, int inner, float* dy, float* dbias) =>
+        ManagedKernels.BiasBackward(n, c, inner, dy, dbias);
 
     public void ReluForward(Tensor x, Tensor y)
     {
@@ -83,8 +88,10 @@ public abstract unsafe class HostBackend : IBackend
         ReluBackwardCore(x.HostStorage.Span(x.Length), new Span<float>(pdy, (int)x.Length), new Span<float>(pdx, (int)x.Length));
     }
 
-    protected abstract void ReluForwardCore(ReadOnlySpan<float> x, Span<float> y);
-    protected abstract void ReluBackwardCore(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx);
+    protected virtual void ReluForwardCore(ReadOnlySpan<float> x, Span<float> y) =>
+        ManagedKernels.ReluForward(x, y);
+    protected virtual void ReluBackwardCore(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx) =>
+        ManagedKernels.ReluBackward(x, dy, dx);
 
     public void GlobalAvgPoolForward(Tensor x, Tensor y)
     {
@@ -104,8 +111,10 @@ public abstract unsafe class HostBackend : IBackend
         GlobalAvgPoolBackwardCore(n, c, hw, pdy, dx.HostStorage.Pointer);
     }
 
-    protected abstract void GlobalAvgPoolForwardCore(int n, int c, int hw, float* x, float* y);
-    protected abstract void GlobalAvgPoolBackwardCore(int n, int c, int hw, float* dy, float* dx);
+    protected virtual void GlobalAvgPoolForwardCore(int n, int c, int hw, float* x, float* y) =>
+        ManagedKernels.GlobalAvgPoolForward(n, c, hw, x, y);
+    protected virtual void GlobalAvgPoolBackwardCore(int n, int c, int hw, float* dy, float* dx) =>
+        ManagedKernels.GlobalAvgPoolBackward(n, c, hw, dy, dx);
 
     public void BatchNormForwardTraining(Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor saveMean, Tensor saveInvStd,
                                          Tensor runningMean, Tensor runningVar, float momentum, float epsilon)
@@ -150,17 +159,20 @@ public abstract unsafe class HostBackend : IBackend
         BatchNormBackwardCore(n, c, hw, x.HostStorage.Pointer, pdy, pg, pm, ps, pdx, pdg, pdb);
     }
 
-    protected readonly struct BatchNormPointers(float* x, float* gamma, float* beta, float* y, float* saveMean, float* saveInvStd,
+    public readonly struct BatchNormPointers(float* x, float* gamma, float* beta, float* y, float* saveMean, float* saveInvStd,
                                                 float* runningMean, float* runningVar)
     {
         public readonly float* X = x, Gamma = gamma, Beta = beta, Y = y, SaveMean = saveMean, SaveInvStd = saveInvStd,
                                RunningMean = runningMean, RunningVar = runningVar;
     }
 
-    protected abstract void BatchNormForwardTrainingCore(int n, int c, int hw, BatchNormPointers p, float momentum, float epsilon);
-    protected abstract void BatchNormForwardInferenceCore(int n, int c, int hw, BatchNormPointers p, float epsilon);
-    protected abstract void BatchNormBackwardCore(int n, int c, int hw, float* x, float* dy, float* gamma, float* saveMean, float* saveInvStd,
-                                                  float* dx, float* dgamma, float* dbeta);
+    protected virtual void BatchNormForwardTrainingCore(int n, int c, int hw, BatchNormPointers p, float momentum, float epsilon) =>
+        ManagedKernels.BatchNormForwardTraining(n, c, hw, p, momentum, epsilon);
+    protected virtual void BatchNormForwardInferenceCore(int n, int c, int hw, BatchNormPointers p, float epsilon) =>
+        ManagedKernels.BatchNormForwardInference(n, c, hw, p, epsilon);
+    protected virtual void BatchNormBackwardCore(int n, int c, int hw, float* x, float* dy, float* gamma, float* saveMean, float* saveInvStd,
+                                                  float* dx, float* dgamma, float* dbeta) =>
+        ManagedKernels.BatchNormBackward(n, c, hw, x, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta);
 
     public void DropoutForward(Tensor x, Tensor y, Tensor mask, float p, ulong seed)
     {
@@ -183,8 +195,10 @@ public abstract unsafe class HostBackend : IBackend
         DropoutBackwardCore(dy.HostStorage.Span(len), new Span<float>(pm, len), new Span<float>(pdx, len));
     }
 
-    protected abstract void DropoutForwardCore(ReadOnlySpan<float> x, Span<float> y, Span<float> mask, float p, ulong seed);
-    protected abstract void DropoutBackwardCore(ReadOnlySpan<float> dy, ReadOnlySpan<float> mask, Span<float> dx);
+    protected virtual void DropoutForwardCore(ReadOnlySpan<float> x, Span<float> y, Span<float> mask, float p, ulong seed) =>
+        ManagedKernels.DropoutForward(x, y, mask, p, seed);
+    protected virtual void DropoutBackwardCore(ReadOnlySpan<float> dy, ReadOnlySpan<float> mask, Span<float> dx) =>
+        ManagedKernels.DropoutBackward(dy, mask, dx);
 
     public float SoftmaxCrossEntropyForward(Tensor logits, Tensor labels, Tensor probs)
     {
@@ -245,8 +259,10 @@ public abstract unsafe class HostBackend : IBackend
         return Verbose.Enabled ? Verbose.Op(Name, op, ShapeMath.Format(t.Shape)) : default;
     }
 
-    protected abstract float SoftmaxCrossEntropyForwardCore(int n, int k, float* logits, ReadOnlySpan<int> labels, float* probs);
-    protected abstract void SoftmaxCrossEntropyBackwardCore(int n, int k, float* probs, ReadOnlySpan<int> labels, float* dlogits);
+    protected virtual float SoftmaxCrossEntropyForwardCore(int n, int k, float* logits, ReadOnlySpan<int> labels, float* probs) =>
+        ManagedKernels.SoftmaxCrossEntropyForward(n, k, logits, labels, probs);
+    protected virtual void SoftmaxCrossEntropyBackwardCore(int n, int k, float* probs, ReadOnlySpan<int> labels, float* dlogits) =>
+        ManagedKernels.SoftmaxCrossEntropyBackward(n, k, probs, labels, dlogits);
 
     public void SgdMomentumUpdate(Tensor weights, Tensor grad, Tensor velocity, float lr, float momentum, float weightDecay = 0f, bool nesterov = false)
     {
@@ -274,9 +290,11 @@ public abstract unsafe class HostBackend : IBackend
                        lr, beta1, beta2, epsilon, step, weightDecay);
     }
 
-    protected abstract void SgdMomentumUpdateCore(Span<float> w, ReadOnlySpan<float> g, Span<float> v, float lr, float momentum, float weightDecay, bool nesterov);
-    protected abstract void AdamUpdateCore(Span<float> w, ReadOnlySpan<float> g, Span<float> m, Span<float> v,
-                                           float lr, float beta1, float beta2, float epsilon, int step, float weightDecay);
+    protected virtual void SgdMomentumUpdateCore(Span<float> w, ReadOnlySpan<float> g, Span<float> v, float lr, float momentum, float weightDecay, bool nesterov) =>
+        ManagedKernels.SgdMomentumUpdate(w, g, v, lr, momentum, weightDecay, nesterov);
+    protected virtual void AdamUpdateCore(Span<float> w, ReadOnlySpan<float> g, Span<float> m, Span<float> v,
+                                           float lr, float beta1, float beta2, float epsilon, int step, float weightDecay) =>
+        ManagedKernels.AdamUpdate(w, g, m, v, lr, beta1, beta2, epsilon, step, weightDecay);
 
     public override string ToString() => Name;
 }
