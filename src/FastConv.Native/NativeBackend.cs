@@ -118,6 +118,28 @@ public sealed unsafe class NativeBackend : HostBackend
             NativeMethods.Check(NativeMethods.fc_f32_relu_fwd(NativeIsa, x.Length, px, py), "fc_f32_relu_fwd");
     }
 
+    /// <summary>The native kernel table of the <see cref="EltwiseOp"/>s: each op's C entry point (<see cref="EltwiseOp.Symbol"/>)
+    /// if libfastconv exports it, else 0, and the op runs its managed kernel.</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<EltwiseOp, nint> EltwiseTable = new();
+
+    private static nint EltwiseEntry(EltwiseOp op) => EltwiseTable.GetOrAdd(op, o =>
+        System.Runtime.InteropServices.NativeLibrary.TryGetExport(
+            System.Runtime.InteropServices.NativeLibrary.Load(NativeMethods.Library, typeof(NativeBackend).Assembly, null), o.Symbol, out var f) ? f : 0);
+
+    /// <summary>Whether libfastconv has a kernel for <paramref name="op"/> (else it runs the managed one).</summary>
+    public static bool HasKernel(EltwiseOp op) => EltwiseEntry(op) != 0;
+
+    protected override void EltwiseCore(EltwiseOp op, ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> y, float alpha)
+    {
+        nint f = EltwiseEntry(op);
+        if (f == 0) { base.EltwiseCore(op, x, dy, y, alpha); return; }
+        SyncThreads();
+        fixed (float* px = x, pdy = dy, py = y)
+            NativeMethods.Check(op.Backward
+                ? ((delegate* unmanaged<NativeIsa, long, float*, float*, float*, float, FcStatus>)f)(NativeIsa, x.Length, px, pdy, py, alpha)
+                : ((delegate* unmanaged<NativeIsa, long, float*, float*, float, FcStatus>)f)(NativeIsa, x.Length, px, py, alpha), op.Symbol);
+    }
+
     protected override void ReluBackwardCore(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx)
     {
         SyncThreads();

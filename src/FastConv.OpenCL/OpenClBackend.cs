@@ -123,6 +123,12 @@ public sealed class OpenClBackend : Backend, IAutoChoice, IDisposable
     protected override void ReluBackwardKernel(Tensor x, Tensor dy, Tensor dx) =>
         Run(EltwiseFile, "fc_f32_relu_bwd", [x.Length], x.Length, Mem(x), Mem(dy), Mem(dx));
 
+    protected override void EltwiseKernel(EltwiseOp op, Tensor x, Tensor? dy, Tensor y, float alpha)
+    {
+        if (dy is null) Run(EltwiseFile, op.Symbol, [x.Length], x.Length, Mem(x), Mem(y), alpha);
+        else Run(EltwiseFile, op.Symbol, [x.Length], x.Length, Mem(x), Mem(dy), Mem(y), alpha);
+    }
+
     protected override void GlobalAvgPoolForwardKernel(int n, int c, int hw, Tensor x, Tensor y) =>
         Run(PoolFile, "fc_f32_global_avgpool2d_fwd", [n * c], n * c, hw, Mem(x), Mem(y));
 

@@ -119,6 +119,25 @@ public abstract class Backend : IBackend
     protected abstract void ReluForwardKernel(Tensor x, Tensor y);
     protected abstract void ReluBackwardKernel(Tensor x, Tensor dy, Tensor dx);
 
+    public void LeakyReluForward(Tensor x, Tensor y, float alpha) =>
+        Eltwise(EltwiseOps.LeakyReluForward, nameof(LeakyReluForward), x, null, y, alpha);
+    public void LeakyReluBackward(Tensor x, Tensor dy, Tensor dx, float alpha) =>
+        Eltwise(EltwiseOps.LeakyReluBackward, nameof(LeakyReluBackward), x, dy, dx, alpha);
+
+    /// <summary>Check → log → kernel of every <see cref="EltwiseOp"/>: y (dx) and dy have x's shape, alpha obeys the op's rule.</summary>
+    private void Eltwise(EltwiseOp e, string op, Tensor x, Tensor? dy, Tensor y, float alpha)
+    {
+        CheckTensor(x, nameof(x), op);
+        if (e.Backward) Arg(dy, nameof(dy), x.Shape, op);
+        Arg(y, e.Backward ? "dx" : nameof(y), x.Shape, op);
+        e.CheckAlpha(alpha, op);
+        using var verbose = Log(e.LogToken, x);
+        EltwiseKernel(e, x, e.Backward ? dy : null, y, alpha);
+    }
+
+    /// <summary>y = op(x, alpha), or dx = op(x, dy, alpha) for a backward op (dy not null); tensors of one shape.</summary>
+    protected abstract void EltwiseKernel(EltwiseOp op, Tensor x, Tensor? dy, Tensor y, float alpha);
+
     public void GlobalAvgPoolForward(Tensor x, Tensor y)
     {
         const string op = nameof(GlobalAvgPoolForward);

@@ -41,6 +41,12 @@ public abstract unsafe class HostBackend : Backend
     protected virtual void ReluBackwardCore(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx) =>
         ManagedKernels.ReluBackward(x, dy, dx);
 
+    protected override void EltwiseKernel(EltwiseOp op, Tensor x, Tensor? dy, Tensor y, float alpha) =>
+        EltwiseCore(op, S(x), dy is null ? default : S(dy), S(y), alpha);
+    /// <summary>An <see cref="EltwiseOp"/> on host memory: its managed kernel unless the backend has its own.</summary>
+    protected virtual void EltwiseCore(EltwiseOp op, ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> y, float alpha) =>
+        op.Managed(x, dy, y, alpha);
+
     protected override void GlobalAvgPoolForwardKernel(int n, int c, int hw, Tensor x, Tensor y) => GlobalAvgPoolForwardCore(n, c, hw, P(x), P(y));
     protected override void GlobalAvgPoolBackwardKernel(int n, int c, int hw, Tensor dy, Tensor dx) => GlobalAvgPoolBackwardCore(n, c, hw, P(dy), P(dx));
     protected virtual void GlobalAvgPoolForwardCore(int n, int c, int hw, float* x, float* y) =>

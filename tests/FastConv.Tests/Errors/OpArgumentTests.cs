@@ -41,6 +41,22 @@ public class OpArgumentTests
     }
 
     [TestCaseSource(typeof(TestBackends), nameof(TestBackends.AllNames))]
+    public void LeakyRelu_Slope_And_Shapes(string backend)
+    {
+        var be = TestBackends.Get(backend);
+        using var x = be.Allocate([2, 3]); using var y = be.Allocate([2, 3]); using var dy = be.Allocate([3, 2]);
+        Throws<ArgumentOutOfRangeException>(() => be.LeakyReluForward(x, y, -0.1f), "LeakyReluForward: alpha (the slope for x <= 0) must be in [0, 1], got -0.1");
+        Throws<ArgumentOutOfRangeException>(() => be.LeakyReluBackward(x, x, y, float.NaN), "alpha (the slope for x <= 0) must be in [0, 1], got NaN");
+        Throws<ArgumentException>(() => be.LeakyReluBackward(x, dy, y, 0.1f), "LeakyReluBackward: dy has shape [3, 2], expected [2, 3]");
+        Throws<ArgumentNullException>(() => be.LeakyReluForward(x, null!, 0.1f), "LeakyReluForward: y is null");
+        if (be is not HostBackend)   // a device backend refuses host memory by name
+        {
+            using var host = TestBackends.Reference.Allocate([2, 3]);
+            Throws<ArgumentException>(() => be.LeakyReluForward(host, y, 0.1f), "LeakyReluForward: x lives on backend 'reference'");
+        }
+    }
+
+    [TestCaseSource(typeof(TestBackends), nameof(TestBackends.AllNames))]
     public void DropoutBackward_MaskShape(string backend)
     {
         var be = TestBackends.Get(backend);
