@@ -1,5 +1,4 @@
 using System.Numerics;
-using System.Numerics.Tensors;
 
 namespace FastConv;
 
@@ -44,12 +43,18 @@ public static class EltwiseOps
         (x, _, a) => x > 0 ? x : a * x,
         (x, _, y, a) =>
         {
-            // for 0 <= alpha <= 1, max(x, alpha·x) is x where x > 0 and alpha·x elsewhere, signed zeros and NaN included
-            TensorPrimitives.Multiply(x, a, y);
-            TensorPrimitives.Max(x, y, y);
+            // element by element, so y may be x (in place, as ReLU is used)
+            int i = 0;
+            if (Vector.IsHardwareAccelerated)
+                for (var va = new Vector<float>(a); i + Vector<float>.Count <= x.Length; i += Vector<float>.Count)
+                {
+                    var vx = new Vector<float>(x[i..]);
+                    Vector.ConditionalSelect(Vector.GreaterThan(vx, Vector<float>.Zero), vx, vx * va).CopyTo(y[i..]);
+                }
+            for (; i < x.Length; i++) y[i] = x[i] > 0f ? x[i] : a * x[i];
         }, Slope);
 
-    /// <summary>dx = x &gt; 0 ? dy : alpha·dy.</summary>
+    /// <summary>dx = x &gt; 0 ? dy : alpha·dy (dx may be dy).</summary>
     public static readonly EltwiseOp LeakyReluBackward = new("f32-leaky-relu-bwd", backward: true,
         (x, dy, a) => x > 0 ? dy : a * dy,
         (x, dy, dx, a) =>

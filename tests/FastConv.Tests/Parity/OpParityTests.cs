@@ -101,6 +101,10 @@ public class OpParityTests
             var rdx = x.Select((v, i) => (float)EltwiseOps.LeakyReluBackward.Reference(v, dy[i], alpha)).ToArray();
             Tolerance.Exact(ty.ToArray(), ry, $"{backend} leaky relu forward, alpha {alpha}");
             Tolerance.Exact(tdx.ToArray(), rdx, $"{backend} leaky relu backward, alpha {alpha}");
+            be.LeakyReluBackward(tx, tdy, tdy, alpha);   // in place, as layers run ReLU
+            be.LeakyReluForward(tx, tx, alpha);
+            Tolerance.Exact(tdy.ToArray(), rdx, $"{backend} leaky relu backward in place, alpha {alpha}");
+            Tolerance.Exact(tx.ToArray(), ry, $"{backend} leaky relu forward in place, alpha {alpha}");
         }
     }
 
