@@ -65,3 +65,16 @@ __kernel void fc_f32_dropout_bwd(long total, __global const float* dy, __global 
     long i = get_global_id(0);
     if (i < total) dx[i] = dy[i] * mask[i];
 }
+
+// the ops of EltwiseOps (C#) and FC_F32_ELTWISE_OPS (fastconv.h), by the same names
+__kernel void fc_f32_leaky_relu_fwd(long total, __global const float* x, __global float* y, float alpha)
+{
+    long i = get_global_id(0);
+    if (i < total) y[i] = x[i] > 0.0f ? x[i] : alpha * x[i];
+}
+
+__kernel void fc_f32_leaky_relu_bwd(long total, __global const float* x, __global const float* dy, __global float* dx, float alpha)
+{
+    long i = get_global_id(0);
+    if (i < total) dx[i] = x[i] > 0.0f ? dy[i] : alpha * dy[i];
+}

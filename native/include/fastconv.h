@@ -144,6 +144,21 @@ FC_API fc_status fc_f32_bias_add_fwd(fc_isa isa, int32_t n, int32_t c, int64_t i
 /* dbias [c] = sum over n and inner of dy [n, c, inner] */
 FC_API fc_status fc_f32_bias_add_bwd(fc_isa isa, int32_t n, int32_t c, int64_t inner, const float* dy, float* dbias);
 
+/* Element-wise ops with one scalar, listed once (FastConv's EltwiseOp): FWD(op, expr) declares
+ *   fc_status fc_f32_<op>(fc_isa isa, int64_t count, const float* x, float* y, float alpha);   y[i] = expr
+ * and BWD(op, expr)
+ *   fc_status fc_f32_<op>(fc_isa isa, int64_t count, const float* x, const float* dy, float* dx, float alpha);   dx[i] = expr
+ * where expr reads x[i], dy[i] and alpha. The list feeds these prototypes, the per-ISA kernels (f32-eltwise/eltwise.inc),
+ * their entry points (f32-eltwise/dispatch.c) and the edge tests; the C# backend finds each entry point by its name. */
+#define FC_F32_ELTWISE_OPS(FWD, BWD)                                                                                  \
+    FWD(leaky_relu_fwd, x[i] > 0.0f ? x[i] : alpha * x[i])                                                            \
+    BWD(leaky_relu_bwd, x[i] > 0.0f ? dy[i] : alpha * dy[i])
+
+#define FC_ELTWISE_FWD_API(op, expr) FC_API fc_status fc_f32_##op(fc_isa isa, int64_t count, const float* x, float* y, float alpha);
+#define FC_ELTWISE_BWD_API(op, expr)                                                                                  \
+    FC_API fc_status fc_f32_##op(fc_isa isa, int64_t count, const float* x, const float* dy, float* dx, float alpha);
+FC_F32_ELTWISE_OPS(FC_ELTWISE_FWD_API, FC_ELTWISE_BWD_API)
+
 #ifdef __cplusplus
 }
 #endif

@@ -248,6 +248,18 @@ static inline int fc_pool_2x2s2(const fc_pool2d_desc* d)
     FC_HIDDEN void fc_f32_relu_bwd__##isa(int64_t count, const float* x, const float* dy, float* dx);                 \
     FC_HIDDEN void fc_f32_bias_add_fwd__##isa(int n, int c, int64_t inner, float* x, const float* bias);              \
     FC_HIDDEN void fc_f32_bias_add_bwd__##isa(int n, int c, int64_t inner, const float* dy, float* dbias);
+#define FC_ELTWISE_FWD_KERNEL(op, expr, isa) FC_HIDDEN void fc_f32_##op##__##isa(int64_t count, const float* x, float* y, float alpha);
+#define FC_ELTWISE_BWD_KERNEL(op, expr, isa)                                                                          \
+    FC_HIDDEN void fc_f32_##op##__##isa(int64_t count, const float* x, const float* dy, float* dx, float alpha);
+#define FC_ELTWISE_FWD_scalar(op, expr) FC_ELTWISE_FWD_KERNEL(op, expr, scalar)
+#define FC_ELTWISE_BWD_scalar(op, expr) FC_ELTWISE_BWD_KERNEL(op, expr, scalar)
+#define FC_ELTWISE_FWD_avx2(op, expr) FC_ELTWISE_FWD_KERNEL(op, expr, avx2)
+#define FC_ELTWISE_BWD_avx2(op, expr) FC_ELTWISE_BWD_KERNEL(op, expr, avx2)
+#define FC_ELTWISE_FWD_avx512(op, expr) FC_ELTWISE_FWD_KERNEL(op, expr, avx512)
+#define FC_ELTWISE_BWD_avx512(op, expr) FC_ELTWISE_BWD_KERNEL(op, expr, avx512)
+FC_F32_ELTWISE_OPS(FC_ELTWISE_FWD_scalar, FC_ELTWISE_BWD_scalar)
+FC_F32_ELTWISE_OPS(FC_ELTWISE_FWD_avx2, FC_ELTWISE_BWD_avx2)
+FC_F32_ELTWISE_OPS(FC_ELTWISE_FWD_avx512, FC_ELTWISE_BWD_avx512)
 FC_DECLARE_ELTWISE(scalar)
 FC_DECLARE_ELTWISE(avx2)
 FC_DECLARE_ELTWISE(avx512)

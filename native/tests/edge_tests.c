@@ -306,6 +306,44 @@ static void gemm_case(fc_isa isa, int ta, int tb, int m, int n, int k)
     free(a); free(b); free(c); free(r);
 }
 
+/* the first element where got differs from want bit for bit (NaN and signed zeros included), or n */
+static size_t first_diff_bits(const float* want, const float* got, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(&want[i], &got[i], sizeof(float)) != 0) return i;
+    return n;
+}
+
+/* one op of FC_F32_ELTWISE_OPS on isa against its own expression; the inputs (x, or x and dy) before out and alpha */
+#define ELT_EDGE_CASE(op, expr, ...)                                                                                  \
+    {                                                                                                                 \
+        for (size_t i = 0; i < n; i++) want[i] = (expr);                                                              \
+        EXPECT(fc_f32_##op(isa, (int64_t)n, __VA_ARGS__, out, alpha) == FC_OK, #op " %s n %zu: %s", fc_isa_name(isa), n, fc_last_error()); \
+        size_t at = first_diff_bits(want, out, n);                                                                    \
+        EXPECT(at == n, #op " %s n %zu alpha %g: element %zu differs from its expression", fc_isa_name(isa), n, alpha, at); \
+        EXPECT(fc_f32_##op(isa, -1, __VA_ARGS__, out, alpha) == FC_ERR_INVALID_ARGUMENT, #op " negative count");      \
+        EXPECT(fc_f32_##op(isa, 1, __VA_ARGS__, NULL, alpha) == FC_ERR_INVALID_ARGUMENT, #op " null output");         \
+    }
+#define ELT_EDGE_FWD(op, expr) ELT_EDGE_CASE(op, expr, x)
+#define ELT_EDGE_BWD(op, expr) ELT_EDGE_CASE(op, expr, x, dy)
+
+/* every op of the list on lengths around the vector widths and the threading threshold, signed zeros and a NaN in x */
+static void eltwise_list(fc_isa isa)
+{
+    const size_t lengths[] = { 1, 7, 8, 15, 16, 17, 33, 1000, (1 << 16) + 5 };
+    const float alphas[] = { 0.0f, 0.125f, 1.0f };
+    for (size_t l = 0; l < sizeof lengths / sizeof lengths[0]; l++)
+        for (size_t a = 0; a < sizeof alphas / sizeof alphas[0]; a++) {
+            size_t n = lengths[l];
+            float alpha = alphas[a];
+            float *x = filled(n), *dy = filled(n), *want = malloc(n * sizeof(float)), *out = malloc(n * sizeof(float));
+            x[0] = -0.0f;
+            if (n > 2) x[2] = NAN;
+            FC_F32_ELTWISE_OPS(ELT_EDGE_FWD, ELT_EDGE_BWD)
+            free(x); free(dy); free(want); free(out);
+        }
+}
+
 static void invalid_inputs(void)
 {
     fc_conv2d_plan* plan = (fc_conv2d_plan*)1;
@@ -392,6 +430,7 @@ int main(void)
         for (size_t v = 0; v < sizeof isas / sizeof isas[0]; v++) {
             fc_isa isa = isas[v];
             if (!fc_isa_supported(isa)) { printf("skip %s: not supported by this CPU\n", fc_isa_name(isa)); continue; }
+            eltwise_list(isa);
             /* n, c, h, w, k, r, s, stride h/w, pad h/w, dilation h/w, activation */
             fc_conv2d_desc convs[] = {
                 { 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 0 },      /* one element */

@@ -1,23 +1,30 @@
-using FastConv.Backends.Managed;
 using FastConv.Native.Interop;
 
 namespace FastConv.Native;
 
 /// <summary>
 /// The native backend: convolution, pooling, GEMM, bias and ReLU run in libfastconv.so (C with AVX2/AVX-512 variants
-/// chosen at load, or the one asked for). Tensors are the shared host storage, so nothing is copied; the remaining
-/// element-wise ops (batch norm, dropout, softmax, optimizers) run the managed backend's code on the same memory.
+/// chosen at load, or the one asked for). Tensors are the shared host storage, so nothing is copied. Its kernel table is
+/// the kernels it overrides below; every other op (batch norm, dropout, softmax, optimizers, global average pooling)
+/// falls back to <see cref="HostBackend"/>'s default, the managed kernel, on the same memory.
 /// Threads: the library's OpenMP pool, sized from <see cref="Parallelism.Threads"/> before every call.
 /// </summary>
-public sealed unsafe class NativeBackend : ManagedBackend
+public sealed unsafe class NativeBackend : HostBackend
 {
     private static int _threadsSet;
+
+    /// <summary>Where "native" stands under `auto`: after OpenCL on a GPU, before the managed backend.</summary>
+    public const int RegistryPriority = 10;
+
+    /// <summary>Registers "native" (the variant chosen at load); called at the composition root. Unavailable, with the
+    /// reason, where libfastconv.so does not load or the CPU has no variant.</summary>
+    public static void Register() => BackendRegistry.Register("native", RegistryPriority, () => new NativeBackend());
 
     /// <summary>The variant chosen at load (cpuid, or FASTCONV_ISA).</summary>
     public NativeBackend() : this(null) { }
 
     /// <summary>A given variant (tests run every variant the machine has); unavailable when the CPU lacks it.</summary>
-    public NativeBackend(NativeIsa? isa) : base(isa is null or NativeIsa.Auto ? "native" : $"native:{IsaName(isa.Value)}")
+    public NativeBackend(NativeIsa? isa)
     {
         try { Version = NativeMethods.Str(NativeMethods.fc_version()); }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or BadImageFormatException)
@@ -37,7 +44,10 @@ public sealed unsafe class NativeBackend : ManagedBackend
                 throw new BackendUnavailableException($"Native backend: this CPU does not support the {IsaName(isa.Value)} variant.");
             NativeIsa = isa.Value;
         }
+        Name = isa is null or NativeIsa.Auto ? "native" : $"native:{IsaName(NativeIsa)}";
     }
+
+    public override string Name { get; }
 
     /// <summary>The variant this backend runs.</summary>
     public NativeIsa NativeIsa { get; }
@@ -106,6 +116,28 @@ public sealed unsafe class NativeBackend : ManagedBackend
         SyncThreads();
         fixed (float* px = x, py = y)
             NativeMethods.Check(NativeMethods.fc_f32_relu_fwd(NativeIsa, x.Length, px, py), "fc_f32_relu_fwd");
+    }
+
+    /// <summary>The native kernel table of the <see cref="EltwiseOp"/>s: each op's C entry point (<see cref="EltwiseOp.Symbol"/>)
+    /// if libfastconv exports it, else 0, and the op runs its managed kernel.</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<EltwiseOp, nint> EltwiseTable = new();
+
+    private static nint EltwiseEntry(EltwiseOp op) => EltwiseTable.GetOrAdd(op, o =>
+        System.Runtime.InteropServices.NativeLibrary.TryGetExport(
+            System.Runtime.InteropServices.NativeLibrary.Load(NativeMethods.Library, typeof(NativeBackend).Assembly, null), o.Symbol, out var f) ? f : 0);
+
+    /// <summary>Whether libfastconv has a kernel for <paramref name="op"/> (else it runs the managed one).</summary>
+    public static bool HasKernel(EltwiseOp op) => EltwiseEntry(op) != 0;
+
+    protected override void EltwiseCore(EltwiseOp op, ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> y, float alpha)
+    {
+        nint f = EltwiseEntry(op);
+        if (f == 0) { base.EltwiseCore(op, x, dy, y, alpha); return; }
+        SyncThreads();
+        fixed (float* px = x, pdy = dy, py = y)
+            NativeMethods.Check(op.Backward
+                ? ((delegate* unmanaged<NativeIsa, long, float*, float*, float*, float, FcStatus>)f)(NativeIsa, x.Length, px, pdy, py, alpha)
+                : ((delegate* unmanaged<NativeIsa, long, float*, float*, float, FcStatus>)f)(NativeIsa, x.Length, px, py, alpha), op.Symbol);
     }
 
     protected override void ReluBackwardCore(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx)

@@ -8,7 +8,7 @@ namespace FastConv.OpenCL;
 /// backward-data as a forward convolution of dy) in buffers sized once, and the kernels built for its kernel size.
 /// See opencl/f32-conv2d.cl: 16 output columns per work-item as a float16, KT output channels, no barriers.
 /// </summary>
-internal sealed class OpenClConv2dPlan : IConv2dPlan
+internal sealed class OpenClConv2dPlan : Conv2dPlan
 {
     private readonly OpenClBackend _be;
     private readonly ClMem _geom, _geomBack, _dummy;
@@ -22,10 +22,9 @@ internal sealed class OpenClConv2dPlan : IConv2dPlan
     private readonly int _splits, _perSplit;
     private ClMem? _partial;
 
-    public OpenClConv2dPlan(OpenClBackend be, in Conv2dDesc d)
+    public OpenClConv2dPlan(OpenClBackend be, in Conv2dDesc d) : base(d)
     {
         _be = be;
-        Desc = d;
         var rt = be.Runtime;
         _geom = Geometry(rt, [d.C, d.H, d.W, d.K, d.R, d.S, d.StrideH, d.StrideW, d.PadH, d.PadW, d.DilationH, d.DilationW, d.OutH, d.OutW]);
         // backward-data of a stride-1 convolution is a forward one: input dy (K channels, OH x OW), output dx (C, H x W), padding R-1-p
@@ -81,8 +80,9 @@ internal sealed class OpenClConv2dPlan : IConv2dPlan
         return m;
     }
 
-    public Conv2dDesc Desc { get; }
-    public string Implementation { get; }
+    public override string Implementation { get; }
+
+    protected override void CheckTensor(Tensor? t, string name, string op) => _be.CheckTensor(t, name, op);
 
     private ClKernel K(string name, string options) => _be.Runtime.Kernel(OpenClBackend.ConvFile, name, options);
 
@@ -114,15 +114,11 @@ internal sealed class OpenClConv2dPlan : IConv2dPlan
             padded, wp, bias ?? _dummy, bias is not null, relu, y);
     }
 
-    public void Forward(Tensor x, Tensor w, Tensor? bias, Tensor y)
+    protected override void ForwardKernel(Tensor x, Tensor w, Tensor? bias, Tensor y)
     {
-        const string op = "Conv2d.Forward";
         var d = Desc;
-        var px = _be.Buf(x, nameof(x), d.InputShape, op);
-        var pw = _be.Buf(w, nameof(w), d.WeightShape, op);
-        var pb = bias is null ? null : _be.Buf(bias, nameof(bias), d.BiasShape, op);
-        var py = _be.Buf(y, nameof(y), d.OutputShape, op);
-        using var verbose = Verbose.Op(Implementation, "conv2d_fwd", d);
+        ClMem px = OpenClBackend.Mem(x), pw = OpenClBackend.Mem(w), py = OpenClBackend.Mem(y);
+        var pb = bias is null ? null : OpenClBackend.Mem(bias);
         if (_gemm)
         {
             int t = OpenClBackend.Tile, th = OpenClBackend.TileThreads;
@@ -134,14 +130,10 @@ internal sealed class OpenClConv2dPlan : IConv2dPlan
         RunForward(_geom, _options, _kt, pw, false, d.K, d.C, _wp!, px, pb, d.Activation == Activation.Relu, py, d.N, d.OutH, d.OutW, _xp, _hp, _wpad);
     }
 
-    public void BackwardData(Tensor dy, Tensor w, Tensor dx)
+    protected override void BackwardDataKernel(Tensor dy, Tensor w, Tensor dx)
     {
-        const string op = "Conv2d.BackwardData";
         var d = Desc;
-        var pdy = _be.Buf(dy, nameof(dy), d.OutputShape, op);
-        var pw = _be.Buf(w, nameof(w), d.WeightShape, op);
-        var pdx = _be.Buf(dx, nameof(dx), d.InputShape, op);
-        using var verbose = Verbose.Op(Implementation, "conv2d_bwd_data", d);
+        ClMem pdy = OpenClBackend.Mem(dy), pw = OpenClBackend.Mem(w), pdx = OpenClBackend.Mem(dx);
         if (_gemm)
             _be.Runtime.Run(K("fc_f32_conv2d_bwd_data", _options), [(long)d.H * d.W, (long)d.C * d.N], [], _geom, pdy, pw, pdx);
         else if (_flipPath)
@@ -150,15 +142,10 @@ internal sealed class OpenClConv2dPlan : IConv2dPlan
             _be.Runtime.Run(K("fc_f32_conv2d_bwd_data", _options), [(long)d.H * d.W, (long)d.C * d.N], [], _geom, pdy, pw, pdx);
     }
 
-    public void BackwardFilter(Tensor x, Tensor dy, Tensor dw, Tensor? dbias)
+    protected override void BackwardFilterKernel(Tensor x, Tensor dy, Tensor dw, Tensor? dbias)
     {
-        const string op = "Conv2d.BackwardFilter";
         var d = Desc;
-        var px = _be.Buf(x, nameof(x), d.InputShape, op);
-        var pdy = _be.Buf(dy, nameof(dy), d.OutputShape, op);
-        var pdw = _be.Buf(dw, nameof(dw), d.WeightShape, op);
-        var pdb = dbias is null ? null : _be.Buf(dbias, nameof(dbias), d.BiasShape, op);
-        using var verbose = Verbose.Op(Implementation, "conv2d_bwd_filter", d);
+        ClMem px = OpenClBackend.Mem(x), pdy = OpenClBackend.Mem(dy), pdw = OpenClBackend.Mem(dw);
         if (_gemm)
         {
             int t = OpenClBackend.Tile, th = OpenClBackend.TileThreads;
@@ -175,55 +162,50 @@ internal sealed class OpenClConv2dPlan : IConv2dPlan
             _be.Runtime.Run(K("fc_f32_conv2d_bwd_filter_padded", _options), [d.C, d.K], [1, 1], _geom, d.N, _hp, _wpad, _xp, pdy, pdw);
         }
         else _be.Runtime.Run(K("fc_f32_conv2d_bwd_filter", _options), [d.C, d.K], [1, 1], _geom, d.N, px, pdy, pdw);
-        if (pdb is not null)
-            _be.BiasBackward(dy, dbias!);
+        if (dbias is not null)
+            _be.BiasBackward(dy, dbias);
     }
 
-    public void Dispose()
+    public override void Dispose()
     {
         _geom.Dispose(); _geomBack.Dispose(); _wp?.Dispose(); _wpBack?.Dispose(); _dummy.Dispose(); _xp?.Dispose(); _dyp?.Dispose(); _partial?.Dispose();
     }
 }
 
 /// <summary>Pooling on the device: one work-item per output (forward) or per input element (backward, a gather).</summary>
-internal sealed class OpenClPool2dPlan : IPool2dPlan
+internal sealed class OpenClPool2dPlan : Pool2dPlan
 {
     private readonly OpenClBackend _be;
     private readonly ClMem _geom;
 
-    public OpenClPool2dPlan(OpenClBackend be, in Pool2dDesc d)
+    public OpenClPool2dPlan(OpenClBackend be, in Pool2dDesc d) : base(d)
     {
         _be = be;
-        Desc = d;
         int[] g = [d.N, d.C, d.H, d.W, d.KernelH, d.KernelW, d.StrideH, d.StrideW, d.PadH, d.PadW, d.OutH, d.OutW];
         _geom = be.Runtime.CreateBuffer(4 * g.Length, "pool geometry");
         be.Runtime.Write(_geom, 0, MemoryMarshal.AsBytes(g.AsSpan()));
         Implementation = $"opencl:{be.DeviceName}:direct";
     }
 
-    public Pool2dDesc Desc { get; }
-    public string Implementation { get; }
+    public override string Implementation { get; }
     private bool Max => Desc.Kind == PoolKind.Max;
 
-    public void Forward(Tensor x, Tensor y)
+    protected override void CheckTensor(Tensor? t, string name, string op) => _be.CheckTensor(t, name, op);
+
+    protected override void ForwardKernel(Tensor x, Tensor y)
     {
         var d = Desc;
-        var px = _be.Buf(x, nameof(x), d.InputShape, "Pool2d.Forward");
-        var py = _be.Buf(y, nameof(y), d.OutputShape, "Pool2d.Forward");
-        using var verbose = Verbose.Op(Implementation, Max ? "maxpool2d_fwd" : "avgpool2d_fwd", d);
-        _be.Run(OpenClBackend.PoolFile, Max ? "fc_f32_maxpool2d_fwd" : "fc_f32_avgpool2d_fwd", [(long)d.OutH * d.OutW, (long)d.N * d.C], _geom, px, py);
+        _be.Run(OpenClBackend.PoolFile, Max ? "fc_f32_maxpool2d_fwd" : "fc_f32_avgpool2d_fwd", [(long)d.OutH * d.OutW, (long)d.N * d.C], _geom,
+            OpenClBackend.Mem(x), OpenClBackend.Mem(y));
     }
 
-    public void Backward(Tensor x, Tensor dy, Tensor dx)
+    protected override void BackwardKernel(Tensor x, Tensor dy, Tensor dx)
     {
         var d = Desc;
-        var px = _be.Buf(x, nameof(x), d.InputShape, "Pool2d.Backward");
-        var pdy = _be.Buf(dy, nameof(dy), d.OutputShape, "Pool2d.Backward");
-        var pdx = _be.Buf(dx, nameof(dx), d.InputShape, "Pool2d.Backward");
-        using var verbose = Verbose.Op(Implementation, Max ? "maxpool2d_bwd" : "avgpool2d_bwd", d);
+        ClMem px = OpenClBackend.Mem(x), pdy = OpenClBackend.Mem(dy), pdx = OpenClBackend.Mem(dx);
         if (Max) _be.Run(OpenClBackend.PoolFile, "fc_f32_maxpool2d_bwd", [(long)d.H * d.W, (long)d.N * d.C], _geom, px, pdy, pdx);
         else _be.Run(OpenClBackend.PoolFile, "fc_f32_avgpool2d_bwd", [(long)d.H * d.W, (long)d.N * d.C], _geom, pdy, pdx);
     }
 
-    public void Dispose() => _geom.Dispose();
+    public override void Dispose() => _geom.Dispose();
 }

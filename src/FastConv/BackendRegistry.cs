@@ -16,53 +16,39 @@ public interface IAutoChoice
 public sealed record BackendInfo(string Name, bool IsAvailable, string? Reason);
 
 /// <summary>
-/// The backends in preference order (opencl → native → managed → reference). `auto` takes the first one
-/// that loads, supports the op and does not pass itself over (<see cref="IAutoChoice"/>: OpenCL on a CPU device). A backend that cannot load stays listed with its reason; it is never faked.
+/// The backends in preference order, lowest priority first (opencl 0 → native 10 → managed 20 → reference 30).
+/// `auto` takes the first one that loads, supports the op and does not pass itself over (<see cref="IAutoChoice"/>:
+/// OpenCL on a CPU device). The core registers only its own two backends; every other one registers itself at the
+/// composition root (the CLI, the tests, the perf suite call e.g. <c>NativeBackend.Register()</c>), so a backend can
+/// live in any assembly. A backend that cannot load stays listed with its reason; it is never faked.
 /// </summary>
 public static class BackendRegistry
 {
-    private sealed record Entry(string Name, int Order, Lazy<(IBackend? Backend, string? Reason)> Instance);
+    private sealed record Entry(string Name, int Priority, Lazy<(IBackend? Backend, string? Reason)> Instance);
 
     private static readonly ConcurrentDictionary<string, Entry> Entries = new(StringComparer.OrdinalIgnoreCase);
 
-    /// <summary>Preference order of the known backends; lower runs first under `auto`.</summary>
-    public static class Order
-    {
-        public const int OpenCl = 0, Native = 10, Managed = 20, Reference = 30;
-    }
+    /// <summary>The priorities of the core's backends; a backend elsewhere picks its own (lower runs first under `auto`).</summary>
+    public const int ManagedPriority = 20, ReferencePriority = 30;
 
     static BackendRegistry()
     {
-        Register("opencl", Order.OpenCl, () => Load("opencl", "FastConv.OpenCL.OpenClBackend, FastConv.OpenCL"));
-        Register("native", Order.Native, () => Load("native", "FastConv.Native.NativeBackend, FastConv.Native"));
-        Register("managed", Order.Managed, () => new Backends.Managed.ManagedBackend());
-        Register("reference", Order.Reference, () => new Backends.Reference.ReferenceBackend());
+        Register("managed", ManagedPriority, () => new Backends.Managed.ManagedBackend());
+        Register("reference", ReferencePriority, () => new Backends.Reference.ReferenceBackend());
     }
 
-    /// <summary>A backend in its own assembly (it carries a native library or a device runtime), created by reflection so the
-    /// core does not depend on it. Not deployed next to the application: unavailable, with that as the reason.</summary>
-    private static IBackend Load(string name, string typeName)
-    {
-        Type? type;
-        try { type = Type.GetType(typeName, throwOnError: false); }
-        catch (Exception e) { throw new BackendUnavailableException($"{typeName.Split(", ")[1]}.dll could not be loaded: {e.Message}"); }
-        if (type is null)
-            throw new BackendUnavailableException($"{typeName.Split(", ")[1]}.dll is not deployed with this application (reference the project to use the '{name}' backend).");
-        try { return (IBackend)Activator.CreateInstance(type)!; }
-        catch (System.Reflection.TargetInvocationException e) when (e.InnerException is not null) { throw e.InnerException; }
-    }
-
-    /// <summary>Adds a backend. The factory runs on first use; if it throws, the entry is unavailable with that message as reason.</summary>
-    public static void Register(string name, int order, Func<IBackend> factory)
+    /// <summary>Adds a backend, or replaces the entry of that name. The factory runs on first use; if it throws, the entry
+    /// is unavailable with that message as its reason (a missing native library, no OpenCL platform).</summary>
+    public static void Register(string name, int priority, Func<IBackend> factory)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
-        Entries[name] = new Entry(name, order, new Lazy<(IBackend?, string?)>(() =>
+        ArgumentNullException.ThrowIfNull(factory);
+        Entries[name] = new Entry(name, priority, new Lazy<(IBackend?, string?)>(() =>
         {
             try { return (factory(), null); }
             catch (Exception e) { return (null, e.Message); }
         }));
     }
-
     public static IReadOnlyList<BackendInfo> List() =>
         Ordered().Select(e => new BackendInfo(e.Name, e.Instance.Value.Backend is not null, e.Instance.Value.Reason)).ToList();
 
@@ -97,5 +83,5 @@ public static class BackendRegistry
         throw new BackendUnavailableException($"No available backend supports {desc}.");
     }
 
-    private static IEnumerable<Entry> Ordered() => Entries.Values.OrderBy(e => e.Order).ThenBy(e => e.Name, StringComparer.Ordinal);
+    private static IEnumerable<Entry> Ordered() => Entries.Values.OrderBy(e => e.Priority).ThenBy(e => e.Name, StringComparer.Ordinal);
 }

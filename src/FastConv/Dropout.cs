@@ -17,7 +17,8 @@ public static class Dropout
 
     public static bool Keep(ulong seed, long index, float p) => Uniform(seed, index) >= p;
 
-    internal static void CheckP(float p)
+    /// <summary>The rule on p every backend applies before any kernel.</summary>
+    public static void CheckP(float p)
     {
         if (!(p >= 0f && p < 1f)) throw new ArgumentOutOfRangeException(nameof(p), p, $"Dropout: p must be in [0, 1), got {p}.");
     }

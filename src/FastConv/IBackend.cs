@@ -30,6 +30,11 @@ public interface IBackend
     /// <summary>dx = dy where x &gt; 0, else 0. Passing y = relu(x) for x gives the same result.</summary>
     void ReluBackward(Tensor x, Tensor dy, Tensor dx);
 
+    /// <summary>y = x &gt; 0 ? x : alpha·x, with alpha (PyTorch's negative_slope) in [0, 1].</summary>
+    void LeakyReluForward(Tensor x, Tensor y, float alpha);
+    /// <summary>dx = x &gt; 0 ? dy : alpha·dy.</summary>
+    void LeakyReluBackward(Tensor x, Tensor dy, Tensor dx, float alpha);
+
     /// <summary>y [N, C] = mean over H·W of x [N, C, H, W].</summary>
     void GlobalAvgPoolForward(Tensor x, Tensor y);
     void GlobalAvgPoolBackward(Tensor dy, Tensor dx);

@@ -4,8 +4,9 @@ namespace FastConv;
 /// The argument rules of the IBackend ops that do not depend on where a tensor lives: shapes, and the ranges of
 /// the scalar arguments. Every backend calls these before any kernel, so one rule gives one message everywhere;
 /// whether a tensor is in host memory or on a device is the backend's own check (<see cref="HostCheck"/>).
+/// Public, so a backend in another assembly refuses bad input with the same messages.
 /// </summary>
-internal static class OpCheck
+public static class OpCheck
 {
     /// <summary>Not null and not disposed.</summary>
     public static void Alive(Tensor? t, string name, string op)

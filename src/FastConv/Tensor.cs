@@ -12,7 +12,10 @@ public sealed class Tensor : IDisposable
     private readonly int[] _shape;
     private readonly bool _ownsStorage;
 
-    internal Tensor(IBackend backend, TensorStorage storage, int[] shape, bool ownsStorage = true)
+    /// <summary>A tensor of <paramref name="backend"/> that owns <paramref name="storage"/>: what a backend's Allocate returns.</summary>
+    public Tensor(IBackend backend, TensorStorage storage, int[] shape) : this(backend, storage, shape, ownsStorage: true) { }
+
+    internal Tensor(IBackend backend, TensorStorage storage, int[] shape, bool ownsStorage)
     {
         Backend = backend;
         Storage = storage;

@@ -59,3 +59,28 @@ fc_status fc_f32_bias_add_bwd(fc_isa isa, int32_t n, int32_t c, int64_t inner, c
     FC_CALL_VOID(chosen, fc_f32_bias_add_bwd, n, c, inner, dy, dbias);
     return FC_OK;
 }
+
+/* The entry points of FC_F32_ELTWISE_OPS: count and pointers checked, then the chosen ISA's kernel. */
+#define ELT_ENTRY_FWD(op, expr)                                                                                       \
+    fc_status fc_f32_##op(fc_isa isa, int64_t count, const float* x, float* y, float alpha)                           \
+    {                                                                                                                 \
+        const char* name = "fc_f32_" #op;                                                                             \
+        fc_clear_error();                                                                                             \
+        if (count < 0) return fc_fail(FC_ERR_INVALID_ARGUMENT, "%s: count must be >= 0, got %lld", name, (long long)count); \
+        FC_CHECK_PTR(x, name); FC_CHECK_PTR(y, name);                                                                 \
+        RESOLVE(name);                                                                                                \
+        FC_CALL_VOID(chosen, fc_f32_##op, count, x, y, alpha);                                                        \
+        return FC_OK;                                                                                                 \
+    }
+#define ELT_ENTRY_BWD(op, expr)                                                                                       \
+    fc_status fc_f32_##op(fc_isa isa, int64_t count, const float* x, const float* dy, float* dx, float alpha)         \
+    {                                                                                                                 \
+        const char* name = "fc_f32_" #op;                                                                             \
+        fc_clear_error();                                                                                             \
+        if (count < 0) return fc_fail(FC_ERR_INVALID_ARGUMENT, "%s: count must be >= 0, got %lld", name, (long long)count); \
+        FC_CHECK_PTR(x, name); FC_CHECK_PTR(dy, name); FC_CHECK_PTR(dx, name);                                        \
+        RESOLVE(name);                                                                                                \
+        FC_CALL_VOID(chosen, fc_f32_##op, count, x, dy, dx, alpha);                                                   \
+        return FC_OK;                                                                                                 \
+    }
+FC_F32_ELTWISE_OPS(ELT_ENTRY_FWD, ELT_ENTRY_BWD)

@@ -40,10 +40,12 @@ public class RegistryTests
             Verbose.Enabled = true; Verbose.Writer = log;
             plan.Forward(x, w, null, y);
             be.ReluForward(y, y);
+            be.LeakyReluForward(y, y, 0.1f);
         }
         finally { Verbose.Enabled = oldOn; Verbose.Writer = oldWriter; }
         Assert.That(log.ToString(), Does.Contain($"fastconv_verbose,exec,{plan.Implementation},conv2d_fwd,{d}"));
         Assert.That(log.ToString(), Does.Contain("fastconv_verbose,exec,managed,relu_fwd,[1, 3, 6, 6]"), "element-wise ops log too");
+        Assert.That(log.ToString(), Does.Contain("fastconv_verbose,exec,managed,leaky_relu_fwd,[1, 3, 6, 6]"), "an EltwiseOp logs its token");
         // each line ends with the op's wall time in milliseconds, written after the op ran
         Assert.That(log.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries),
             Has.All.Matches(@"^fastconv_verbose,exec,.*,\d+(\.\d+)?$"));

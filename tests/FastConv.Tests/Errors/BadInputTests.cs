@@ -3,12 +3,11 @@ using FastConv.Tests.Support;
 
 namespace FastConv.Tests.Errors;
 
-/// <summary>Every validation path: the exception type, and a message that names the offending value.</summary>
+/// <summary>Every validation path: the exception type, and a message that names the offending value; the checks of ops on
+/// every backend and variant, OpenCL included.</summary>
 [TestFixture]
 public class BadInputTests
 {
-    private static IBackend Managed => BackendRegistry.Get("managed");
-
     [Test]
     public void Conv2d_KernelDoesNotFit_MessageShowsTheFormula()
     {
@@ -67,17 +66,19 @@ public class BadInputTests
         Assert.That(ex!.Message, Does.Contain("stride height must be >= 1, got 0"));
     }
 
-    [Test]
-    public void Allocate_ZeroDimension_NamesTheShape()
+    [TestCaseSource(typeof(TestBackends), nameof(TestBackends.AllNames))]
+    public void Allocate_ZeroDimension_NamesTheShape(string backend)
     {
-        var ex = Assert.Throws<ArgumentException>(() => Managed.Allocate([2, 0, 3]));
+        var be = TestBackends.Get(backend);
+        var ex = Assert.Throws<ArgumentException>(() => be.Allocate([2, 0, 3]));
         Assert.That(ex!.Message, Does.Contain("dimension 1 of shape [2, 0, 3] must be >= 1, got 0"));
     }
 
-    [Test]
-    public void Allocate_OverflowingShape()
+    [TestCaseSource(typeof(TestBackends), nameof(TestBackends.AllNames))]
+    public void Allocate_OverflowingShape(string backend)
     {
-        var ex = Assert.Throws<ArgumentException>(() => Managed.Allocate([int.MaxValue, int.MaxValue, int.MaxValue]));
+        var be = TestBackends.Get(backend);
+        var ex = Assert.Throws<ArgumentException>(() => be.Allocate([int.MaxValue, int.MaxValue, int.MaxValue]));
         Assert.That(ex!.Message, Does.Contain("more elements than a 64-bit count holds"));
     }
 
@@ -93,81 +94,89 @@ public class BadInputTests
         Assert.That(ex.Message, Does.Contain("y has shape [1, 3, 5, 5], expected [1, 3, 3, 3]"));
     }
 
-    [Test]
-    public void ConvBackwardFilter_WrongBiasShape()
+    [TestCaseSource(typeof(TestBackends), nameof(TestBackends.AllNames))]
+    public void ConvBackwardFilter_WrongBiasShape(string backend)
     {
+        var be = TestBackends.Get(backend);
         var d = new Conv2dDesc(1, 2, 5, 5, 3, 3, 3);
-        using var plan = Managed.CreateConv2d(d);
-        using var x = Managed.Allocate(d.InputShape); using var dy = Managed.Allocate(d.OutputShape);
-        using var dw = Managed.Allocate(d.WeightShape); using var db = Managed.Allocate([4]);
+        using var plan = be.CreateConv2d(d);
+        using var x = be.Allocate(d.InputShape); using var dy = be.Allocate(d.OutputShape);
+        using var dw = be.Allocate(d.WeightShape); using var db = be.Allocate([4]);
         var ex = Assert.Throws<ArgumentException>(() => plan.BackwardFilter(x, dy, dw, db));
         Assert.That(ex!.Message, Does.Contain("dbias has shape [4], expected [3]"));
     }
 
-    [Test]
-    public void Conv_NullInput()
+    [TestCaseSource(typeof(TestBackends), nameof(TestBackends.AllNames))]
+    public void Conv_NullInput(string backend)
     {
+        var be = TestBackends.Get(backend);
         var d = new Conv2dDesc(1, 1, 3, 3, 1, 1, 1);
-        using var plan = Managed.CreateConv2d(d);
-        using var w = Managed.Allocate(d.WeightShape); using var y = Managed.Allocate(d.OutputShape);
+        using var plan = be.CreateConv2d(d);
+        using var w = be.Allocate(d.WeightShape); using var y = be.Allocate(d.OutputShape);
         var ex = Assert.Throws<ArgumentNullException>(() => plan.Forward(null!, w, null, y));
         Assert.That(ex!.ParamName, Is.EqualTo("x"));
     }
 
-    [Test]
-    public void DisposedTensor_IsRefusedWithItsName()
+    [TestCaseSource(typeof(TestBackends), nameof(TestBackends.AllNames))]
+    public void DisposedTensor_IsRefusedWithItsName(string backend)
     {
+        var be = TestBackends.Get(backend);
         var d = new Conv2dDesc(1, 1, 3, 3, 1, 1, 1);
-        using var plan = Managed.CreateConv2d(d);
-        var x = Managed.Allocate(d.InputShape);
+        using var plan = be.CreateConv2d(d);
+        var x = be.Allocate(d.InputShape);
         x.Dispose();
-        using var w = Managed.Allocate(d.WeightShape); using var y = Managed.Allocate(d.OutputShape);
+        using var w = be.Allocate(d.WeightShape); using var y = be.Allocate(d.OutputShape);
         var ex = Assert.Throws<ObjectDisposedException>(() => plan.Forward(x, w, null, y));
         Assert.That(ex!.Message, Does.Contain("x ([1, 1, 3, 3]) has been disposed"));
         Assert.Throws<ObjectDisposedException>(() => x.ToArray());
     }
 
-    [Test]
-    public void Pool_WrongInputShape()
+    [TestCaseSource(typeof(TestBackends), nameof(TestBackends.AllNames))]
+    public void Pool_WrongInputShape(string backend)
     {
+        var be = TestBackends.Get(backend);
         var d = new Pool2dDesc(PoolKind.Max, 1, 2, 4, 4, 2, 2);
-        using var plan = Managed.CreatePool2d(d);
-        using var x = Managed.Allocate([1, 2, 4, 5]); using var y = Managed.Allocate(d.OutputShape);
+        using var plan = be.CreatePool2d(d);
+        using var x = be.Allocate([1, 2, 4, 5]); using var y = be.Allocate(d.OutputShape);
         var ex = Assert.Throws<ArgumentException>(() => plan.Forward(x, y));
         Assert.That(ex!.Message, Does.Contain("x has shape [1, 2, 4, 5], expected [1, 2, 4, 4]"));
     }
 
-    [Test]
-    public void Gemm_InnerDimensionsDiffer()
+    [TestCaseSource(typeof(TestBackends), nameof(TestBackends.AllNames))]
+    public void Gemm_InnerDimensionsDiffer(string backend)
     {
-        using var a = Managed.Allocate([3, 4]); using var b = Managed.Allocate([5, 2]); using var c = Managed.Allocate([3, 2]);
-        var ex = Assert.Throws<ArgumentException>(() => Managed.Gemm(a, b, c));
+        var be = TestBackends.Get(backend);
+        using var a = be.Allocate([3, 4]); using var b = be.Allocate([5, 2]); using var c = be.Allocate([3, 2]);
+        var ex = Assert.Throws<ArgumentException>(() => be.Gemm(a, b, c));
         Assert.That(ex!.Message, Does.Contain("op(a) is 3x4, op(b) is 5x2"));
     }
 
-    [Test]
-    public void Gemm_WrongOutputShape()
+    [TestCaseSource(typeof(TestBackends), nameof(TestBackends.AllNames))]
+    public void Gemm_WrongOutputShape(string backend)
     {
-        using var a = Managed.Allocate([3, 4]); using var b = Managed.Allocate([4, 2]); using var c = Managed.Allocate([2, 3]);
-        var ex = Assert.Throws<ArgumentException>(() => Managed.Gemm(a, b, c));
+        var be = TestBackends.Get(backend);
+        using var a = be.Allocate([3, 4]); using var b = be.Allocate([4, 2]); using var c = be.Allocate([2, 3]);
+        var ex = Assert.Throws<ArgumentException>(() => be.Gemm(a, b, c));
         Assert.That(ex!.Message, Does.Contain("c has shape [2, 3], expected [3, 2]"));
     }
 
-    [Test]
-    public void SoftmaxCrossEntropy_LabelOutOfRange()
+    [TestCaseSource(typeof(TestBackends), nameof(TestBackends.AllNames))]
+    public void SoftmaxCrossEntropy_LabelOutOfRange(string backend)
     {
-        using var logits = Managed.Allocate([2, 3]); using var probs = Managed.Allocate([2, 3]);
-        using var labels = TestData.Tensor(Managed, [2], [1f, 3f]);
-        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => Managed.SoftmaxCrossEntropyForward(logits, labels, probs));
+        var be = TestBackends.Get(backend);
+        using var logits = be.Allocate([2, 3]); using var probs = be.Allocate([2, 3]);
+        using var labels = TestData.Tensor(be, [2], [1f, 3f]);
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => be.SoftmaxCrossEntropyForward(logits, labels, probs));
         Assert.That(ex!.Message, Does.Contain("label 1 is 3, expected a class index in [0, 3)"));
     }
 
-    [Test]
-    public void SoftmaxCrossEntropy_FractionalLabel()
+    [TestCaseSource(typeof(TestBackends), nameof(TestBackends.AllNames))]
+    public void SoftmaxCrossEntropy_FractionalLabel(string backend)
     {
-        using var logits = Managed.Allocate([1, 3]); using var probs = Managed.Allocate([1, 3]);
-        using var labels = TestData.Tensor(Managed, [1], [0.5f]);
-        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => Managed.SoftmaxCrossEntropyForward(logits, labels, probs));
+        var be = TestBackends.Get(backend);
+        using var logits = be.Allocate([1, 3]); using var probs = be.Allocate([1, 3]);
+        using var labels = TestData.Tensor(be, [1], [0.5f]);
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => be.SoftmaxCrossEntropyForward(logits, labels, probs));
         Assert.That(ex!.Message, Does.Contain("label 0 is 0.5"));
     }
 
@@ -176,9 +185,12 @@ public class BadInputTests
     [TestCase(float.NaN)]
     public void Dropout_ProbabilityOutOfRange(float p)
     {
-        using var x = Managed.Allocate([4]); using var y = Managed.Allocate([4]); using var m = Managed.Allocate([4]);
-        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => Managed.DropoutForward(x, y, m, p, 1));
-        Assert.That(ex!.Message, Does.Contain($"p must be in [0, 1), got {p}"));
+        foreach (var be in TestBackends.All)
+        {
+            using var x = be.Allocate([4]); using var y = be.Allocate([4]); using var m = be.Allocate([4]);
+            var ex = Assert.Throws<ArgumentOutOfRangeException>(() => be.DropoutForward(x, y, m, p, 1), be.Name);
+            Assert.That(ex!.Message, Does.Contain($"p must be in [0, 1), got {p}"), be.Name);
+        }
     }
 
     [TestCase(0f, 0.9f, "lr")]
@@ -186,42 +198,49 @@ public class BadInputTests
     [TestCase(0.1f, 1f, "momentum")]
     public void Sgd_BadHyperparameters(float lr, float momentum, string name)
     {
-        using var w = Managed.Allocate([4]); using var g = Managed.Allocate([4]); using var v = Managed.Allocate([4]);
-        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => Managed.SgdMomentumUpdate(w, g, v, lr, momentum));
-        Assert.That(ex!.ParamName, Is.EqualTo(name));
+        foreach (var be in TestBackends.All)
+        {
+            using var w = be.Allocate([4]); using var g = be.Allocate([4]); using var v = be.Allocate([4]);
+            var ex = Assert.Throws<ArgumentOutOfRangeException>(() => be.SgdMomentumUpdate(w, g, v, lr, momentum), be.Name);
+            Assert.That(ex!.ParamName, Is.EqualTo(name), be.Name);
+        }
     }
 
-    [Test]
-    public void Adam_StepCountsFromOne()
+    [TestCaseSource(typeof(TestBackends), nameof(TestBackends.AllNames))]
+    public void Adam_StepCountsFromOne(string backend)
     {
-        using var w = Managed.Allocate([4]); using var g = Managed.Allocate([4]); using var m = Managed.Allocate([4]); using var v = Managed.Allocate([4]);
-        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => Managed.AdamUpdate(w, g, m, v, 0.001f, 0.9f, 0.999f, 1e-8f, 0));
+        var be = TestBackends.Get(backend);
+        using var w = be.Allocate([4]); using var g = be.Allocate([4]); using var m = be.Allocate([4]); using var v = be.Allocate([4]);
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => be.AdamUpdate(w, g, m, v, 0.001f, 0.9f, 0.999f, 1e-8f, 0));
         Assert.That(ex!.Message, Does.Contain("step counts from 1, got 0"));
     }
 
-    [Test]
-    public void BatchNorm_WrongGammaShape()
+    [TestCaseSource(typeof(TestBackends), nameof(TestBackends.AllNames))]
+    public void BatchNorm_WrongGammaShape(string backend)
     {
-        using var x = Managed.Allocate([2, 3, 4, 4]); using var y = Managed.Allocate([2, 3, 4, 4]);
-        using var gamma = Managed.Allocate([4]);
-        using var c3 = Managed.Allocate([3]); using var m = Managed.Allocate([3]); using var s = Managed.Allocate([3]);
-        using var rm = Managed.Allocate([3]); using var rv = Managed.Allocate([3]);
-        var ex = Assert.Throws<ArgumentException>(() => Managed.BatchNormForwardTraining(x, gamma, c3, y, m, s, rm, rv, 0.1f, 1e-5f));
+        var be = TestBackends.Get(backend);
+        using var x = be.Allocate([2, 3, 4, 4]); using var y = be.Allocate([2, 3, 4, 4]);
+        using var gamma = be.Allocate([4]);
+        using var c3 = be.Allocate([3]); using var m = be.Allocate([3]); using var s = be.Allocate([3]);
+        using var rm = be.Allocate([3]); using var rv = be.Allocate([3]);
+        var ex = Assert.Throws<ArgumentException>(() => be.BatchNormForwardTraining(x, gamma, c3, y, m, s, rm, rv, 0.1f, 1e-5f));
         Assert.That(ex!.Message, Does.Contain("gamma has shape [4], expected [3]"));
     }
 
-    [Test]
-    public void Tensor_CopyFromWrongLength()
+    [TestCaseSource(typeof(TestBackends), nameof(TestBackends.AllNames))]
+    public void Tensor_CopyFromWrongLength(string backend)
     {
-        using var t = Managed.Allocate([2, 3]);
+        var be = TestBackends.Get(backend);
+        using var t = be.Allocate([2, 3]);
         var ex = Assert.Throws<ArgumentException>(() => t.CopyFrom(new float[5]));
         Assert.That(ex!.Message, Does.Contain("source has 5 elements, tensor [2, 3] has 6"));
     }
 
-    [Test]
-    public void Tensor_ReshapeToOtherCount()
+    [TestCaseSource(typeof(TestBackends), nameof(TestBackends.AllNames))]
+    public void Tensor_ReshapeToOtherCount(string backend)
     {
-        using var t = Managed.Allocate([2, 3]);
+        var be = TestBackends.Get(backend);
+        using var t = be.Allocate([2, 3]);
         var ex = Assert.Throws<ArgumentException>(() => t.Reshape(7));
         Assert.That(ex!.Message, Does.Contain("[2, 3] has 6 elements, [7] has 7"));
     }

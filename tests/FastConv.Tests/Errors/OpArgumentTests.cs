@@ -4,54 +4,77 @@ using FastConv.Tests.Support;
 
 namespace FastConv.Tests.Errors;
 
-/// <summary>The remaining argument checks of HostBackend, the shape-file reader and the standalone managed pieces.</summary>
+/// <summary>The remaining argument checks of every backend (Backend runs them for all), the shape-file reader and the
+/// standalone managed pieces.</summary>
 [TestFixture]
 public class OpArgumentTests
 {
-    private static IBackend Be => BackendRegistry.Get("managed");
 
-    private static void Throws<TEx>(TestDelegate call, string messagePart) where TEx : Exception
+    private static void Throws<TEx>(TestDelegate call, string messagePart, IBackend? be = null) where TEx : Exception
     {
-        var ex = Assert.Throws<TEx>(call);
-        Assert.That(ex!.Message, Does.Contain(messagePart));
+        var ex = Assert.Throws<TEx>(call, be?.Name);
+        Assert.That(ex!.Message, Does.Contain(messagePart), be?.Name);
     }
 
-    [Test]
-    public void BiasAdd_NeedsChannels()
+    [TestCaseSource(typeof(TestBackends), nameof(TestBackends.AllNames))]
+    public void BiasAdd_NeedsChannels(string backend)
     {
-        using var x = Be.Allocate([5]); using var b = Be.Allocate([5]);
-        Throws<ArgumentException>(() => Be.BiasAdd(x, b), "x has shape [5], expected at least 2 dimensions");
+        var be = TestBackends.Get(backend);
+        using var x = be.Allocate([5]); using var b = be.Allocate([5]);
+        Throws<ArgumentException>(() => be.BiasAdd(x, b), "x has shape [5], expected at least 2 dimensions");
     }
 
-    [Test]
-    public void GlobalAvgPool_OutputElements()
+    [TestCaseSource(typeof(TestBackends), nameof(TestBackends.AllNames))]
+    public void GlobalAvgPool_OutputElements(string backend)
     {
-        using var x = Be.Allocate([2, 3, 4, 4]); using var y = Be.Allocate([2, 4]);
-        Throws<ArgumentException>(() => Be.GlobalAvgPoolForward(x, y), "y has shape [2, 4] (8 elements), expected 6 elements");
+        var be = TestBackends.Get(backend);
+        using var x = be.Allocate([2, 3, 4, 4]); using var y = be.Allocate([2, 4]);
+        Throws<ArgumentException>(() => be.GlobalAvgPoolForward(x, y), "y has shape [2, 4] (8 elements), expected 6 elements");
     }
 
-    [Test]
-    public void ReluBackward_ShapeMismatch()
+    [TestCaseSource(typeof(TestBackends), nameof(TestBackends.AllNames))]
+    public void ReluBackward_ShapeMismatch(string backend)
     {
-        using var x = Be.Allocate([2, 3]); using var dy = Be.Allocate([3, 2]); using var dx = Be.Allocate([2, 3]);
-        Throws<ArgumentException>(() => Be.ReluBackward(x, dy, dx), "dy has shape [3, 2], expected [2, 3]");
+        var be = TestBackends.Get(backend);
+        using var x = be.Allocate([2, 3]); using var dy = be.Allocate([3, 2]); using var dx = be.Allocate([2, 3]);
+        Throws<ArgumentException>(() => be.ReluBackward(x, dy, dx), "dy has shape [3, 2], expected [2, 3]");
     }
 
-    [Test]
-    public void DropoutBackward_MaskShape()
+    [TestCaseSource(typeof(TestBackends), nameof(TestBackends.AllNames))]
+    public void LeakyRelu_Slope_And_Shapes(string backend)
     {
-        using var dy = Be.Allocate([4]); using var mask = Be.Allocate([5]); using var dx = Be.Allocate([4]);
-        Throws<ArgumentException>(() => Be.DropoutBackward(dy, mask, dx), "mask has shape [5], expected [4]");
+        var be = TestBackends.Get(backend);
+        using var x = be.Allocate([2, 3]); using var y = be.Allocate([2, 3]); using var dy = be.Allocate([3, 2]);
+        Throws<ArgumentOutOfRangeException>(() => be.LeakyReluForward(x, y, -0.1f), "LeakyReluForward: alpha (the slope for x <= 0) must be in [0, 1], got -0.1");
+        Throws<ArgumentOutOfRangeException>(() => be.LeakyReluBackward(x, x, y, float.NaN), "alpha (the slope for x <= 0) must be in [0, 1], got NaN");
+        Throws<ArgumentException>(() => be.LeakyReluBackward(x, dy, y, 0.1f), "LeakyReluBackward: dy has shape [3, 2], expected [2, 3]");
+        Throws<ArgumentNullException>(() => be.LeakyReluForward(x, null!, 0.1f), "LeakyReluForward: y is null");
+        if (be is not HostBackend)   // a device backend refuses host memory by name
+        {
+            using var host = TestBackends.Reference.Allocate([2, 3]);
+            Throws<ArgumentException>(() => be.LeakyReluForward(host, y, 0.1f), "LeakyReluForward: x lives on backend 'reference'");
+        }
+    }
+
+    [TestCaseSource(typeof(TestBackends), nameof(TestBackends.AllNames))]
+    public void DropoutBackward_MaskShape(string backend)
+    {
+        var be = TestBackends.Get(backend);
+        using var dy = be.Allocate([4]); using var mask = be.Allocate([5]); using var dx = be.Allocate([4]);
+        Throws<ArgumentException>(() => be.DropoutBackward(dy, mask, dx), "mask has shape [5], expected [4]");
     }
 
     [TestCase(2f, 1e-5f, "momentum must be in [0, 1], got 2")]
     [TestCase(0.1f, 0f, "epsilon must be a positive number, got 0")]
     public void BatchNorm_Hyperparameters(float momentum, float eps, string message)
     {
-        using var x = Be.Allocate([2, 3, 2, 2]); using var y = Be.Allocate([2, 3, 2, 2]);
-        var c = Enumerable.Range(0, 6).Select(_ => Be.Allocate([3])).ToArray();
-        try { Throws<ArgumentOutOfRangeException>(() => Be.BatchNormForwardTraining(x, c[0], c[1], y, c[2], c[3], c[4], c[5], momentum, eps), message); }
-        finally { foreach (var t in c) t.Dispose(); }
+        foreach (var be in TestBackends.All)
+        {
+            using var x = be.Allocate([2, 3, 2, 2]); using var y = be.Allocate([2, 3, 2, 2]);
+            var c = Enumerable.Range(0, 6).Select(_ => be.Allocate([3])).ToArray();
+            try { Throws<ArgumentOutOfRangeException>(() => be.BatchNormForwardTraining(x, c[0], c[1], y, c[2], c[3], c[4], c[5], momentum, eps), message, be); }
+            finally { foreach (var t in c) t.Dispose(); }
+        }
     }
 
     [TestCase(1f, 0.999f, 1e-8f, 0f, "beta1 must be in [0, 1), got 1")]
@@ -60,39 +83,46 @@ public class OpArgumentTests
     [TestCase(0.9f, 0.999f, 1e-8f, -1f, "weightDecay must be >= 0, got -1")]
     public void Adam_Hyperparameters(float b1, float b2, float eps, float wd, string message)
     {
-        using var w = Be.Allocate([3]); using var g = Be.Allocate([3]); using var m = Be.Allocate([3]); using var v = Be.Allocate([3]);
-        Throws<ArgumentOutOfRangeException>(() => Be.AdamUpdate(w, g, m, v, 0.001f, b1, b2, eps, 1, wd), message);
+        foreach (var be in TestBackends.All)
+        {
+            using var w = be.Allocate([3]); using var g = be.Allocate([3]); using var m = be.Allocate([3]); using var v = be.Allocate([3]);
+            Throws<ArgumentOutOfRangeException>(() => be.AdamUpdate(w, g, m, v, 0.001f, b1, b2, eps, 1, wd), message, be);
+        }
     }
 
-    [Test]
-    public void Sgd_NegativeWeightDecay_And_VelocityShape()
+    [TestCaseSource(typeof(TestBackends), nameof(TestBackends.AllNames))]
+    public void Sgd_NegativeWeightDecay_And_VelocityShape(string backend)
     {
-        using var w = Be.Allocate([3]); using var g = Be.Allocate([3]); using var v = Be.Allocate([3]); using var v4 = Be.Allocate([4]);
-        Throws<ArgumentOutOfRangeException>(() => Be.SgdMomentumUpdate(w, g, v, 0.1f, 0.9f, -1f), "weightDecay must be >= 0, got -1");
-        Throws<ArgumentException>(() => Be.SgdMomentumUpdate(w, g, v4, 0.1f, 0.9f), "velocity has shape [4], expected [3]");
+        var be = TestBackends.Get(backend);
+        using var w = be.Allocate([3]); using var g = be.Allocate([3]); using var v = be.Allocate([3]); using var v4 = be.Allocate([4]);
+        Throws<ArgumentOutOfRangeException>(() => be.SgdMomentumUpdate(w, g, v, 0.1f, 0.9f, -1f), "weightDecay must be >= 0, got -1");
+        Throws<ArgumentException>(() => be.SgdMomentumUpdate(w, g, v4, 0.1f, 0.9f), "velocity has shape [4], expected [3]");
     }
 
-    [Test]
-    public void Gemm_NotMatrices_And_NonFiniteAlpha()
+    [TestCaseSource(typeof(TestBackends), nameof(TestBackends.AllNames))]
+    public void Gemm_NotMatrices_And_NonFiniteAlpha(string backend)
     {
-        using var a3 = Be.Allocate([2, 2, 2]); using var a = Be.Allocate([2, 2]); using var b = Be.Allocate([2, 2]); using var c = Be.Allocate([2, 2]);
-        Throws<ArgumentException>(() => Be.Gemm(a3, b, c), "a, b and c must be matrices, got [2, 2, 2]");
-        Throws<ArgumentOutOfRangeException>(() => Be.Gemm(a, b, c, alpha: float.NaN), "alpha must be a finite number, got NaN");
+        var be = TestBackends.Get(backend);
+        using var a3 = be.Allocate([2, 2, 2]); using var a = be.Allocate([2, 2]); using var b = be.Allocate([2, 2]); using var c = be.Allocate([2, 2]);
+        Throws<ArgumentException>(() => be.Gemm(a3, b, c), "a, b and c must be matrices, got [2, 2, 2]");
+        Throws<ArgumentOutOfRangeException>(() => be.Gemm(a, b, c, alpha: float.NaN), "alpha must be a finite number, got NaN");
     }
 
-    [Test]
-    public void SoftmaxCrossEntropy_LogitsRank_And_LabelsShape()
+    [TestCaseSource(typeof(TestBackends), nameof(TestBackends.AllNames))]
+    public void SoftmaxCrossEntropy_LogitsRank_And_LabelsShape(string backend)
     {
-        using var l1 = Be.Allocate([6]); using var p1 = Be.Allocate([6]); using var lab = Be.Allocate([2]);
-        Throws<ArgumentException>(() => Be.SoftmaxCrossEntropyForward(l1, lab, p1), "logits must be [N, classes], got [6]");
-        using var logits = Be.Allocate([3, 2]); using var probs = Be.Allocate([3, 2]);
-        Throws<ArgumentException>(() => Be.SoftmaxCrossEntropyForward(logits, lab, probs), "labels has shape [2], expected [3]");
+        var be = TestBackends.Get(backend);
+        using var l1 = be.Allocate([6]); using var p1 = be.Allocate([6]); using var lab = be.Allocate([2]);
+        Throws<ArgumentException>(() => be.SoftmaxCrossEntropyForward(l1, lab, p1), "logits must be [N, classes], got [6]");
+        using var logits = be.Allocate([3, 2]); using var probs = be.Allocate([3, 2]);
+        Throws<ArgumentException>(() => be.SoftmaxCrossEntropyForward(logits, lab, probs), "labels has shape [2], expected [3]");
     }
 
-    [Test]
-    public void Tensor_CopyToWrongLength_And_NegativeStorage()
+    [TestCaseSource(typeof(TestBackends), nameof(TestBackends.AllNames))]
+    public void Tensor_CopyToWrongLength_And_NegativeStorage(string backend)
     {
-        using var t = Be.Allocate([2, 2]);
+        var be = TestBackends.Get(backend);
+        using var t = be.Allocate([2, 2]);
         Throws<ArgumentException>(() => t.CopyTo(new float[3]), "destination has 3 elements, tensor [2, 2] has 4");
         Throws<ArgumentOutOfRangeException>(() => new HostStorage(-1), "length must be >= 0");
     }

@@ -99,6 +99,17 @@ public class NumericGradientTests
     }
 
     [Test]
+    public void LeakyRelu_Backward()
+    {
+        const double alpha = 0.5;   // a slope this size keeps alpha·g well above the differences' rounding
+        var x = Rand(200, 1).Select(v => v + Math.Sign(v) * 0.01).ToArray();   // nothing within h of the kink
+        var g = Rand(200, 2);
+        double Loss() { double s = 0; for (int i = 0; i < x.Length; i++) s += EltwiseOps.LeakyReluForward.Reference(x[i], 0, alpha) * g[i]; return s; }
+        var dx = x.Select((v, i) => EltwiseOps.LeakyReluBackward.Reference(v, g[i], alpha)).ToArray();
+        Check(dx, Numeric(Loss, x), "leaky relu dx");
+    }
+
+    [Test]
     public void Gemm_And_BiasAdd_Backward()
     {
         // y = a·b + bias (the fully-connected layer): da = G·bᵀ, db = aᵀ·G, dbias = Σ_rows G

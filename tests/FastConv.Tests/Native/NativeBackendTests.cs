@@ -12,6 +12,15 @@ public unsafe class NativeBackendTests
 
     public static IEnumerable<NativeIsa> Isas() => NativeBackend.SupportedIsas;
 
+    /// <summary>The native kernel table of the element-wise ops is filled by symbol: every op libfastconv exports runs
+    /// there (the parity suite holds it to the reference), an op it lacks would fall back to the managed kernel.</summary>
+    [Test]
+    public void EltwiseOps_FindTheirCEntryPointsByName()
+    {
+        foreach (var op in new[] { EltwiseOps.LeakyReluForward, EltwiseOps.LeakyReluBackward })
+            Assert.That(NativeBackend.HasKernel(op), Is.True, $"{op.Symbol} is exported by libfastconv");
+    }
+
     [TestCaseSource(nameof(Isas))]
     public void EachVariant_NamesItsIsaAndEntries(NativeIsa isa)
     {

@@ -85,6 +85,30 @@ public class OpParityTests
     }
 
     [TestCaseSource(nameof(Backends))]
+    public void LeakyRelu_ForwardBackward_Exact(string backend)
+    {
+        var be = TestBackends.Get(backend);
+        const int len = 1000 + 37;   // a tail after every vector width
+        foreach (float alpha in new[] { 0f, 0.125f, 0.3f, 1f })
+        {
+            var x = TestData.Ints(len, 1, -5, 5); var dy = TestData.Uniform(len, 2);
+            x[0] = -0f;
+            using var tx = TestData.Tensor(be, [len], x); using var ty = be.Allocate([len]);
+            using var tdy = TestData.Tensor(be, [len], dy); using var tdx = be.Allocate([len]);
+            be.LeakyReluForward(tx, ty, alpha);
+            be.LeakyReluBackward(tx, tdy, tdx, alpha);
+            var ry = x.Select(v => (float)EltwiseOps.LeakyReluForward.Reference(v, 0, alpha)).ToArray();
+            var rdx = x.Select((v, i) => (float)EltwiseOps.LeakyReluBackward.Reference(v, dy[i], alpha)).ToArray();
+            Tolerance.Exact(ty.ToArray(), ry, $"{backend} leaky relu forward, alpha {alpha}");
+            Tolerance.Exact(tdx.ToArray(), rdx, $"{backend} leaky relu backward, alpha {alpha}");
+            be.LeakyReluBackward(tx, tdy, tdy, alpha);   // in place, as layers run ReLU
+            be.LeakyReluForward(tx, tx, alpha);
+            Tolerance.Exact(tdy.ToArray(), rdx, $"{backend} leaky relu backward in place, alpha {alpha}");
+            Tolerance.Exact(tx.ToArray(), ry, $"{backend} leaky relu forward in place, alpha {alpha}");
+        }
+    }
+
+    [TestCaseSource(nameof(Backends))]
     public void GlobalAvgPool_ForwardBackward(string backend)
     {
         var be = TestBackends.Get(backend);

@@ -70,6 +70,14 @@ public sealed class Float64Backend : IBackend
     public void BiasBackward(Tensor dy, Tensor dbias) { var (n, c, i) = Nci(dy); ReferenceKernels.BiasBackward<double>(n, c, i, D(dy), D(dbias)); }
     public void ReluForward(Tensor x, Tensor y) => ReferenceKernels.ReluForward<double>(D(x), D(y));
     public void ReluBackward(Tensor x, Tensor dy, Tensor dx) => ReferenceKernels.ReluBackward<double>(D(x), D(dy), D(dx));
+    public void LeakyReluForward(Tensor x, Tensor y, float alpha) => Eltwise(EltwiseOps.LeakyReluForward, x, null, y, alpha);
+    public void LeakyReluBackward(Tensor x, Tensor dy, Tensor dx, float alpha) => Eltwise(EltwiseOps.LeakyReluBackward, x, dy, dx, alpha);
+
+    private static void Eltwise(EltwiseOp op, Tensor x, Tensor? dy, Tensor y, float alpha)
+    {
+        double[] px = D(x), py = D(y), pdy = dy is null ? [] : D(dy);
+        for (int i = 0; i < px.Length; i++) py[i] = op.Reference(px[i], dy is null ? 0 : pdy[i], alpha);
+    }
     public void GlobalAvgPoolForward(Tensor x, Tensor y) { var (n, c, hw) = Nci(x); ReferenceKernels.GlobalAvgPoolForward<double>(n, c, hw, D(x), D(y)); }
     public void GlobalAvgPoolBackward(Tensor dy, Tensor dx) { var (n, c, hw) = Nci(dx); ReferenceKernels.GlobalAvgPoolBackward<double>(n, c, hw, D(dy), D(dx)); }
 

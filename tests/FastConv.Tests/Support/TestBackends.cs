@@ -20,6 +20,11 @@ public static class TestBackends
     /// <summary>Every available backend but the oracle itself.</summary>
     public static IReadOnlyList<string> FastNames { get; } = BuildNames();
 
+    /// <summary>Every available backend and variant, the oracle included: what the argument checks run on.</summary>
+    public static IReadOnlyList<string> AllNames { get; } = ["reference", .. FastNames];
+
+    public static IEnumerable<IBackend> All => AllNames.Select(Get);
+
     public static IEnumerable<string> MissingIsas =>
         Enum.GetValues<ManagedIsa>().Where(i => !ManagedIsaInfo.IsSupported(i)).Select(i => $"managed:{i}")
             .Concat(NativeVariants.Where(i => !NativeBackend.SupportedIsas.Contains(i)).Select(i => $"native:{i}"));

@@ -47,6 +47,11 @@ public sealed unsafe class ReferenceBackend : HostBackend
     protected override void ReluForwardCore(ReadOnlySpan<float> x, Span<float> y) => ReferenceKernels.ReluForward(x, y);
     protected override void ReluBackwardCore(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx) => ReferenceKernels.ReluBackward(x, dy, dx);
 
+    protected override void EltwiseCore(EltwiseOp op, ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> y, float alpha)
+    {
+        for (int i = 0; i < x.Length; i++) y[i] = (float)op.Reference(x[i], op.Backward ? dy[i] : 0, alpha);
+    }
+
     protected override void GlobalAvgPoolForwardCore(int n, int c, int hw, float* x, float* y) =>
         ReferenceKernels.GlobalAvgPoolForward<float>(n, c, hw, S(x, (long)n * c * hw), S(y, (long)n * c));
 

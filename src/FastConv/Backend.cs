@@ -1,0 +1,293 @@
+namespace FastConv;
+
+/// <summary>
+/// Every <see cref="IBackend"/> op written once: check → log → the backend's kernel. The argument rules (shapes, scalar
+/// ranges: <see cref="OpCheck"/>) run here for every backend, so each refuses bad input with the same message before any
+/// kernel or device call; a backend adds only where its tensors must live (<see cref="CheckTensor"/>) and its kernels,
+/// which receive tensors already checked and the sizes the rules derived. Host backends derive from
+/// <see cref="HostBackend"/>; OpenCL, or a backend in another assembly, derives from this class directly.
+/// </summary>
+public abstract class Backend : IBackend
+{
+    public abstract string Name { get; }
+
+    /// <summary>The implementation the verbose log names for the ops without a plan (the backend's name unless it says more,
+    /// e.g. the OpenCL device).</summary>
+    protected virtual string LogName => Name;
+
+    public abstract Tensor Allocate(ReadOnlySpan<int> shape);
+
+    public virtual bool Supports(in Conv2dDesc desc) => true;
+    public virtual bool Supports(in Pool2dDesc desc) => true;
+
+    /// <summary>Throws when the backend itself can no longer plan anything (a disposed device); <see cref="CheckTensor"/> says
+    /// the same for the ops on tensors.</summary>
+    protected virtual void CheckUsable() { }
+
+    /// <summary>Not null, not disposed, and in this backend's memory; the message names <paramref name="name"/> and <paramref name="op"/>.</summary>
+    public abstract void CheckTensor(Tensor? t, string name, string op);
+
+    protected void Arg(Tensor? t, string name, ReadOnlySpan<int> shape, string op)
+    {
+        CheckTensor(t, name, op);
+        OpCheck.Shape(t!, name, shape, op);
+    }
+
+    protected void Arg(Tensor? t, string name, long length, string op)
+    {
+        CheckTensor(t, name, op);
+        OpCheck.Length(t!, name, length, op);
+    }
+
+    public IConv2dPlan CreateConv2d(in Conv2dDesc desc)
+    {
+        CheckUsable();
+        if (!Supports(desc)) throw new NotSupportedException($"Backend '{Name}' does not support {desc}.");
+        return CreateConv2dCore(desc);
+    }
+
+    public IPool2dPlan CreatePool2d(in Pool2dDesc desc)
+    {
+        CheckUsable();
+        if (!Supports(desc)) throw new NotSupportedException($"Backend '{Name}' does not support {desc}.");
+        return CreatePool2dCore(desc);
+    }
+
+    protected abstract IConv2dPlan CreateConv2dCore(in Conv2dDesc desc);
+    protected abstract IPool2dPlan CreatePool2dCore(in Pool2dDesc desc);
+
+    /// <summary>A tensor [N, C, rest...] of this backend as (N, C, product of rest).</summary>
+    private (int N, int C, int Inner) Channels(Tensor t, string name, string op)
+    {
+        CheckTensor(t, name, op);
+        return OpCheck.Channels(t, name, op);
+    }
+
+    /// <summary>FASTCONV_VERBOSE: one line per op, naming this backend and the shape it ran on.</summary>
+    private Verbose.Scope Log(string op, Tensor t) => Verbose.Enabled ? Verbose.Op(LogName, op, ShapeMath.Format(t.Shape)) : default;
+
+    public void Gemm(Tensor a, Tensor b, Tensor c, bool transA = false, bool transB = false, float alpha = 1f, float beta = 0f)
+    {
+        const string op = "Gemm";
+        CheckTensor(a, nameof(a), op); CheckTensor(b, nameof(b), op); CheckTensor(c, nameof(c), op);
+        var (m, n, k) = OpCheck.Gemm(a, b, c, transA, transB, alpha, beta);
+        using var verbose = Verbose.Enabled ? Verbose.Op(LogName, "gemm", $"m{m} n{n} k{k} ta{(transA ? 1 : 0)} tb{(transB ? 1 : 0)}") : default;
+        GemmKernel(m, n, k, a, transA, b, transB, c, alpha, beta);
+    }
+
+    protected abstract void GemmKernel(int m, int n, int k, Tensor a, bool transA, Tensor b, bool transB, Tensor c, float alpha, float beta);
+
+    public void BiasAdd(Tensor x, Tensor bias)
+    {
+        const string op = nameof(BiasAdd);
+        var (n, c, inner) = Channels(x, nameof(x), op);
+        Arg(bias, nameof(bias), [c], op);
+        using var verbose = Log("bias_add", x);
+        BiasAddKernel(n, c, inner, x, bias);
+    }
+
+    public void BiasBackward(Tensor dy, Tensor dbias)
+    {
+        const string op = nameof(BiasBackward);
+        var (n, c, inner) = Channels(dy, nameof(dy), op);
+        Arg(dbias, nameof(dbias), [c], op);
+        using var verbose = Log("bias_bwd", dy);
+        BiasBackwardKernel(n, c, inner, dy, dbias);
+    }
+
+    /// <summary>x [n, c, inner] += bias [c].</summary>
+    protected abstract void BiasAddKernel(int n, int c, int inner, Tensor x, Tensor bias);
+    protected abstract void BiasBackwardKernel(int n, int c, int inner, Tensor dy, Tensor dbias);
+
+    public void ReluForward(Tensor x, Tensor y)
+    {
+        CheckTensor(x, nameof(x), nameof(ReluForward));
+        Arg(y, nameof(y), x.Shape, nameof(ReluForward));
+        using var verbose = Log("relu_fwd", x);
+        ReluForwardKernel(x, y);
+    }
+
+    public void ReluBackward(Tensor x, Tensor dy, Tensor dx)
+    {
+        CheckTensor(x, nameof(x), nameof(ReluBackward));
+        Arg(dy, nameof(dy), x.Shape, nameof(ReluBackward));
+        Arg(dx, nameof(dx), x.Shape, nameof(ReluBackward));
+        using var verbose = Log("relu_bwd", x);
+        ReluBackwardKernel(x, dy, dx);
+    }
+
+    protected abstract void ReluForwardKernel(Tensor x, Tensor y);
+    protected abstract void ReluBackwardKernel(Tensor x, Tensor dy, Tensor dx);
+
+    public void LeakyReluForward(Tensor x, Tensor y, float alpha) =>
+        Eltwise(EltwiseOps.LeakyReluForward, nameof(LeakyReluForward), x, null, y, alpha);
+    public void LeakyReluBackward(Tensor x, Tensor dy, Tensor dx, float alpha) =>
+        Eltwise(EltwiseOps.LeakyReluBackward, nameof(LeakyReluBackward), x, dy, dx, alpha);
+
+    /// <summary>Check → log → kernel of every <see cref="EltwiseOp"/>: y (dx) and dy have x's shape, alpha obeys the op's rule.</summary>
+    private void Eltwise(EltwiseOp e, string op, Tensor x, Tensor? dy, Tensor y, float alpha)
+    {
+        CheckTensor(x, nameof(x), op);
+        if (e.Backward) Arg(dy, nameof(dy), x.Shape, op);
+        Arg(y, e.Backward ? "dx" : nameof(y), x.Shape, op);
+        e.CheckAlpha(alpha, op);
+        using var verbose = Log(e.LogToken, x);
+        EltwiseKernel(e, x, e.Backward ? dy : null, y, alpha);
+    }
+
+    /// <summary>y = op(x, alpha), or dx = op(x, dy, alpha) for a backward op (dy not null); tensors of one shape.</summary>
+    protected abstract void EltwiseKernel(EltwiseOp op, Tensor x, Tensor? dy, Tensor y, float alpha);
+
+    public void GlobalAvgPoolForward(Tensor x, Tensor y)
+    {
+        const string op = nameof(GlobalAvgPoolForward);
+        var (n, c, hw) = Channels(x, nameof(x), op);
+        Arg(y, nameof(y), n * (long)c, op);
+        using var verbose = Log("gap_fwd", x);
+        GlobalAvgPoolForwardKernel(n, c, hw, x, y);
+    }
+
+    public void GlobalAvgPoolBackward(Tensor dy, Tensor dx)
+    {
+        const string op = nameof(GlobalAvgPoolBackward);
+        var (n, c, hw) = Channels(dx, nameof(dx), op);
+        Arg(dy, nameof(dy), n * (long)c, op);
+        using var verbose = Log("gap_bwd", dx);
+        GlobalAvgPoolBackwardKernel(n, c, hw, dy, dx);
+    }
+
+    /// <summary>y [n·c] = mean of x [n·c, hw].</summary>
+    protected abstract void GlobalAvgPoolForwardKernel(int n, int c, int hw, Tensor x, Tensor y);
+    protected abstract void GlobalAvgPoolBackwardKernel(int n, int c, int hw, Tensor dy, Tensor dx);
+
+    public void BatchNormForwardTraining(Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor saveMean, Tensor saveInvStd,
+                                         Tensor runningMean, Tensor runningVar, float momentum, float epsilon)
+    {
+        const string op = nameof(BatchNormForwardTraining);
+        var (n, c, hw) = Channels(x, nameof(x), op);
+        int[] ch = [c];
+        Arg(gamma, nameof(gamma), ch, op); Arg(beta, nameof(beta), ch, op); Arg(y, nameof(y), x.Shape, op);
+        Arg(saveMean, nameof(saveMean), ch, op); Arg(saveInvStd, nameof(saveInvStd), ch, op);
+        Arg(runningMean, nameof(runningMean), ch, op); Arg(runningVar, nameof(runningVar), ch, op);
+        OpCheck.BatchNormTraining(momentum, epsilon, op);
+        using var verbose = Log("batchnorm_fwd_train", x);
+        BatchNormForwardTrainingKernel(n, c, hw, x, gamma, beta, y, saveMean, saveInvStd, runningMean, runningVar, momentum, epsilon);
+    }
+
+    public void BatchNormForwardInference(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar, Tensor y, float epsilon)
+    {
+        const string op = nameof(BatchNormForwardInference);
+        var (n, c, hw) = Channels(x, nameof(x), op);
+        int[] ch = [c];
+        Arg(gamma, nameof(gamma), ch, op); Arg(beta, nameof(beta), ch, op); Arg(y, nameof(y), x.Shape, op);
+        Arg(runningMean, nameof(runningMean), ch, op); Arg(runningVar, nameof(runningVar), ch, op);
+        OpCheck.Finite(epsilon, nameof(epsilon), op, positive: true);
+        using var verbose = Log("batchnorm_fwd_infer", x);
+        BatchNormForwardInferenceKernel(n, c, hw, x, gamma, beta, runningMean, runningVar, y, epsilon);
+    }
+
+    public void BatchNormBackward(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvStd, Tensor dx, Tensor dgamma, Tensor dbeta)
+    {
+        const string op = nameof(BatchNormBackward);
+        var (n, c, hw) = Channels(x, nameof(x), op);
+        int[] ch = [c];
+        Arg(dy, nameof(dy), x.Shape, op); Arg(gamma, nameof(gamma), ch, op);
+        Arg(saveMean, nameof(saveMean), ch, op); Arg(saveInvStd, nameof(saveInvStd), ch, op);
+        Arg(dx, nameof(dx), x.Shape, op); Arg(dgamma, nameof(dgamma), ch, op); Arg(dbeta, nameof(dbeta), ch, op);
+        using var verbose = Log("batchnorm_bwd", x);
+        BatchNormBackwardKernel(n, c, hw, x, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta);
+    }
+
+    protected abstract void BatchNormForwardTrainingKernel(int n, int c, int hw, Tensor x, Tensor gamma, Tensor beta, Tensor y,
+        Tensor saveMean, Tensor saveInvStd, Tensor runningMean, Tensor runningVar, float momentum, float epsilon);
+    protected abstract void BatchNormForwardInferenceKernel(int n, int c, int hw, Tensor x, Tensor gamma, Tensor beta,
+        Tensor runningMean, Tensor runningVar, Tensor y, float epsilon);
+    protected abstract void BatchNormBackwardKernel(int n, int c, int hw, Tensor x, Tensor dy, Tensor gamma, Tensor saveMean,
+        Tensor saveInvStd, Tensor dx, Tensor dgamma, Tensor dbeta);
+
+    public void DropoutForward(Tensor x, Tensor y, Tensor mask, float p, ulong seed)
+    {
+        CheckTensor(x, nameof(x), nameof(DropoutForward));
+        Arg(y, nameof(y), x.Shape, nameof(DropoutForward));
+        Arg(mask, nameof(mask), x.Shape, nameof(DropoutForward));
+        FastConv.Dropout.CheckP(p);
+        using var verbose = Log("dropout_fwd", x);
+        DropoutForwardKernel(x, y, mask, p, seed);
+    }
+
+    public void DropoutBackward(Tensor dy, Tensor mask, Tensor dx)
+    {
+        CheckTensor(dy, nameof(dy), nameof(DropoutBackward));
+        Arg(mask, nameof(mask), dy.Shape, nameof(DropoutBackward));
+        Arg(dx, nameof(dx), dy.Shape, nameof(DropoutBackward));
+        using var verbose = Log("dropout_bwd", dy);
+        DropoutBackwardKernel(dy, mask, dx);
+    }
+
+    protected abstract void DropoutForwardKernel(Tensor x, Tensor y, Tensor mask, float p, ulong seed);
+    protected abstract void DropoutBackwardKernel(Tensor dy, Tensor mask, Tensor dx);
+
+    public float SoftmaxCrossEntropyForward(Tensor logits, Tensor labels, Tensor probs)
+    {
+        const string op = nameof(SoftmaxCrossEntropyForward);
+        var (n, k) = Logits(logits, op);
+        Arg(probs, nameof(probs), logits.Shape, op);
+        Arg(labels, nameof(labels), [n], op);
+        using var verbose = Log("softmax_xent_fwd", logits);
+        return SoftmaxCrossEntropyForwardKernel(n, k, logits, labels, probs);
+    }
+
+    public void SoftmaxCrossEntropyBackward(Tensor probs, Tensor labels, Tensor dlogits)
+    {
+        const string op = nameof(SoftmaxCrossEntropyBackward);
+        var (n, k) = Logits(probs, op);
+        Arg(dlogits, nameof(dlogits), probs.Shape, op);
+        Arg(labels, nameof(labels), [n], op);
+        using var verbose = Log("softmax_xent_bwd", probs);
+        SoftmaxCrossEntropyBackwardKernel(n, k, probs, labels, dlogits);
+    }
+
+    private (int N, int K) Logits(Tensor t, string op)
+    {
+        CheckTensor(t, "logits", op);
+        return OpCheck.Logits(t, op);
+    }
+
+    /// <summary>Labels [n] are class indices stored as floats; the kernel refuses one that is not a whole number in
+    /// [0, k) with an ArgumentOutOfRangeException naming it (a host backend before any work, a device after its pass).</summary>
+    protected abstract float SoftmaxCrossEntropyForwardKernel(int n, int k, Tensor logits, Tensor labels, Tensor probs);
+    protected abstract void SoftmaxCrossEntropyBackwardKernel(int n, int k, Tensor probs, Tensor labels, Tensor dlogits);
+
+    /// <summary>The message of a label outside [0, classes): the same on every backend.</summary>
+    protected static ArgumentOutOfRangeException BadLabel(string op, int index, float value, int k) =>
+        new("labels", value, $"{op}: label {index} is {value}, expected a class index in [0, {k}).");
+
+    public void SgdMomentumUpdate(Tensor weights, Tensor grad, Tensor velocity, float lr, float momentum, float weightDecay = 0f, bool nesterov = false)
+    {
+        const string op = nameof(SgdMomentumUpdate);
+        CheckTensor(weights, nameof(weights), op);
+        Arg(grad, nameof(grad), weights.Shape, op);
+        Arg(velocity, nameof(velocity), weights.Shape, op);
+        OpCheck.Sgd(lr, momentum, weightDecay, op);
+        using var verbose = Log("sgd_update", weights);
+        SgdMomentumUpdateKernel(weights, grad, velocity, lr, momentum, weightDecay, nesterov);
+    }
+
+    public void AdamUpdate(Tensor weights, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2, float epsilon, int step, float weightDecay = 0f)
+    {
+        const string op = nameof(AdamUpdate);
+        CheckTensor(weights, nameof(weights), op);
+        Arg(grad, nameof(grad), weights.Shape, op);
+        Arg(m, nameof(m), weights.Shape, op);
+        Arg(v, nameof(v), weights.Shape, op);
+        OpCheck.Adam(lr, beta1, beta2, epsilon, step, weightDecay, op);
+        using var verbose = Log("adam_update", weights);
+        AdamUpdateKernel(weights, grad, m, v, lr, beta1, beta2, epsilon, step, weightDecay);
+    }
+
+    protected abstract void SgdMomentumUpdateKernel(Tensor weights, Tensor grad, Tensor velocity, float lr, float momentum, float weightDecay, bool nesterov);
+    protected abstract void AdamUpdateKernel(Tensor weights, Tensor grad, Tensor m, Tensor v,
+                                             float lr, float beta1, float beta2, float epsilon, int step, float weightDecay);
+
+    public override string ToString() => Name;
+}
