@@ -170,12 +170,13 @@ public sealed class Checkpoint
             for (int i = Count(r, 1 << 20); i > 0; i--)
                 history.Add(new EpochMetrics(r.ReadInt32(), r.ReadDouble(), r.ReadDouble(), r.ReadDouble(), r.ReadDouble(), r.ReadDouble(), r.ReadDouble(), r.ReadDouble()));
             var tensors = new List<(string, int[], float[])>();
+            var names = new HashSet<string>();
             for (int i = Count(r, 1 << 20); i > 0; i--)
             {
                 string name = r.ReadString(); int[] shape = ReadInts(r); float[] data = ReadFloats(r);
                 if (ShapeMath.ElementCount(shape, name) != data.Length)
                     throw new CheckpointException($"{path}: tensor '{name}' has shape {ShapeMath.Format(shape)} but {data.Length} values.");
-                if (tensors.Exists(t => t.Item1 == name)) throw new CheckpointException($"{path}: the tensor '{name}' is stored twice.");
+                if (!names.Add(name)) throw new CheckpointException($"{path}: the tensor '{name}' is stored twice.");
                 tensors.Add((name, shape, data));
             }
             if (r.BaseStream.Position != r.BaseStream.Length)
