@@ -171,6 +171,16 @@ static void fuzz_findings(fc_isa isa)
            "%s: workspace of a 14-position plan over C*R*S = 1.6M: %lld bytes (%s)", fc_isa_name(isa),
            plan ? (long long)fc_f32_conv2d_plan_workspace_bytes(plan) : -1LL, plan ? fc_f32_conv2d_plan_implementation(plan) : fc_last_error());
     fc_f32_conv2d_plan_destroy(plan);
+    /* the same channels at stride 2 and 65535 columns of padding (5 x 65531 outputs): 3.4 GB of backward-data columns
+     * at 512 per block; the GEMM's column blocks now narrow so one holds at most 32 MiB (or NR columns) */
+    fc_conv2d_desc tall = { 1, 65535, 13, 3, 1, 5, 5, 2, 2, 0, 65535, 1, 3, 0 };
+    EXPECT(fc_f32_conv2d_plan_create(&tall, isa, &plan) == FC_OK && fc_f32_conv2d_plan_workspace_bytes(plan) < ((int64_t)512 << 20),
+           "%s: workspace of a 5 x 65531 plan over C*R*S = 1.6M: %lld bytes (%s)", fc_isa_name(isa),
+           plan ? (long long)fc_f32_conv2d_plan_workspace_bytes(plan) : -1LL, plan ? fc_f32_conv2d_plan_implementation(plan) : fc_last_error());
+    fc_f32_conv2d_plan_destroy(plan);
+    /* narrowed blocks, partial last ones included, against the naive loops: C*R*S = 51200 rows over 256 positions */
+    const char* const gemm[3] = { "im2col-gemm", "im2col-gemm", "im2col-gemm" };
+    conv_case_with(isa, (fc_conv2d_desc){ 1, 2048, 16, 16, 2, 5, 5, 1, 1, 2, 2, 1, 1, 0 }, gemm);
 }
 
 /* every entry of every direction's table built for this ISA, forced on every case it applies to; an entry that
