@@ -54,11 +54,21 @@ public static class Commands
     /// lines that ArgumentException and ArgumentOutOfRangeException append for programmers.</summary>
     private static string OneLine(Exception e)
     {
+        string? template = e switch { SettingException s => s.Template, ImageFolderException f => f.Template, _ => null };
+        if (template is not null) return SettingException.Render(template, Flag).Split('\n')[0].TrimEnd();
         string m = e.Message.Split('\n')[0].TrimEnd();
         if (e is ArgumentException { ParamName: { } p } && m.EndsWith($" (Parameter '{p}')", StringComparison.Ordinal))
             m = m[..^$" (Parameter '{p}')".Length];
         return m;
     }
+
+    /// <summary>The flag of a settings property (RunSettings, ImageFolderOptions): its name in kebab case ("WeightDecay":
+    /// --weight-decay), except where the flag is shorter.</summary>
+    internal static string Flag(string property) => property switch
+    {
+        "OutDir" => "--out",
+        _ => "--" + string.Concat(property.Select((c, i) => char.IsUpper(c) ? (i > 0 ? "-" : "") + char.ToLowerInvariant(c) : c.ToString())),
+    };
 
     internal static Option<T> Opt<T>(string name, string description, T defaultValue) =>
         new(name) { Description = description, DefaultValueFactory = _ => defaultValue };
@@ -159,7 +169,12 @@ public static class Commands
         {
             string path = p.GetValue(ckpt)!;
             string dir = p.GetValue(outDir) ?? Path.GetDirectoryName(Path.GetFullPath(path))!;
-            var r = TrainingRun.Visualize(path, Backend(p), p.GetValue(image), dir, p.GetValue(dataDir));
+            VisualizeResult r;
+            try { r = TrainingRun.Visualize(path, Backend(p), p.GetValue(image), dir, p.GetValue(dataDir)); }
+            catch (ArgumentOutOfRangeException e) when (e.ParamName == "index")
+            {
+                throw new ArgumentException($"--image {OneLine(e)}"); // the library's rule, after the flag
+            }
             AnsiConsole.MarkupLine($"Test image {p.GetValue(image)}: [bold]{Markup.Escape(r.Truth)}[/], predicted [bold]{Markup.Escape(r.Predicted)}[/] " +
                                    Markup.Escape($"(top-3: {string.Join(", ", r.Top.Select(t => $"{t.Name} {t.P:P1}"))})."));
             foreach (var f in r.Files) AnsiConsole.MarkupLine($"Written: {Markup.Escape(f)}");

@@ -139,7 +139,7 @@ public sealed class Predictor : IDisposable
     private void TopK(float[] scores, int rows, int k, Span<Prediction[]> into)
     {
         int classes = _ck.ClassNames.Length;
-        if (k < 1) throw new ArgumentOutOfRangeException(nameof(k), k, "k (--top) must be at least 1.");
+        if (k < 1) throw new ArgumentOutOfRangeException(nameof(k), k, "k must be at least 1.");
         k = Math.Min(k, classes);
         var p = new double[classes];
         for (int r = 0; r < rows; r++)

@@ -30,10 +30,13 @@ public sealed record BadImage(string Path, string Problem);
 public sealed record ImageFolderData(Dataset Train, Dataset Test, int ImageSize, int Channels, bool HasTestFolder,
     IReadOnlyList<BadImage> Skipped, int IgnoredFiles, int Decoded, int Cached, double Seconds, string CacheFile);
 
-/// <summary>A folder that cannot be a data set (no classes, an empty class, bad images …); the message names the problem.</summary>
-public sealed class ImageFolderException(string message, IReadOnlyList<BadImage>? badImages = null) : IOException(message)
+/// <summary>A folder that cannot be a data set (no classes, an empty class, bad images …); the message names the problem.
+/// <see cref="Template"/> writes the settings it names in braces, as <see cref="SettingException"/> does.</summary>
+public sealed class ImageFolderException(string template, IReadOnlyList<BadImage>? badImages = null)
+    : IOException(SettingException.Render(template, n => n))
 {
     public IReadOnlyList<BadImage> BadImages { get; } = badImages ?? [];
+    public string Template { get; } = template;
 }
 
 /// <summary>
@@ -52,9 +55,9 @@ public static class ImageFolder
     public static ImageFolderData Load(string directory, ImageFolderOptions o)
     {
         var sw = Stopwatch.StartNew();
-        if (o.ImageSize is < 1) throw new ArgumentException($"--image-size must be at least 1, got {o.ImageSize}.");
-        if (o.Channels is not (null or 1 or 3)) throw new ArgumentException($"--channels must be 1 or 3, got {o.Channels}.");
-        if (!(o.TestFraction > 0 && o.TestFraction < 1)) throw new ArgumentException($"--test-fraction must be between 0 and 1 (exclusive), got {o.TestFraction}.");
+        if (o.ImageSize is < 1) throw new SettingException(nameof(o.ImageSize), $"must be at least 1, got {o.ImageSize}.");
+        if (o.Channels is not (null or 1 or 3)) throw new SettingException(nameof(o.Channels), $"must be 1 or 3, got {o.Channels}.");
+        if (!(o.TestFraction > 0 && o.TestFraction < 1)) throw new SettingException(nameof(o.TestFraction), $"must be between 0 and 1 (exclusive), got {o.TestFraction}.");
         var (classes, files, hasTest, ignored) = Discover(directory);
         var sources = new Source[files.Count];
         Parallel.For(0, files.Count, Options(), i =>
@@ -95,7 +98,7 @@ public static class ImageFolder
         if (bad.Count > 0 && !o.SkipBadImages)
             throw new ImageFolderException(
                 $"{bad.Count} of {entries.Length} files in {directory} are not images FastConv can read " +
-                $"(--skip-bad-images trains on the rest): {Describe(bad)}", bad);
+                $"({{SkipBadImages}} trains on the rest): {Describe(bad)}", bad);
         var good = Enumerable.Range(0, entries.Length).Where(i => entries[i].Error is null).ToArray();
         if (good.Length == 0) throw new ImageFolderException($"None of the {entries.Length} files in {directory} decodes.", bad);
         int channels = o.Channels ?? (good.All(i => entries[i].Grey) ? 1 : 3);
@@ -224,9 +227,9 @@ public static class ImageFolder
     public static void Export(string outDir, IReadOnlyList<(string Split, Dataset Data)> parts, Action<int, int>? progress = null)
     {
         string full = Path.GetFullPath(outDir);
-        if (File.Exists(full)) throw new IOException($"{outDir} is a file; --out needs a new or empty folder.");
+        if (File.Exists(full)) throw new IOException($"{outDir} is a file; the export needs a new or empty folder.");
         if (Directory.Exists(full) && Directory.EnumerateFileSystemEntries(full).Any())
-            throw new IOException($"{outDir} already holds files; choose a new or empty folder for --out.");
+            throw new IOException($"{outDir} already holds files; the export needs a new or empty folder.");
         string tmp = Path.Combine(Path.GetDirectoryName(full.TrimEnd(Path.DirectorySeparatorChar))!, $".{Path.GetFileName(full.TrimEnd(Path.DirectorySeparatorChar))}.tmp-{Environment.ProcessId}");
         try
         {

@@ -107,7 +107,7 @@ public sealed class Trainer : IDisposable
             lr = Schedule.Rate(epoch + (double)b / batches);
             float l = TrainStep(_x, _labels, (float)lr);
             if (!float.IsFinite(l))
-                throw new InvalidOperationException($"Training diverged: loss is {l} at epoch {epoch + 1}, batch {b + 1} (learning rate {lr:g3}). Try a smaller --lr.");
+                throw new InvalidOperationException($"Training diverged: loss is {l} at epoch {epoch + 1}, batch {b + 1} (learning rate {lr:g3}). Try a smaller learning rate.");
             lossSum += l;
             StepLosses.Add(l);
             correct += CountCorrect(Model.Layers[^1].Output!, BatchSize);

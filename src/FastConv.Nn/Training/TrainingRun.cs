@@ -47,25 +47,26 @@ public sealed record RunSettings
 
     public void Validate()
     {
-        static void Need(bool ok, string message) { if (!ok) throw new ArgumentException(message); }
-        Need(Data is "fashion-mnist" or "cifar10" or "folder", $"Unknown data set '{Data}': use fashion-mnist, cifar10 or folder.");
-        Need(Data != "cifar10" || DataDir is not null, "CIFAR-10 is not shipped: give --data-dir with data_batch_1.bin … test_batch.bin.");
-        Need(Data != "folder" || DataDir is not null, "--data folder needs --data-dir DIR, with one subfolder of images per class (or train/<class> and test/<class>).");
-        Need(ImageSize is null or >= 1, $"--image-size must be at least 1, got {ImageSize}.");
-        Need(Channels is null or 1 or 3, $"--channels must be 1 or 3, got {Channels}.");
-        Need(TestFraction > 0 && TestFraction < 1, $"--test-fraction must be between 0 and 1 (exclusive), got {TestFraction.ToString(CultureInfo.InvariantCulture)}.");
-        Need(ModelZoo.Names.Contains(Model), $"Unknown model '{Model}': choose one of {string.Join(", ", ModelZoo.Names)}.");
-        Need(Epochs >= 1, $"--epochs must be at least 1, got {Epochs}.");
-        Need(Lr is null || (Lr > 0 && float.IsFinite(Lr.Value)), $"--lr must be greater than 0, got {Lr?.ToString(CultureInfo.InvariantCulture)}.");
-        Need(Batch >= 1, $"--batch must be at least 1, got {Batch}.");
-        Need(Optimizer is "sgd" or "nesterov" or "adam", $"Unknown optimizer '{Optimizer}': use sgd, nesterov or adam.");
-        Need(Momentum >= 0 && Momentum < 1, $"--momentum must be in [0, 1), got {Momentum}.");
-        Need(WeightDecay >= 0, $"--weight-decay must be at least 0, got {WeightDecay}.");
-        Need(Schedule is "constant" or "step" or "cosine", $"Unknown schedule '{Schedule}': use constant, step or cosine.");
-        Need(Loss is "softmax" or "svm", $"Unknown loss '{Loss}': use softmax or svm.");
-        Need(Validation >= 1, $"--validation must be at least 1, got {Validation}.");
-        Need(Limit >= 0, $"--limit must be at least 0, got {Limit}.");
-        Need(Augment is "auto" or "none" or "flip" or "crop-flip", $"Unknown augmentation '{Augment}': use auto, none, flip or crop-flip.");
+        // Each rule names its setting, so the CLI can word it with the flag (SettingException.Template).
+        static void Need(bool ok, string setting, string rule) { if (!ok) throw new SettingException(setting, rule); }
+        Need(Data is "fashion-mnist" or "cifar10" or "folder", nameof(Data), $"'{Data}' is not a data set: use fashion-mnist, cifar10 or folder.");
+        Need(Data != "cifar10" || DataDir is not null, nameof(DataDir), "is needed for CIFAR-10, which is not shipped: a folder with data_batch_1.bin … test_batch.bin.");
+        Need(Data != "folder" || DataDir is not null, nameof(DataDir), "is needed for image folders: a folder with one subfolder of images per class (or train/<class> and test/<class>).");
+        Need(ImageSize is null or >= 1, nameof(ImageSize), $"must be at least 1, got {ImageSize}.");
+        Need(Channels is null or 1 or 3, nameof(Channels), $"must be 1 or 3, got {Channels}.");
+        Need(TestFraction > 0 && TestFraction < 1, nameof(TestFraction), $"must be between 0 and 1 (exclusive), got {TestFraction.ToString(CultureInfo.InvariantCulture)}.");
+        Need(ModelZoo.Names.Contains(Model), nameof(Model), $"'{Model}' is not a model: choose one of {string.Join(", ", ModelZoo.Names)}.");
+        Need(Epochs >= 1, nameof(Epochs), $"must be at least 1, got {Epochs}.");
+        Need(Lr is null || (Lr > 0 && float.IsFinite(Lr.Value)), nameof(Lr), $"must be greater than 0, got {Lr?.ToString(CultureInfo.InvariantCulture)}.");
+        Need(Batch >= 1, nameof(Batch), $"must be at least 1, got {Batch}.");
+        Need(Optimizer is "sgd" or "nesterov" or "adam", nameof(Optimizer), $"'{Optimizer}' is not an optimizer: use sgd, nesterov or adam.");
+        Need(Momentum >= 0 && Momentum < 1, nameof(Momentum), $"must be in [0, 1), got {Momentum}.");
+        Need(WeightDecay >= 0, nameof(WeightDecay), $"must be at least 0, got {WeightDecay}.");
+        Need(Schedule is "constant" or "step" or "cosine", nameof(Schedule), $"'{Schedule}' is not a schedule: use constant, step or cosine.");
+        Need(Loss is "softmax" or "svm", nameof(Loss), $"'{Loss}' is not a loss: use softmax or svm.");
+        Need(Validation >= 1, nameof(Validation), $"must be at least 1, got {Validation}.");
+        Need(Limit >= 0, nameof(Limit), $"must be at least 0, got {Limit}.");
+        Need(Augment is "auto" or "none" or "flip" or "crop-flip", nameof(Augment), $"'{Augment}' is not an augmentation: use auto, none, flip or crop-flip.");
     }
 
     public Dictionary<string, string> ToDictionary() => new()
@@ -133,7 +134,7 @@ public sealed class TrainingRun : IDisposable
         int validation = Math.Min(settings.Validation, train.Count / 10);
         if (validation < 1) throw new ArgumentException($"{train.Count} training examples are too few to hold out a validation set.");
         var (tr, val) = train.Split(validation, settings.Seed);
-        if (tr.Count < settings.Batch) throw new ArgumentException($"--batch {settings.Batch} is larger than the {tr.Count} training examples.");
+        if (tr.Count < settings.Batch) throw new SettingException(nameof(RunSettings.Batch), $"{settings.Batch} is larger than the {tr.Count} training examples.");
         Normalization = resume?.Normalization ?? tr.ComputeNormalization();
         _trainLoader = new BatchLoader(tr, settings.Batch, Normalization, settings.Augmentation);
         _valLoader = new BatchLoader(val, settings.Batch, Normalization);
@@ -144,7 +145,7 @@ public sealed class TrainingRun : IDisposable
         catch (ArgumentException e) when (folder is not null)
         {
             string why = e.ParamName is { } name ? e.Message.Replace($" (Parameter '{name}')", "") : e.Message;
-            throw new ArgumentException($"Images of {folder.ImageSize}x{folder.ImageSize} are too small for model {settings.Model} (choose a larger --image-size or another --model): {why}", e);
+            throw new SettingException(nameof(RunSettings.ImageSize), $"{folder.ImageSize} is too small for model {settings.Model} (choose a larger {{ImageSize}} or another {{Model}}): {why}");
         }
         var ps = Model.Parameters.ToList();
         Optimizer = settings.Optimizer switch
@@ -219,7 +220,7 @@ public sealed class TrainingRun : IDisposable
             default:
             {
                 var (tr, te) = FashionMnist.Load(s.DataDir ?? FashionMnist.FindShipped()
-                    ?? throw new DirectoryNotFoundException("The shipped Fashion-MNIST (data/fashion-mnist) was not found above the working directory; pass --data-dir."));
+                    ?? throw new SettingException(nameof(RunSettings.DataDir), "is needed: the shipped Fashion-MNIST (data/fashion-mnist) was not found above the working directory."));
                 return (tr, te, null);
             }
         }
@@ -289,7 +290,7 @@ public sealed class TrainingRun : IDisposable
         var (ck, _, test, model) = Restore(path, backend, dataDir);
         using (model)
         {
-            if (index < 0 || index >= test.Count) throw new ArgumentOutOfRangeException(nameof(index), index, $"--image must be in [0, {test.Count}).");
+            if (index < 0 || index >= test.Count) throw new ArgumentOutOfRangeException(nameof(index), index, $"must be in [0, {test.Count}) (the test images).");
             Directory.CreateDirectory(outDir);
             using var x = backend.Allocate([1, .. ck.InputShape]);
             using var y = backend.Allocate([1]);

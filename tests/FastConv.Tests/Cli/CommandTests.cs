@@ -31,10 +31,11 @@ public class CommandTests : TempDirectoryTests
     [TestCase("train --lr 0", "--lr must be greater than 0")]
     [TestCase("train --lr -0.5", "--lr must be greater than 0")]
     [TestCase("train --batch 0", "--batch must be at least 1")]
-    [TestCase("train --model resnet-9000", "Unknown model 'resnet-9000'")]
-    [TestCase("train --optimizer rmsprop", "Unknown optimizer 'rmsprop'")]
+    [TestCase("train --model resnet-9000", "--model 'resnet-9000' is not a model")]
+    [TestCase("train --optimizer rmsprop", "--optimizer 'rmsprop' is not an optimizer")]
     [TestCase("train --data-dir /nonexistent/fashion", "Fashion-MNIST directory not found: /nonexistent/fashion")]
-    [TestCase("train --data cifar10", "CIFAR-10 is not shipped")]
+    [TestCase("train --data cifar10", "--data-dir is needed for CIFAR-10")]
+    [TestCase("train --weight-decay -1", "--weight-decay must be at least 0")]
     [TestCase("train --backend tpu", "Unknown backend 'tpu'")]
     [TestCase("train --threads 0", "--threads must be at least 1")]
     [TestCase("train --resume /nonexistent/run", "Checkpoint not found")]
@@ -62,7 +63,7 @@ public class CommandTests : TempDirectoryTests
     {
         var (code, _, err) = Run("train", "--limit", "500", "--validation", "100", "--batch", "50", "--optimizer", "sgd", "--lr", "1000", "--out", Dir);
         Assert.That(code, Is.EqualTo(1));
-        Assert.That(err.Trim(), Does.StartWith("fastconv: error: Training diverged: loss is").And.Contain("Try a smaller --lr"));
+        Assert.That(err.Trim(), Does.StartWith("fastconv: error: Training diverged: loss is").And.Contain("Try a smaller learning rate"));
     }
 
     [TestCase("train --epochs many")]
@@ -109,7 +110,7 @@ public class CommandTests : TempDirectoryTests
                 Assert.That(new FileInfo(Path.Combine(dir, png)).Length, Is.GreaterThan(1000), png);
             var (bad, _, berr) = Run("visualize", "--checkpoint", Path.Combine(dir, "best.ckpt"), "--image", "10000");
             Assert.That(bad, Is.EqualTo(1));
-            Assert.That(berr.TrimEnd(), Is.EqualTo("fastconv: error: --image must be in [0, 10000)."), "one line, no parameter name");
+            Assert.That(berr.TrimEnd(), Is.EqualTo("fastconv: error: --image must be in [0, 10000) (the test images)."), "one line, no parameter name");
         }
         finally
         {

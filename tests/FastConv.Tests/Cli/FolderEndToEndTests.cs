@@ -106,7 +106,7 @@ public class FolderEndToEndTests : TempDirectoryTests
         string notEmpty = data;
         foreach (var (args, message) in new[]
         {
-            ("train --data folder", "--data folder needs --data-dir"),
+            ("train --data folder", "--data-dir is needed for image folders"),
             ($"train --data folder --data-dir {Dir}/missing", "Image folder not found"),
             ($"train --data folder --data-dir {data} --channels 2", "--channels must be 1 or 3"),
             ($"train --data folder --data-dir {data} --test-fraction 1.5", "--test-fraction must be between 0 and 1"),

@@ -242,7 +242,8 @@ public class ImageFolderTests : TempDirectoryTests
         string bad = Path.Combine(root, "a", name);
         File.WriteAllBytes(bad, bytes());
         var e = Assert.Throws<ImageFolderException>(() => Load(root))!;
-        Assert.That(e.Message, Does.Contain(bad).And.Contain(problem).And.Contain("--skip-bad-images"));
+        Assert.That(e.Message, Does.Contain(bad).And.Contain(problem).And.Contain("(SkipBadImages trains on the rest)"));
+        Assert.That(e.Template, Does.Contain("({SkipBadImages} trains on the rest)"), "the CLI puts its flag there");
         Assert.That(e.BadImages.Select(b => b.Path), Is.EqualTo(new[] { bad }));
 
         var skipped = Load(root, new ImageFolderOptions { SkipBadImages = true });
@@ -274,8 +275,10 @@ public class ImageFolderTests : TempDirectoryTests
     {
         string root = Folder("f", ("a", 10), ("b", 10));
         var s = new RunSettings { Data = "folder", DataDir = root, CacheDir = Cache, Model = "lenet", Epochs = 1, Batch = 4, ImageSize = 6 };
-        var e = Assert.Throws<ArgumentException>(() => TrainingRun.Start(s, BackendRegistry.Get("managed"), Path.Combine(Dir, "run")))!;
-        Assert.That(e.Message, Does.StartWith("Images of 6x6 are too small for model lenet (choose a larger --image-size"));
+        var e = Assert.Throws<SettingException>(() => TrainingRun.Start(s, BackendRegistry.Get("managed"), Path.Combine(Dir, "run")))!;
+        // the library names its own properties; the CLI words the same template with its flags
+        Assert.That(e.Message, Does.StartWith("ImageSize 6 is too small for model lenet (choose a larger ImageSize or another Model)"));
+        Assert.That(e.Setting, Is.EqualTo(nameof(RunSettings.ImageSize)));
     }
 
     [Test]

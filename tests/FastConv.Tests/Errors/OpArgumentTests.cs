@@ -9,10 +9,9 @@ namespace FastConv.Tests.Errors;
 [TestFixture]
 public class OpArgumentTests
 {
-
-    private static void Throws<TEx>(TestDelegate call, string messagePart, IBackend? be = null) where TEx : Exception
+    private static void Throws<TEx>(Action call, string messagePart, IBackend? be = null) where TEx : Exception
     {
-        var ex = Assert.Throws<TEx>(call, be?.Name);
+        var ex = Assert.Throws<TEx>(() => call(), be?.Name ?? "");
         Assert.That(ex!.Message, Does.Contain(messagePart), be?.Name);
     }
 
