@@ -82,7 +82,7 @@ public abstract class Backend : IBackend
         const string op = nameof(BiasAdd);
         var (n, c, inner) = Channels(x, nameof(x), op);
         Arg(bias, nameof(bias), [c], op);
-        using var verbose = Log("bias_add", x);
+        using var verbose = Log("bias_add_fwd", x);
         BiasAddKernel(n, c, inner, x, bias);
     }
 
@@ -91,7 +91,7 @@ public abstract class Backend : IBackend
         const string op = nameof(BiasBackward);
         var (n, c, inner) = Channels(dy, nameof(dy), op);
         Arg(dbias, nameof(dbias), [c], op);
-        using var verbose = Log("bias_bwd", dy);
+        using var verbose = Log("bias_add_bwd", dy);
         BiasBackwardKernel(n, c, inner, dy, dbias);
     }
 
@@ -143,7 +143,7 @@ public abstract class Backend : IBackend
         const string op = nameof(GlobalAvgPoolForward);
         var (n, c, hw) = Channels(x, nameof(x), op);
         Arg(y, nameof(y), n * (long)c, op);
-        using var verbose = Log("gap_fwd", x);
+        using var verbose = Log("global_avgpool2d_fwd", x);
         GlobalAvgPoolForwardKernel(n, c, hw, x, y);
     }
 
@@ -152,7 +152,7 @@ public abstract class Backend : IBackend
         const string op = nameof(GlobalAvgPoolBackward);
         var (n, c, hw) = Channels(dx, nameof(dx), op);
         Arg(dy, nameof(dy), n * (long)c, op);
-        using var verbose = Log("gap_bwd", dx);
+        using var verbose = Log("global_avgpool2d_bwd", dx);
         GlobalAvgPoolBackwardKernel(n, c, hw, dy, dx);
     }
 

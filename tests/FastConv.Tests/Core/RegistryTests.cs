@@ -41,11 +41,17 @@ public class RegistryTests
             plan.Forward(x, w, null, y);
             be.ReluForward(y, y);
             be.LeakyReluForward(y, y, 0.1f);
+            using var bias = be.Allocate([3]);
+            be.BiasAdd(y, bias);
+            be.BiasBackward(y, bias);
         }
         finally { Verbose.Enabled = oldOn; Verbose.Writer = oldWriter; }
         Assert.That(log.ToString(), Does.Contain($"fastconv_verbose,exec,{plan.Implementation},conv2d_fwd,{d}"));
         Assert.That(log.ToString(), Does.Contain("fastconv_verbose,exec,managed,relu_fwd,[1, 3, 6, 6]"), "element-wise ops log too");
         Assert.That(log.ToString(), Does.Contain("fastconv_verbose,exec,managed,leaky_relu_fwd,[1, 3, 6, 6]"), "an EltwiseOp logs its token");
+        // an op's log token is its C name after fc_f32_ (fastconv.h: fc_f32_bias_add_fwd, fc_f32_bias_add_bwd)
+        Assert.That(log.ToString(), Does.Contain("fastconv_verbose,exec,managed,bias_add_fwd,[1, 3, 6, 6]"));
+        Assert.That(log.ToString(), Does.Contain("fastconv_verbose,exec,managed,bias_add_bwd,[1, 3, 6, 6]"));
         // each line ends with the op's wall time in milliseconds, written after the op ran
         Assert.That(log.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries),
             Has.All.Matches(@"^fastconv_verbose,exec,.*,\d+(\.\d+)?$"));
