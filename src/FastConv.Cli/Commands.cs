@@ -44,7 +44,7 @@ public static class Commands
     }
 
     /// <summary>Errors that come from what the user asked for: reported in one line, never a stack trace.</summary>
-    private static bool IsUserError(Exception e) =>
+    internal static bool IsUserError(Exception e) =>
         e is ArgumentException or IOException or UnauthorizedAccessException or CheckpointException or DataFormatException
             or BackendUnavailableException or InvalidOperationException or OperationCanceledException;
 
@@ -52,7 +52,7 @@ public static class Commands
 
     /// <summary>The exception's own message on one line: without the " (Parameter 'x')" and "Actual value was"
     /// lines that ArgumentException and ArgumentOutOfRangeException append for programmers.</summary>
-    private static string OneLine(Exception e)
+    internal static string OneLine(Exception e)
     {
         string? template = e switch { SettingException s => s.Template, ImageFolderException f => f.Template, _ => null };
         if (template is not null) return SettingException.Render(template, Flag).Split('\n')[0].TrimEnd();
@@ -106,36 +106,41 @@ public static class Commands
         var augment = Opt("--augment", "auto (crop-flip for cifar10, none for fashion-mnist), none, flip or crop-flip.", d.Augment);
         var outDir = new Option<string?>("--out") { Description = "Run folder (default: runs/<model>-<time>). Refuses one that already holds a run." };
         var resume = new Option<string?>("--resume") { Description = "Continue the run in this folder from its last.ckpt." };
+        var distributed = new Option<bool>("--distributed") { Description = DistributedTrain.Help, DefaultValueFactory = _ => Nn.Distributed.MpiCommunicator.LaunchedByMpi() };
         var cmd = new Command("train", "Train a model and write metrics.csv, best.ckpt, last.ckpt and curves.png to the run folder.")
         {
-            data, dataDir, model, epochs, lr, batch, optimizer, momentum, wd, schedule, loss, BackendOption, ThreadsOption, seed, validation, limit, augment, outDir, resume,
+            data, dataDir, model, epochs, lr, batch, optimizer, momentum, wd, schedule, loss, BackendOption, ThreadsOption, seed, validation, limit, augment, outDir, resume, distributed,
         };
         var folder = new FolderOptions(cmd);
         cmd.SetAction(p =>
         {
-            var be = Backend(p);
-            TrainingRun run;
-            if (p.GetValue(resume) is string dir)
+            var comm = DistributedTrain.Start(p.GetValue(distributed), threadsGiven: p.GetValue(ThreadsOption) is not null);
+            return DistributedTrain.Run(comm, () =>
             {
-                run = FolderOptions.Decoding(progress => TrainingRun.Resume(dir, be, p.GetResult(epochs) is { Implicit: false } ? p.GetValue(epochs) : null, progress));
-                AnsiConsole.MarkupLine($"Resuming [bold]{Markup.Escape(dir)}[/] after epoch {run.Trainer.Epoch} of {run.Settings.Epochs}.");
-            }
-            else
-            {
-                var s = new RunSettings
+                var be = Backend(p);
+                TrainingRun run;
+                if (p.GetValue(resume) is string dir)
                 {
-                    Data = p.GetValue(data)!, DataDir = p.GetValue(dataDir), Model = p.GetValue(model)!, Epochs = p.GetValue(epochs),
-                    Lr = p.GetValue(lr), Batch = p.GetValue(batch), Optimizer = p.GetValue(optimizer)!, Momentum = p.GetValue(momentum),
-                    WeightDecay = p.GetValue(wd), Schedule = p.GetValue(schedule)!, Loss = p.GetValue(loss)!, Seed = p.GetValue(seed),
-                    Validation = p.GetValue(validation), Limit = p.GetValue(limit), Augment = p.GetValue(augment)!,
-                };
-                s = folder.Apply(p, s);
-                s.Validate();
-                string o = p.GetValue(outDir) ?? Path.Combine("runs", $"{s.Model}-{DateTime.Now:yyyyMMdd-HHmmss}");
-                run = FolderOptions.Decoding(progress => TrainingRun.Start(s, be, o, progress));
-            }
-            FolderOptions.Report(run.Folder);
-            using (run) return TrainCommand.Execute(run);
+                    run = FolderOptions.Decoding(progress => TrainingRun.Resume(dir, be, p.GetResult(epochs) is { Implicit: false } ? p.GetValue(epochs) : null, progress, comm));
+                    AnsiConsole.MarkupLine($"Resuming [bold]{Markup.Escape(dir)}[/] after epoch {run.Trainer.Epoch} of {run.Settings.Epochs}.");
+                }
+                else
+                {
+                    var s = new RunSettings
+                    {
+                        Data = p.GetValue(data)!, DataDir = p.GetValue(dataDir), Model = p.GetValue(model)!, Epochs = p.GetValue(epochs),
+                        Lr = p.GetValue(lr), Batch = p.GetValue(batch), Optimizer = p.GetValue(optimizer)!, Momentum = p.GetValue(momentum),
+                        WeightDecay = p.GetValue(wd), Schedule = p.GetValue(schedule)!, Loss = p.GetValue(loss)!, Seed = p.GetValue(seed),
+                        Validation = p.GetValue(validation), Limit = p.GetValue(limit), Augment = p.GetValue(augment)!,
+                    };
+                    s = folder.Apply(p, s);
+                    s.Validate();
+                    string o = p.GetValue(outDir) ?? Path.Combine("runs", $"{s.Model}-{DateTime.Now:yyyyMMdd-HHmmss}");
+                    run = FolderOptions.Decoding(progress => TrainingRun.Start(s, be, o, progress, comm));
+                }
+                FolderOptions.Report(run.Folder);
+                using (run) return TrainCommand.Execute(run, comm);
+            });
         });
         return cmd;
     }

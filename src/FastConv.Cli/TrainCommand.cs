@@ -6,7 +6,7 @@ namespace FastConv.Cli;
 /// <summary>Runs a training run with a live progress bar (or one line per epoch when the output is not a terminal).</summary>
 internal static class TrainCommand
 {
-    public static int Execute(TrainingRun run)
+    public static int Execute(TrainingRun run, Nn.Distributed.MpiCommunicator? comm = null)
     {
         var s = run.Settings;
         AnsiConsole.MarkupLine($"[bold]fastconv train[/]: {Markup.Escape(s.Model)} on {Markup.Escape(s.Data)} " +
@@ -14,6 +14,8 @@ internal static class TrainCommand
             $"backend [bold]{Markup.Escape(run.Backend.Name)}[/], {Parallelism.Threads} thread(s)");
         AnsiConsole.MarkupLine($"  {s.Epochs} epochs, batch {s.Batch}, {s.Optimizer} lr {s.BaseLr} ({s.Schedule}), weight decay {s.WeightDecay}, " +
             $"{s.Loss} loss, seed {s.Seed}, {run.Model.ParameterCount:N0} parameters → [link]{Markup.Escape(run.OutDir)}[/]");
+        if (comm is not null) DistributedTrain.Describe(run, comm);
+        int epochsBefore = run.Trainer.Epoch;
 
         using var cancel = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cancel.Cancel(); };
@@ -47,6 +49,7 @@ internal static class TrainCommand
         var last = result.History[^1];
         double meanIps = result.History.Average(m => m.ImagesPerSecond);
         AnsiConsole.MarkupLine($"Training speed: [bold]{meanIps:N0} images/s[/] (mean over epochs; last epoch {last.ImagesPerSecond:N0}).");
+        DistributedTrain.Report(run, epochsBefore);
         AnsiConsole.MarkupLine($"Test accuracy of best.ckpt (epoch {result.BestEpoch}): [bold green]{result.Test.Accuracy:P2}[/] " +
             $"on {result.Test.Count} test images, loss {result.Test.Loss:0.0000}.");
         AnsiConsole.MarkupLine($"Files: {Markup.Escape(Path.Combine(result.OutDir, "metrics.csv"))}, curves.png, best.ckpt, last.ckpt. " +

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using FastConv.Nn.Data;
+using FastConv.Nn.Distributed;
 
 namespace FastConv.Nn;
 
@@ -74,16 +75,33 @@ public sealed class Trainer : IDisposable
     public double BestValidationAccuracy { get; set; } = double.NegativeInfinity;
     public int BestEpoch { get; set; }
     public ITrainingObserver? Observer { get; set; }
+    /// <summary>Data-parallel training over several processes, or null for one. With it, <see cref="BatchSize"/> is this
+    /// rank's share of each global batch (BatchSize × ranks), gradients are averaged over the ranks before every step, and
+    /// the losses, accuracies and images/s reported are those of the global batch.</summary>
+    public DataParallel? Parallel { get; set; }
 
     /// <summary>One optimizer step on a batch (x [B, C, H, W], labels [B]) at learning rate <paramref name="lr"/>; returns the loss.</summary>
-    public float TrainStep(Tensor x, Tensor labels, float lr)
+    public float TrainStep(Tensor x, Tensor labels, float lr) => TrainStep(x, labels, lr, countCorrect: false).Loss;
+
+    /// <summary>Forward, loss, backward, (with <see cref="Parallel"/>: the gradient allreduce, which also sums the loss
+    /// and correct count over the ranks), optimizer step.</summary>
+    private (float Loss, long Correct) TrainStep(Tensor x, Tensor labels, float lr, bool countCorrect)
     {
-        var scores = Model.Forward(x, training: true, step: Step);
+        // Dropout masks differ per rank (each holds other examples); one process draws them as before.
+        long maskStep = Parallel is { Size: > 1 } dp ? Step * dp.Size + dp.Rank : Step;
+        var scores = Model.Forward(x, training: true, step: maskStep);
         float l = Loss.Forward(scores, labels);
         Model.Backward(Loss.Backward());
+        long correct = countCorrect ? CountCorrect(Model.Layers[^1].Output!, BatchSize) : 0;
+        if (Parallel is { } p)
+        {
+            Span<float> sums = [l / p.Size, correct];
+            p.ReduceGradients(sums);
+            (l, correct) = (sums[0], (long)sums[1]);
+        }
         Optimizer.Step(lr);
         Step++;
-        return l;
+        return (l, correct);
     }
 
     /// <summary>Runs one epoch of training over <paramref name="train"/>, then evaluates <paramref name="validation"/>.
@@ -92,10 +110,12 @@ public sealed class Trainer : IDisposable
     {
         if (train.BatchSize != BatchSize) throw new ArgumentException($"Trainer: loader batch {train.BatchSize} differs from the trainer's {BatchSize}.");
         int epoch = Epoch;
-        int batches = train.TrainBatches;
-        if (batches == 0) throw new ArgumentException($"Trainer: {train.Data.Count} training examples do not fill one batch of {BatchSize}.");
+        // Several ranks: global batch b is order[b·global ..], and this rank reads its own slice of it.
+        int ranks = Parallel?.Size ?? 1, rank = Parallel?.Rank ?? 0, global = BatchSize * ranks;
+        int batches = train.Data.Count / global;
+        if (batches == 0) throw new ArgumentException($"Trainer: {train.Data.Count} training examples do not fill one batch of {global}.");
         var order = train.Order(Seed, epoch);
-        var augment = train.Augmentation.IsNone ? null : new Random(unchecked(Seed * 31 + epoch));
+        var augment = train.Augmentation.IsNone ? null : new Random(unchecked(Seed * 31 + epoch + rank * 1_000_003));
         Observer?.EpochStarted(epoch + 1, epochs, batches);
         double lossSum = 0; long correct = 0, seen = 0;
         var sw = Stopwatch.StartNew();
@@ -103,15 +123,15 @@ public sealed class Trainer : IDisposable
         for (int b = 0; b < batches; b++)
         {
             cancel.ThrowIfCancellationRequested();
-            train.Fill(order, b * BatchSize, _x, _labels, augment);
+            train.Fill(order, b * global + rank * BatchSize, _x, _labels, augment);
             lr = Schedule.Rate(epoch + (double)b / batches);
-            float l = TrainStep(_x, _labels, (float)lr);
+            var (l, c) = TrainStep(_x, _labels, (float)lr, countCorrect: true);
             if (!float.IsFinite(l))
                 throw new InvalidOperationException($"Training diverged: loss is {l} at epoch {epoch + 1}, batch {b + 1} (learning rate {lr:g3}). Try a smaller learning rate.");
             lossSum += l;
             StepLosses.Add(l);
-            correct += CountCorrect(Model.Layers[^1].Output!, BatchSize);
-            seen += BatchSize;
+            correct += c;
+            seen += global;
             Observer?.BatchDone(epoch + 1, b + 1, batches, lossSum / (b + 1), (double)correct / seen, seen / sw.Elapsed.TotalSeconds);
         }
         double seconds = sw.Elapsed.TotalSeconds;

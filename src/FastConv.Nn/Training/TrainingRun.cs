@@ -1,5 +1,6 @@
 using System.Globalization;
 using FastConv.Nn.Data;
+using FastConv.Nn.Distributed;
 
 namespace FastConv.Nn;
 
@@ -122,9 +123,13 @@ public sealed class TrainingRun : IDisposable
 
     private readonly BatchLoader _trainLoader, _valLoader, _testLoader;
 
-    private TrainingRun(RunSettings settings, IBackend backend, string outDir, Checkpoint? resume, Action<int, int>? decodeProgress)
+    private TrainingRun(RunSettings settings, IBackend backend, string outDir, Checkpoint? resume, Action<int, int>? decodeProgress,
+        ICommunicator? communicator)
     {
         settings.Validate();
+        int ranks = communicator?.Size ?? 1;
+        if (settings.Batch % ranks != 0)
+            throw new ArgumentException($"--batch {settings.Batch} (the global batch) does not split evenly over {ranks} processes: use a multiple of {ranks}.");
         Backend = backend; OutDir = outDir;
         var (train, test, folder) = LoadData(settings, decodeProgress);
         // A folder's defaults are resolved once and kept, so --resume, eval and predict see the same geometry.
@@ -136,9 +141,10 @@ public sealed class TrainingRun : IDisposable
         var (tr, val) = train.Split(validation, settings.Seed);
         if (tr.Count < settings.Batch) throw new SettingException(nameof(RunSettings.Batch), $"{settings.Batch} is larger than the {tr.Count} training examples.");
         Normalization = resume?.Normalization ?? tr.ComputeNormalization();
-        _trainLoader = new BatchLoader(tr, settings.Batch, Normalization, settings.Augmentation);
-        _valLoader = new BatchLoader(val, settings.Batch, Normalization);
-        _testLoader = new BatchLoader(test, settings.Batch, Normalization);
+        int batch = settings.Batch / ranks; // this rank's share of every global batch
+        _trainLoader = new BatchLoader(tr, batch, Normalization, settings.Augmentation);
+        _valLoader = new BatchLoader(val, batch, Normalization);
+        _testLoader = new BatchLoader(test, batch, Normalization);
         TrainData = tr; ValidationData = val; TestData = test;
 
         try { Model = ModelZoo.Create(settings.Model, backend, tr.ImageShape, tr.ClassNames.Count, settings.Seed); }
@@ -154,7 +160,7 @@ public sealed class TrainingRun : IDisposable
             _ => new Sgd(ps, settings.Momentum, nesterov: settings.Optimizer == "nesterov", weightDecay: settings.WeightDecay),
         };
         Trainer = new Trainer(Model, Loss.Create(settings.Loss, backend), Optimizer,
-            LrSchedule.Create(settings.Schedule, settings.BaseLr, settings.Epochs), settings.Batch, settings.Seed);
+            LrSchedule.Create(settings.Schedule, settings.BaseLr, settings.Epochs), batch, settings.Seed);
         if (resume is not null)
         {
             resume.Restore(Model, Optimizer);
@@ -164,7 +170,28 @@ public sealed class TrainingRun : IDisposable
             Trainer.History.AddRange(resume.History);
             Trainer.StepLosses.AddRange(RunFiles.ReadStepLosses(Path.Combine(outDir, LossesFile), resume.Step));
         }
+        if (communicator is { Size: > 1 }) StartDataParallel(communicator);
     }
+
+    /// <summary>Several processes: rank 0's weights, batch-norm statistics and optimizer state go to every rank, which
+    /// then must all hold the same bytes (SHA-256 compared with rank 0's), and the trainer averages gradients.</summary>
+    private void StartDataParallel(ICommunicator communicator)
+    {
+        var parallel = new DataParallel(communicator, Model);
+        var tensors = Checkpoint.TensorsOf(Model, Optimizer).Select(t => t.Value).ToList();
+        parallel.Broadcast(tensors);
+        var (hash, differing) = parallel.CompareAcrossRanks(tensors);
+        if (differing > 0)
+            throw new InvalidOperationException($"After the initial broadcast {differing} of {communicator.Size} ranks hold other weights than rank 0 (this rank's SHA-256 {hash}).");
+        InitialWeightsHash = hash;
+        Trainer.Parallel = parallel;
+    }
+
+    /// <summary>Several processes: SHA-256 of every rank's weights and optimizer state after the initial broadcast (the
+    /// same on all of them, or the run would not have started).</summary>
+    public string? InitialWeightsHash { get; private set; }
+    /// <summary>Whether this process writes the run folder: always with one process, only rank 0 with several.</summary>
+    public bool IsWriter => Trainer.Parallel is not { Rank: not 0 };
 
     public RunSettings Settings { get; }
     /// <summary>For --data folder: what was decoded, cached and skipped.</summary>
@@ -180,7 +207,8 @@ public sealed class TrainingRun : IDisposable
     public Trainer Trainer { get; }
 
     /// <summary>A new run in <paramref name="outDir"/>; refuses a folder that already holds a run, so nothing is overwritten.</summary>
-    public static TrainingRun Start(RunSettings settings, IBackend backend, string outDir, Action<int, int>? decodeProgress = null)
+    public static TrainingRun Start(RunSettings settings, IBackend backend, string outDir, Action<int, int>? decodeProgress = null,
+        ICommunicator? communicator = null)
     {
         settings.Validate();
         if (File.Exists(Path.Combine(outDir, LastCheckpoint)))
@@ -188,19 +216,20 @@ public sealed class TrainingRun : IDisposable
         var existing = new[] { BestCheckpoint, MetricsFile, CurvesFile, LossesFile }.Where(f => File.Exists(Path.Combine(outDir, f))).ToList();
         if (existing.Count > 0)
             throw new IOException($"{outDir} already has {string.Join(", ", existing)}, which a new run would overwrite; choose another --out.");
-        return new TrainingRun(settings, backend, outDir, null, decodeProgress);
+        return new TrainingRun(settings, backend, outDir, null, decodeProgress, communicator);
     }
 
     /// <summary>Continues the run in <paramref name="outDir"/> from its last.ckpt, with the settings it was started with
     /// (optionally more epochs).</summary>
-    public static TrainingRun Resume(string outDir, IBackend backend, int? epochs = null, Action<int, int>? decodeProgress = null)
+    public static TrainingRun Resume(string outDir, IBackend backend, int? epochs = null, Action<int, int>? decodeProgress = null,
+        ICommunicator? communicator = null)
     {
         var ck = Checkpoint.Load(Path.Combine(outDir, LastCheckpoint));
         var settings = RunSettings.FromDictionary(ck.Settings);
         if (epochs is int e) settings = settings with { Epochs = e };
         if (ck.Epoch >= settings.Epochs)
             throw new ArgumentException($"{outDir} has already finished {ck.Epoch} of {settings.Epochs} epochs; pass --epochs with a larger number to go on.");
-        return new TrainingRun(settings, backend, outDir, ck, decodeProgress);
+        return new TrainingRun(settings, backend, outDir, ck, decodeProgress, communicator);
     }
 
     /// <summary>The run's train and test sets; for an image folder also what was decoded (<paramref name="decodeProgress"/>:
@@ -230,6 +259,7 @@ public sealed class TrainingRun : IDisposable
     public RunResult Run(ITrainingObserver? observer = null, CancellationToken cancel = default)
     {
         Trainer.Observer = observer;
+        if (!IsWriter) return RunWithoutFiles(cancel);
         Directory.CreateDirectory(OutDir);
         while (Trainer.Epoch < Settings.Epochs)
         {
@@ -248,6 +278,14 @@ public sealed class TrainingRun : IDisposable
         Plots.Filters(Model, Path.Combine(OutDir, FiltersFile));
         Checkpoint.Load(Path.Combine(OutDir, LastCheckpoint)).Restore(Model, null);
         return new RunResult(OutDir, Trainer.History, Trainer.BestEpoch, Trainer.BestValidationAccuracy, test);
+    }
+
+    /// <summary>A rank other than 0: trains in step with rank 0 (the same collectives) and writes nothing; its test
+    /// evaluation is of its last weights.</summary>
+    private RunResult RunWithoutFiles(CancellationToken cancel)
+    {
+        while (Trainer.Epoch < Settings.Epochs) Trainer.RunEpoch(_trainLoader, _valLoader, Settings.Epochs, cancel);
+        return new RunResult(OutDir, Trainer.History, Trainer.BestEpoch, Trainer.BestValidationAccuracy, Trainer.Evaluate(_testLoader));
     }
 
     public Checkpoint Capture() => new()
