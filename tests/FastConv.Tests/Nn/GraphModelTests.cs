@@ -159,4 +159,35 @@ public class GraphModelTests : TempDirectoryTests
         TestContext.Out.WriteLine($"{backend}: loss {first:0.000} → {last:0.0000} in {steps + 1} steps, training accuracy {acc:P0}");
         Assert.That(acc, Is.EqualTo(1.0), $"{backend}: ResNet-20 did not overfit 50 images in 100 steps (loss {first:0.000} → {last:0.000})");
     }
+
+    [Test]
+    public void Spec_TheNotesNotation_BuildsChainsAndResidualBodies()
+    {
+        using var m = ModelZoo.Create("[conv3-32,relu]*2,pool2,[conv3-64,relu]*2,pool2,fc-256,relu,dropout-0.5,fc", Reference, [1, 28, 28], 10, seed: 0, initialize: false);
+        Assert.That(m.Layers.OfType<Conv2d>().Select(c => (c.KernelSize, c.Stride, c.Padding)), Is.All.EqualTo((3, 1, 1)), "convF-K keeps the size");
+        Assert.That(m.Layers.OfType<DropoutLayer>().Single().P, Is.EqualTo(0.5f));
+        Assert.That(m.ParameterCount, Is.EqualTo(9 * 32 + 32 + 9 * 32 * 32 + 32 + 9 * 32 * 64 + 64 + 9 * 64 * 64 + 64 + 64 * 7 * 7 * 256 + 256 + 2570));
+        using var r = ModelZoo.Create("conv3-16/nb,bn,relu,res[conv3-16/nb,bn,relu,conv3-16/nb,bn],res[conv3-32/s2/nb,bn,relu,conv3-32/nb,bn],pool3s2,gap,fc",
+            Reference, [3, 16, 16], 10, seed: 0, initialize: false);
+        var blocks = r.Layers.OfType<ResidualBlock>().ToList();
+        Assert.That(blocks.Select(b => b.Shortcut.Length), Is.EqualTo(new[] { 0, 1 }), "identity, then option A where the body halves the size");
+        Assert.That(((ChannelPadShortcut)blocks[1].Shortcut[0]).Stride, Is.EqualTo(2));
+        Assert.That(r.Layers.OfType<Conv2d>().Single().Bias, Is.Null, "/nb");
+        Assert.That(r.Layers.OfType<MaxPool2d>().Single().Stride, Is.EqualTo(2), "pool3s2");
+    }
+
+    [TestCase("conv3-32,rleu,fc", "cannot read 'rleu' at 10", "         ^^^^")]
+    [TestCase("fc-8,[relu,fc", "the '[' at 6 is never closed", "     ^")]
+    [TestCase("conv3-32,,fc", "expected a layer at 10", "         ^")]
+    [TestCase("conv3-32,relu]", "']' at 14 closes nothing", "             ^")]
+    [TestCase("fc-10,conv3-8", "'conv3-8' does not fit its input [10]", "      ^^^^^^^")]
+    [TestCase("conv3-8/q2,fc", "cannot read 'conv3-8/q2' at 1", "^^^^^^^^^^")]
+    public void Spec_Errors_PointAtTheToken(string spec, string message, string caret)
+    {
+        var e = Assert.Throws<ArgumentException>(() => ModelZoo.Create(spec, Reference, [1, 8, 8], 10, seed: 0, initialize: false));
+        Assert.That(e!.Message, Does.Contain(message));
+        var lines = e.Message.Split('\n');
+        Assert.That(lines[1], Is.EqualTo("  " + spec));
+        Assert.That(lines[2], Is.EqualTo("  " + caret), "the caret is under the token");
+    }
 }
