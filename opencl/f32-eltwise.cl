@@ -78,3 +78,28 @@ __kernel void fc_f32_leaky_relu_bwd(long total, __global const float* x, __globa
     long i = get_global_id(0);
     if (i < total) dx[i] = x[i] > 0.0f ? dy[i] : alpha * dy[i];
 }
+
+// y = a + alpha * b (the residual join with alpha = 1); y may be a or b
+__kernel void fc_f32_add(long total, __global const float* x, __global const float* dy, __global float* y, float alpha)
+{
+    long i = get_global_id(0);
+    if (i < total) y[i] = x[i] + alpha * dy[i];
+}
+
+// channel concatenation: part [n, pc, inner] into channels [offset, offset + pc) of whole [n, wc, inner]
+__kernel void fc_f32_concat_fwd(long total, int pc, int wc, int offset, long inner, __global const float* part, __global float* whole)
+{
+    long i = get_global_id(0);
+    if (i >= total) return;
+    long block = (long)pc * inner, img = i / block, r = i % block;
+    whole[(img * wc + offset) * inner + r] = part[i];
+}
+
+// its backward, a split: those channels of whole back into part
+__kernel void fc_f32_concat_bwd(long total, int pc, int wc, int offset, long inner, __global float* part, __global const float* whole)
+{
+    long i = get_global_id(0);
+    if (i >= total) return;
+    long block = (long)pc * inner, img = i / block, r = i % block;
+    part[i] = whole[(img * wc + offset) * inner + r];
+}

@@ -152,7 +152,8 @@ FC_API fc_status fc_f32_bias_add_bwd(fc_isa isa, int32_t n, int32_t c, int64_t i
  * their entry points (f32-eltwise/dispatch.c) and the edge tests; the C# backend finds each entry point by its name. */
 #define FC_F32_ELTWISE_OPS(FWD, BWD)                                                                                  \
     FWD(leaky_relu_fwd, x[i] > 0.0f ? x[i] : alpha * x[i])                                                            \
-    BWD(leaky_relu_bwd, x[i] > 0.0f ? dy[i] : alpha * dy[i])
+    BWD(leaky_relu_bwd, x[i] > 0.0f ? dy[i] : alpha * dy[i])                                                          \
+    BWD(add, x[i] + alpha * dy[i])
 
 #define FC_ELTWISE_FWD_API(op, expr) FC_API fc_status fc_f32_##op(fc_isa isa, int64_t count, const float* x, float* y, float alpha);
 #define FC_ELTWISE_BWD_API(op, expr)                                                                                  \

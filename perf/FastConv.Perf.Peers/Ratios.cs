@@ -26,7 +26,12 @@ public static class Ratios
                 var bc = x.Report.BenchmarkCase;
                 string param = bc.Parameters.Items.First().Value?.ToString() ?? "";
                 string runner = param.Split(' ')[0];
-                string shape = bc.Descriptor.WorkloadMethod.Name == "TrainStep" ? "train-step" : param.Split(' ')[^1];
+                string shape = bc.Descriptor.WorkloadMethod.Name switch
+                {
+                    "TrainStep" => "train-step",
+                    "ResNet20Step" => "resnet20-step",
+                    _ => param.Split(' ')[^1],
+                };
                 return (Runner: runner, Shape: shape, Method: bc.Descriptor.WorkloadMethod.Name, Ns: x.Report.ResultStatistics!.Median,
                         Rate: Work.Rate(x.Summary, bc) ?? 0, IsFlops: Work.Of(bc).IsFlops);
             }).ToList();

@@ -155,3 +155,87 @@ public class TorchTrainStepBenchmarks
     [GlobalCleanup]
     public void Cleanup() { _model.Dispose(); _x.Dispose(); _y.Dispose(); }
 }
+
+/// <summary>The same ResNet-20 step as <see cref="ResNet20StepBenchmarks"/> in TorchSharp: conv3x3 16 (no bias) – bn – relu,
+/// 3 stages of 3 basic blocks (16, 32, 64 channels; option A shortcuts: subsample by 2 and zero-pad the channels), global
+/// average pool, fc 10; SGD 0.1, momentum 0.9, weight decay 1e-4; batch 128 of 3x32x32.</summary>
+public class TorchResNet20StepBenchmarks
+{
+    public static IEnumerable<string> Backends() => ["torchsharp"];
+
+    [ParamsSource(nameof(Backends))]
+    public string Backend { get; set; } = "";
+
+    private ResNet20 _model = null!;
+    private optim.Optimizer _opt = null!;
+    private Tensor _x = null!, _y = null!;
+
+    /// <summary>He et al.'s basic block: relu(bn(conv(relu(bn(conv(x))))) + shortcut(x)).</summary>
+    private sealed class Basic : nn.Module<Tensor, Tensor>
+    {
+        private readonly nn.Module<Tensor, Tensor> _c1, _b1, _c2, _b2;
+        private readonly int _stride, _pad;
+
+        public Basic(int cin, int cout, int stride) : base($"basic{cin}-{cout}")
+        {
+            _c1 = nn.Conv2d(cin, cout, 3, stride: stride, padding: 1, bias: false); _b1 = nn.BatchNorm2d(cout);
+            _c2 = nn.Conv2d(cout, cout, 3, padding: 1, bias: false); _b2 = nn.BatchNorm2d(cout);
+            _stride = stride; _pad = cout - cin;
+            RegisterComponents();
+        }
+
+        public override Tensor forward(Tensor x)
+        {
+            var body = _b2.call(_c2.call(nn.functional.relu(_b1.call(_c1.call(x)))));
+            // option A: x[:, :, ::2, ::2] with the new channels zero
+            var shortcut = _stride == 1 && _pad == 0 ? x
+                : nn.functional.pad(x[.., .., TensorIndex.Slice(null, null, _stride), TensorIndex.Slice(null, null, _stride)], [0, 0, 0, 0, 0, _pad]);
+            return nn.functional.relu(body + shortcut);
+        }
+    }
+
+    private sealed class ResNet20 : nn.Module<Tensor, Tensor>
+    {
+        private readonly nn.Module<Tensor, Tensor> _stem, _blocks, _fc;
+
+        public ResNet20() : base("resnet20")
+        {
+            _stem = nn.Sequential(nn.Conv2d(3, 16, 3, padding: 1, bias: false), nn.BatchNorm2d(16), nn.ReLU());
+            var blocks = new List<nn.Module<Tensor, Tensor>>();
+            int cin = 16;
+            foreach (var (cout, stride) in new[] { (16, 1), (32, 2), (64, 2) })
+                for (int i = 0; i < 3; i++) { blocks.Add(new Basic(cin, cout, i == 0 ? stride : 1)); cin = cout; }
+            _blocks = nn.Sequential(blocks);
+            _fc = nn.Linear(64, 10);
+            RegisterComponents();
+        }
+
+        public override Tensor forward(Tensor x) => _fc.call(_blocks.call(_stem.call(x)).mean([2, 3]));
+    }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        Torch.Init();
+        _model = new ResNet20();
+        long count = _model.parameters().Sum(p => p.numel());
+        if (count != 269_722) throw new InvalidOperationException($"TorchSharp's ResNet-20 has {count} parameters, expected 269,722.");
+        _opt = optim.SGD(_model.parameters(), 0.1, momentum: 0.9, weight_decay: 1e-4);
+        _x = Torch.Rand(ResNet20StepBenchmarks.Batch, 3, 32, 32);
+        _y = torch.arange(ResNet20StepBenchmarks.Batch, ScalarType.Int64) % 10;
+    }
+
+    [Benchmark]
+    public float ResNet20Step()
+    {
+        using var scope = torch.NewDisposeScope();
+        _opt.zero_grad();
+        var loss = nn.functional.cross_entropy(_model.call(_x), _y);
+        loss.backward();
+        _opt.step();
+        return loss.item<float>();
+    }
+
+    [GlobalCleanup]
+    public void Cleanup() { _model.Dispose(); _x.Dispose(); _y.Dispose(); }
+}

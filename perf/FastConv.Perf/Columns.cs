@@ -13,6 +13,7 @@ public static class Work
     public static (double Amount, bool IsFlops) Of(BenchmarkCase bc)
     {
         if (bc.Descriptor.WorkloadMethod.Name == nameof(TrainStepBenchmarks.TrainStep)) return (TrainStepBenchmarks.StepFlops, true);
+        if (bc.Descriptor.WorkloadMethod.Name == nameof(ResNet20StepBenchmarks.ResNet20Step)) return (ResNet20StepBenchmarks.StepFlops, true);
         var @case = (string)bc.Parameters["Case"];
         var shape = Suite.Shape(@case);
         bool both = bc.Descriptor.WorkloadMethod.Name == "ForwardBackward";   // ForwardWithTransfers counts the forward FLOPs

@@ -91,7 +91,8 @@ public static class Commands
         var d = new RunSettings();
         var data = Opt("--data", "fashion-mnist (shipped in data/), cifar10 or folder (both need --data-dir).", d.Data);
         var dataDir = new Option<string?>("--data-dir") { Description = "Directory with the data files (default: the shipped data/fashion-mnist)." };
-        var model = Opt("--model", $"Model preset: {string.Join(", ", ModelZoo.Names)}.", d.Model);
+        var model = Opt("--model", $"Model preset ({string.Join(", ", ModelZoo.Names)}; resnet20 and resnet18 train with the paper's recipe " +
+                                   "where the options below are not given) or a spec like \"[conv3-32,relu]*2,pool2,res[conv3-32/nb,bn,relu,conv3-32/nb,bn],gap,fc\".", d.Model);
         var epochs = Opt("--epochs", "Epochs to train (with --resume: the new total).", d.Epochs);
         var lr = new Option<float?>("--lr") { Description = "Base learning rate (default: 0.001 for adam, 0.01 for sgd and nesterov)." };
         var batch = Opt("--batch", "Mini-batch size.", d.Batch);
@@ -126,13 +127,20 @@ public static class Commands
                 }
                 else
                 {
+                    // a preset's recipe (RunSettings.Recipe) for every option not given on the command line
+                    var r = RunSettings.Recipe(p.GetValue(model)!);
+                    T Given<T>(Option<T> o, T fromRecipe) => r is null || p.GetResult(o) is { Implicit: false } ? p.GetValue(o)! : fromRecipe;
                     var s = new RunSettings
                     {
                         Data = p.GetValue(data)!, DataDir = p.GetValue(dataDir), Model = p.GetValue(model)!, Epochs = p.GetValue(epochs),
-                        Lr = p.GetValue(lr), Batch = p.GetValue(batch), Optimizer = p.GetValue(optimizer)!, Momentum = p.GetValue(momentum),
-                        WeightDecay = p.GetValue(wd), Schedule = p.GetValue(schedule)!, Loss = p.GetValue(loss)!, Seed = p.GetValue(seed),
-                        Validation = p.GetValue(validation), Limit = p.GetValue(limit), Augment = p.GetValue(augment)!,
+                        Lr = Given(lr, r?.Lr), Batch = Given(batch, r?.Batch ?? 0), Optimizer = Given(optimizer, r?.Optimizer!), Momentum = Given(momentum, r?.Momentum ?? 0),
+                        WeightDecay = Given(wd, r?.WeightDecay ?? 0), Schedule = Given(schedule, r?.Schedule!), Loss = p.GetValue(loss)!, Seed = p.GetValue(seed),
+                        Validation = p.GetValue(validation), Limit = p.GetValue(limit), Augment = Given(augment, r?.Augment!),
                     };
+                    if (r is not null)
+                        AnsiConsole.MarkupLine(Markup.Escape($"{s.Model}: the paper's recipe where not given: {s.Optimizer} lr {s.BaseLr.ToString(CultureInfo.InvariantCulture)}, " +
+                            $"momentum {s.Momentum.ToString(CultureInfo.InvariantCulture)}, weight decay {s.WeightDecay.ToString(CultureInfo.InvariantCulture)}, " +
+                            $"batch {s.Batch}, {s.Schedule} schedule, {s.Augment} augmentation."));
                     s = folder.Apply(p, s);
                     s.Validate();
                     string o = p.GetValue(outDir) ?? Path.Combine("runs", $"{s.Model}-{DateTime.Now:yyyyMMdd-HHmmss}");
@@ -212,8 +220,9 @@ public static class Commands
     private static Command Summary()
     {
         var model = Opt("--model", $"Model preset ({string.Join(", ", ModelZoo.Names)}) or a spec like \"[conv3-64,relu]*2,pool2,fc-256,relu,fc\".", "cs231n-3layer");
-        var input = new Option<string?>("--input") { Description = "Input as C,H,W (3,224,224) or the notes' WxHxD (224x224x3); default 1,28,28, 3,224,224 for vgg16." };
-        var classes = new Option<int?>("--classes") { Description = "Number of classes (default 10; 1000 for vgg16, as in the notes' table)." };
+        var input = new Option<string?>("--input") { Description = "Input as C,H,W (3,224,224) or the notes' WxHxD (224x224x3); default 1,28,28, " +
+                                                                  "3,224,224 for vgg16, resnet18, alexnet and googlenet, 3,32,32 for resnet20." };
+        var classes = new Option<int?>("--classes") { Description = "Number of classes (default 10; 1000 for the ImageNet models, as published)." };
         var batch = Opt("--batch", "Batch size for FastConv's own table (activations and FLOPs).", 1);
         var format = Opt("--format", "table, csv (the notes' rows only) or markdown.", "table");
         var cmd = new Command("summary", "The notes' VGG table for a model (volumes, memory, weights, receptive fields), then FastConv's own accounting.")
@@ -223,8 +232,9 @@ public static class Commands
             string name = p.GetValue(model)!, fmt = p.GetValue(format)!;
             if (fmt is not ("table" or "csv" or "markdown")) throw new ArgumentException($"--format must be table, csv or markdown, got '{fmt}'.");
             if (p.GetValue(batch) < 1) throw new ArgumentException($"--batch must be at least 1, got {p.GetValue(batch)}.");
-            var (shape, _) = ParseInput(p.GetValue(input) ?? (name == "vgg16" ? "3,224,224" : "1,28,28"), "--input");
-            using var m = ModelZoo.Create(name, BackendRegistry.Get("reference"), shape, p.GetValue(classes) ?? (name == "vgg16" ? 1000 : 10), seed: 0, initialize: false);
+            var published = ModelZoo.PublishedInput(name);   // a case study at the input and classes its count is published for
+            var (shape, _) = ParseInput(p.GetValue(input) ?? (published is { } pi ? string.Join(",", pi.Input) : "1,28,28"), "--input");
+            using var m = ModelZoo.Create(name, BackendRegistry.Get("reference"), shape, p.GetValue(classes) ?? published?.Classes ?? 10, seed: 0, initialize: false);
             Reports.Summary(name, m, p.GetValue(batch), fmt);
             return 0;
         });
@@ -239,7 +249,7 @@ public static class Commands
         var stride = new Option<int>("--stride", "-S") { Description = "Stride S.", DefaultValueFactory = _ => 1 };
         var pad = new Option<int>("--pad", "-P") { Description = "Zero padding P.", DefaultValueFactory = _ => 1 };
         var batch = Opt("--batch", "Batch N.", 1);
-        var layers = new Option<string?>("--layers")
+        var layers = new Option<string?>("--layers", "--model")
             { Description = "Walk a chain instead, in the notes' notation: \"conv3-64,conv3-64,pool2\" (convF-K[-sS][-pP], poolF, relu, fc-N, [ ... ]*n)." };
         var cmd = new Command("shape", "One convolution worked through: (W − F + 2P)/S + 1, parameters with and without sharing, im2col sizes, receptive field, tiling; or a chain with --layers.")
         { input, filters, kernel, stride, pad, batch, layers };

@@ -90,6 +90,12 @@ internal static class Reports
         AnsiConsole.MarkupLine($"[bold]{Markup.Escape(observation)}[/]");
         AnsiConsole.WriteLine();
         Layers(name, m, batch);
+        var blocks = m.Layers.OfType<Block>().ToList();
+        if (blocks.Count > 0)
+        {
+            AnsiConsole.MarkupLine($"[bold]The blocks[/] ({blocks.Count}; their layers are the rows named block.layer above):");
+            foreach (var b in blocks) AnsiConsole.WriteLine($"  {b.Name} ({b.Kind}, {b.Parameters.Sum(p => p.Value.Length):N0} parameters): {b.Describe()}");
+        }
         foreach (var line in fast) AnsiConsole.WriteLine(line);
     }
 

@@ -129,6 +129,10 @@ public sealed class OpenClBackend : Backend, IAutoChoice, IDisposable
         else Run(EltwiseFile, op.Symbol, [x.Length], x.Length, Mem(x), Mem(dy), Mem(y), alpha);
     }
 
+    protected override void ConcatKernel(int n, int inner, Tensor part, int partChannels, Tensor whole, int wholeChannels, int offset, bool toWhole) =>
+        Run(EltwiseFile, toWhole ? "fc_f32_concat_fwd" : "fc_f32_concat_bwd", [part.Length], part.Length, partChannels, wholeChannels, offset,
+            (long)inner, Mem(part), Mem(whole));
+
     protected override void GlobalAvgPoolForwardKernel(int n, int c, int hw, Tensor x, Tensor y) =>
         Run(PoolFile, "fc_f32_global_avgpool2d_fwd", [n * c], n * c, hw, Mem(x), Mem(y));
 

@@ -124,12 +124,16 @@ public abstract class Backend : IBackend
     public void LeakyReluBackward(Tensor x, Tensor dy, Tensor dx, float alpha) =>
         Eltwise(EltwiseOps.LeakyReluBackward, nameof(LeakyReluBackward), x, dy, dx, alpha);
 
+    public void AddForward(Tensor a, Tensor b, Tensor y) => Eltwise(EltwiseOps.Add, nameof(AddForward), a, b, y, 1f);
+    public void AddForward(Tensor a, Tensor b, Tensor y, float alpha) => Eltwise(EltwiseOps.Add, nameof(AddForward), a, b, y, alpha);
+
     /// <summary>Check → log → kernel of every <see cref="EltwiseOp"/>: y (dx) and dy have x's shape, alpha obeys the op's rule.</summary>
     private void Eltwise(EltwiseOp e, string op, Tensor x, Tensor? dy, Tensor y, float alpha)
     {
-        CheckTensor(x, nameof(x), op);
-        if (e.Backward) Arg(dy, nameof(dy), x.Shape, op);
-        Arg(y, e.Backward ? "dx" : nameof(y), x.Shape, op);
+        var (first, second, output) = e.Names;
+        CheckTensor(x, first, op);
+        if (e.Backward) Arg(dy, second!, x.Shape, op);
+        Arg(y, output, x.Shape, op);
         e.CheckAlpha(alpha, op);
         using var verbose = Log(e.LogToken, x);
         EltwiseKernel(e, x, e.Backward ? dy : null, y, alpha);
@@ -137,6 +141,52 @@ public abstract class Backend : IBackend
 
     /// <summary>y = op(x, alpha), or dx = op(x, dy, alpha) for a backward op (dy not null); tensors of one shape.</summary>
     protected abstract void EltwiseKernel(EltwiseOp op, Tensor x, Tensor? dy, Tensor y, float alpha);
+
+    public void ConcatForward(IReadOnlyList<Tensor> xs, Tensor y)
+    {
+        const string op = nameof(ConcatForward);
+        var (n, c, inner) = ConcatShapes(xs, "xs", y, "y", op);
+        using var verbose = Log("concat_fwd", y);
+        int offset = 0;
+        foreach (var x in xs) { ConcatKernel(n, inner, x, x.Dim(1), y, c, offset, toWhole: true); offset += x.Dim(1); }
+    }
+
+    public void ConcatBackward(Tensor dy, IReadOnlyList<Tensor> dxs)
+    {
+        const string op = nameof(ConcatBackward);
+        var (n, c, inner) = ConcatShapes(dxs, "dxs", dy, "dy", op);
+        using var verbose = Log("concat_bwd", dy);
+        int offset = 0;
+        foreach (var dx in dxs) { ConcatKernel(n, inner, dx, dx.Dim(1), dy, c, offset, toWhole: false); offset += dx.Dim(1); }
+    }
+
+    /// <summary>The parts [N, Ci, rest...] and the whole [N, ΣCi, rest...] of a channel concatenation: every part has the
+    /// whole's batch and trailing dimensions, and their channels add up to the whole's.</summary>
+    private (int N, int C, int Inner) ConcatShapes(IReadOnlyList<Tensor> parts, string partsName, Tensor whole, string wholeName, string op)
+    {
+        if (parts is null) throw new ArgumentNullException(partsName, $"{op}: {partsName} is null.");
+        if (parts.Count == 0) throw new ArgumentException($"{op}: {partsName} is empty; a concatenation needs at least one tensor.", partsName);
+        var (n, c, inner) = Channels(whole, wholeName, op);
+        long sum = 0;
+        for (int i = 0; i < parts.Count; i++)
+        {
+            string name = $"{partsName}[{i}]";
+            CheckTensor(parts[i], name, op);
+            var p = parts[i];
+            bool fits = p.Rank == whole.Rank && p.Dim(0) == n;
+            for (int d = 2; fits && d < p.Rank; d++) fits = p.Dim(d) == whole.Dim(d);
+            if (!fits)
+                throw new ArgumentException($"{op}: {name} has shape {ShapeMath.Format(p.Shape)}; it must match {wholeName} {ShapeMath.Format(whole.Shape)} in every dimension but the channels (1).", name);
+            sum += p.Dim(1);
+        }
+        if (sum != c)
+            throw new ArgumentException($"{op}: the channels of {partsName} add up to {sum}, {wholeName} {ShapeMath.Format(whole.Shape)} has {c}.", wholeName);
+        return (n, c, inner);
+    }
+
+    /// <summary>Copies part [n, partChannels, inner] into channels [offset, offset + partChannels) of whole [n, wholeChannels, inner]
+    /// (<paramref name="toWhole"/>), or those channels of whole back into part (the backward: a split).</summary>
+    protected abstract void ConcatKernel(int n, int inner, Tensor part, int partChannels, Tensor whole, int wholeChannels, int offset, bool toWhole);
 
     public void GlobalAvgPoolForward(Tensor x, Tensor y)
     {

@@ -8,10 +8,11 @@ namespace FastConv;
 /// rule; its reference formula; its managed kernel. <see cref="Backend"/> checks and logs it; the reference backend runs
 /// the formula, the managed backend the managed kernel, the native backend the C symbol of that name where libfastconv
 /// exports it (else the managed kernel), OpenCL the kernel of that name in opencl/f32-eltwise.cl.
-/// A forward op maps x to y; a backward op maps x and dy to dx. Both take one scalar, alpha.
+/// A forward op maps x to y; a backward op maps x and dy to dx; both take one scalar, alpha. A two-input forward op
+/// (add: y = a + alpha·b) has a backward op's arity and kernels, with its own argument names (<see cref="Names"/>).
 /// </summary>
 public sealed class EltwiseOp(string token, bool backward, Func<double, double, double, double> reference,
-                              EltwiseOp.HostKernel managed, Action<float, string> checkAlpha)
+                              EltwiseOp.HostKernel managed, Action<float, string> checkAlpha, string[]? names = null)
 {
     /// <summary>y (or dx) from x (and dy, empty for a forward op) and alpha, on checked spans of one length.</summary>
     public delegate void HostKernel(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> y, float alpha);
@@ -26,6 +27,9 @@ public sealed class EltwiseOp(string token, bool backward, Func<double, double, 
     /// <summary>The formula (x, dy, alpha) → out, in double: the oracle, and the float64 backend of the gradient checks.</summary>
     public Func<double, double, double, double> Reference { get; } = reference;
     public HostKernel Managed { get; } = managed;
+    /// <summary>The names the argument messages use: first input, second input (null for a one-input op), output.</summary>
+    public (string First, string? Second, string Out) Names { get; } =
+        names is { Length: 3 } ? (names[0], names[1], names[2]) : backward ? ("x", "dy", "dx") : ("x", null, "y");
 
     /// <summary>The rule on alpha; throws ArgumentOutOfRangeException naming <c>alpha</c> and <paramref name="op"/>.</summary>
     public void CheckAlpha(float alpha, string op) => checkAlpha(alpha, op);
@@ -68,6 +72,17 @@ public static class EltwiseOps
                 }
             for (; i < x.Length; i++) dx[i] = x[i] > 0f ? dy[i] : a * dy[i];
         }, Slope);
+
+    /// <summary>y = a + alpha·b (the residual join with alpha = 1; y may be a or b). Its backward is the identity: dy
+    /// reaches both inputs unchanged, so it has no op of its own.</summary>
+    public static readonly EltwiseOp Add = new("f32-add", backward: true,
+        (a, b, alpha) => a + alpha * b,
+        (a, b, y, alpha) =>
+        {
+            if (alpha == 1f) System.Numerics.Tensors.TensorPrimitives.Add(a, b, y);
+            else System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(b, alpha, a, y);
+        },
+        (alpha, op) => OpCheck.Finite(alpha, nameof(alpha), op), ["a", "b", "y"]);
 
     private static void Slope(float alpha, string op)
     {

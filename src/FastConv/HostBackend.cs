@@ -47,6 +47,12 @@ public abstract unsafe class HostBackend : Backend
     protected virtual void EltwiseCore(EltwiseOp op, ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> y, float alpha) =>
         op.Managed(x, dy, y, alpha);
 
+    protected override void ConcatKernel(int n, int inner, Tensor part, int partChannels, Tensor whole, int wholeChannels, int offset, bool toWhole) =>
+        ConcatCore(n, inner, P(part), partChannels, P(whole), wholeChannels, offset, toWhole);
+    /// <summary>Channel concatenation (or its split) on host memory: a copy of one block per image.</summary>
+    protected virtual void ConcatCore(int n, int inner, float* part, int partChannels, float* whole, int wholeChannels, int offset, bool toWhole) =>
+        ManagedKernels.Concat(n, inner, part, partChannels, whole, wholeChannels, offset, toWhole);
+
     protected override void GlobalAvgPoolForwardKernel(int n, int c, int hw, Tensor x, Tensor y) => GlobalAvgPoolForwardCore(n, c, hw, P(x), P(y));
     protected override void GlobalAvgPoolBackwardKernel(int n, int c, int hw, Tensor dy, Tensor dx) => GlobalAvgPoolBackwardCore(n, c, hw, P(dy), P(dx));
     protected virtual void GlobalAvgPoolForwardCore(int n, int c, int hw, float* x, float* y) =>

@@ -35,6 +35,19 @@ public interface IBackend
     /// <summary>dx = x &gt; 0 ? dy : alpha·dy.</summary>
     void LeakyReluBackward(Tensor x, Tensor dy, Tensor dx, float alpha);
 
+    /// <summary>y = a + b, element by element (the residual join); y may be a or b. Its backward is the identity:
+    /// dL/da = dL/db = dL/dy, so the gradient is passed to both branches and there is no AddBackward.</summary>
+    void AddForward(Tensor a, Tensor b, Tensor y);
+    /// <summary>y = a + alpha·b.</summary>
+    void AddForward(Tensor a, Tensor b, Tensor y, float alpha);
+
+    /// <summary>y [N, ΣCi, ...] = the inputs xs[i] [N, Ci, ...] side by side along the channel axis (1), in order
+    /// (GoogLeNet's filter concatenation; ONNX Concat with axis 1).</summary>
+    void ConcatForward(IReadOnlyList<Tensor> xs, Tensor y);
+    /// <summary>The backward of <see cref="ConcatForward"/>: dy [N, ΣCi, ...] split along the channels into dxs[i] [N, Ci, ...]
+    /// (ONNX Split with axis 1).</summary>
+    void ConcatBackward(Tensor dy, IReadOnlyList<Tensor> dxs);
+
     /// <summary>y [N, C] = mean over H·W of x [N, C, H, W].</summary>
     void GlobalAvgPoolForward(Tensor x, Tensor y);
     void GlobalAvgPoolBackward(Tensor dy, Tensor dx);

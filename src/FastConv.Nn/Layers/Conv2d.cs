@@ -8,7 +8,8 @@ public sealed class Conv2d : Layer
 {
     private IConv2dPlan? _plan;
 
-    public Conv2d(IBackend backend, int inChannels, int outChannels, int kernel, int stride = 1, int padding = 0) : base(backend)
+    // bias: false for a convolution without bias (the one before a batch norm, whose beta takes its place).
+    public Conv2d(IBackend backend, int inChannels, int outChannels, int kernel, int stride = 1, int padding = 0, bool bias = true) : base(backend)
     {
         // Checked here, so a bad layer fails where it is declared rather than at its first forward pass.
         Conv2dDesc.Positive("channels C", inChannels, Kind); Conv2dDesc.Positive("filters K", outChannels, Kind);
@@ -16,7 +17,7 @@ public sealed class Conv2d : Layer
         Conv2dDesc.NonNegative("padding", padding, Kind);
         InChannels = inChannels; OutChannels = outChannels; KernelSize = kernel; Stride = stride; Padding = padding;
         Weight = new Parameter(backend, "weight", [outChannels, inChannels, kernel, kernel], decay: true);
-        Bias = new Parameter(backend, "bias", [outChannels], decay: false);
+        Bias = bias ? new Parameter(backend, "bias", [outChannels], decay: false) : null;
     }
 
     public override string Kind => "Conv2d";
@@ -26,7 +27,8 @@ public sealed class Conv2d : Layer
     public int Stride { get; }
     public int Padding { get; }
     public Parameter Weight { get; }
-    public Parameter Bias { get; }
+    /// <summary>Null for a convolution without bias.</summary>
+    public Parameter? Bias { get; }
     /// <summary>The implementation the backend chose for the current batch shape, once Forward has run.</summary>
     public string? Implementation => _plan?.Implementation;
 
@@ -44,9 +46,9 @@ public sealed class Conv2d : Layer
     }
     private Activation _activation;
 
-    public override IReadOnlyList<Parameter> Parameters => [Weight, Bias];
+    public override IReadOnlyList<Parameter> Parameters => Bias is null ? [Weight] : [Weight, Bias];
 
-    public override string Describe() => $"{OutChannels} filters {KernelSize}x{KernelSize}, stride {Stride}, pad {Padding}";
+    public override string Describe() => $"{OutChannels} filters {KernelSize}x{KernelSize}, stride {Stride}, pad {Padding}" + (Bias is null ? ", no bias" : "");
 
     private Conv2dDesc DescFor(ReadOnlySpan<int> input)
     {
@@ -64,7 +66,7 @@ public sealed class Conv2d : Layer
     public override void Initialize(Random rng)
     {
         FillNormal(Weight.Value, rng, Math.Sqrt(2.0 / (InChannels * KernelSize * KernelSize)));
-        Fill(Bias.Value, 0f);
+        if (Bias is not null) Fill(Bias.Value, 0f);
     }
 
     protected override void OnShapeChanged(ReadOnlySpan<int> input)
@@ -75,14 +77,14 @@ public sealed class Conv2d : Layer
     public override Tensor Forward(Tensor x, bool training)
     {
         Bind(x);
-        _plan!.Forward(x, Weight.Value, Bias.Value, Y!);
+        _plan!.Forward(x, Weight.Value, Bias?.Value, Y!);
         return Y!;
     }
 
     public override Tensor? Backward(Tensor dy)
     {
         var x = Input;
-        _plan!.BackwardFilter(x, dy, Weight.Grad, Bias.Grad);
+        _plan!.BackwardFilter(x, dy, Weight.Grad, Bias?.Grad);
         if (!ComputeInputGradient) return null;
         _plan.BackwardData(dy, Weight.Value, Dx!);
         return Dx;

@@ -17,17 +17,10 @@ public sealed class Sequential : IDisposable
         Backend = backend;
         InputShape = (int[])inputShape.Clone();
         _layers = layers;
-        var counts = new Dictionary<string, int>();
         foreach (var l in layers)
-        {
             if (!ReferenceEquals(l.Backend, backend))
                 throw new ArgumentException($"Sequential: layer {l.Kind} is on backend '{l.Backend.Name}', the model on '{backend.Name}'.");
-            string stem = l.Kind switch { "Conv2d" => "conv", "Linear" => "fc", "BatchNorm2d" => "bn", "ReLU" => "relu",
-                                          "MaxPool2d" or "AvgPool2d" or "GlobalAvgPool2d" => "pool", "Dropout" => "drop", _ => l.Kind.ToLowerInvariant() };
-            counts[stem] = counts.GetValueOrDefault(stem) + 1;
-            l.Name = $"{stem}{counts[stem]}";
-            foreach (var p in l.Parameters) p.Name = $"{l.Name}.{RoleOf(l, p)}";
-        }
+        LayerChain.Name(layers, "");
         layers[0].ComputeInputGradient = false;
         Fuse(true);
         Summary = Summarize(1);
@@ -47,19 +40,8 @@ public sealed class Sequential : IDisposable
     private void Fuse(bool on)
     {
         _fused = on;
-        for (int i = 0; i < _layers.Length; i++)
-        {
-            if (_layers[i] is not ReLU relu) continue;
-            bool afterConv = on && i > 0 && _layers[i - 1] is Conv2d;
-            bool beforeMaxPool = on && i + 1 < _layers.Length && _layers[i + 1] is MaxPool2d;
-            if (i > 0 && _layers[i - 1] is Conv2d conv) conv.FusedActivation = afterConv ? Activation.Relu : Activation.None;
-            if (i + 1 < _layers.Length && _layers[i + 1] is MaxPool2d pool) pool.MasksGradientByOutput = beforeMaxPool;
-            relu.AppliedByPrevious = afterConv;
-            relu.MaskedByNext = beforeMaxPool;
-        }
+        LayerChain.Fuse(_layers, on);
     }
-
-    private static string RoleOf(Layer l, Parameter p) => p.Name.Contains('.') ? p.Name[(p.Name.LastIndexOf('.') + 1)..] : p.Name;
 
     public IBackend Backend { get; }
     /// <summary>[C, H, W] of one example.</summary>
@@ -71,22 +53,36 @@ public sealed class Sequential : IDisposable
     public IEnumerable<Parameter> Parameters => _layers.SelectMany(l => l.Parameters);
     public long ParameterCount => Parameters.Sum(p => p.Value.Length);
 
-    /// <summary>Per-layer output shapes, activation counts, parameter counts and forward FLOPs for a batch of <paramref name="batch"/>.</summary>
+    /// <summary>Per-layer output shapes, activation counts, parameter counts and forward FLOPs for a batch of <paramref name="batch"/>.
+    /// A block's layers come first, each chain in turn ("res1.conv1", …), then the block's own row: its join (the add or the
+    /// concatenation) and its output, with no parameters or FLOPs of its own, so the sums over the rows hold for any model.</summary>
     public IReadOnlyList<LayerSummary> Summarize(int batch)
     {
         var rows = new List<LayerSummary>();
         int[] shape = [batch, .. InputShape];
-        foreach (var l in _layers)
-        {
-            int[] outShape;
-            try { outShape = l.OutputShape(shape); }
-            catch (ArgumentException e) { throw new ArgumentException($"Model does not fit together at {l.Name} ({l.Kind}, {l.Describe()}): {e.Message}", e); }
-            long flops = l.ForwardFlops(shape);
-            rows.Add(new LayerSummary(l.Name, l.Kind, l.Describe(), outShape, ShapeMath.ElementCount(outShape, "activations"),
-                l.Parameters.Sum(p => p.Value.Length), flops));
-            shape = outShape;
-        }
+        foreach (var l in _layers) shape = Summarize(l, shape, rows);
         return rows;
+    }
+
+    private static int[] Summarize(Layer l, int[] shape, List<LayerSummary> rows)
+    {
+        int[] outShape;
+        try { outShape = l.OutputShape(shape); }
+        catch (ArgumentException e) { throw new ArgumentException($"Model does not fit together at {l.Name} ({l.Kind}, {l.Describe()}): {e.Message}", e); }
+        if (l is Block b)
+        {
+            foreach (var chain in b.Chains)
+            {
+                int[] s = shape;
+                foreach (var child in chain) s = Summarize(child, s, rows);
+            }
+            string join = b is ResidualBlock r ? (r.ReluAfterAdd ? "relu(body + shortcut)" : "body + shortcut") : $"concatenation of {b.Chains.Count} branches";
+            rows.Add(new LayerSummary(l.Name, l.Kind, join, outShape, ShapeMath.ElementCount(outShape, "activations"), 0, 0));
+            return outShape;
+        }
+        rows.Add(new LayerSummary(l.Name, l.Kind, l.Describe(), outShape, ShapeMath.ElementCount(outShape, "activations"),
+            l.Parameters.Sum(p => p.Value.Length), l.ForwardFlops(shape)));
+        return outShape;
     }
 
     /// <summary>FLOPs of one training step on a batch: forward, backward-filter and backward-data (each as many as the
@@ -109,21 +105,14 @@ public sealed class Sequential : IDisposable
     {
         if (x.Rank != InputShape.Length + 1 || !x.Shape[1..].SequenceEqual(InputShape))
             throw new ArgumentException($"Model: expects input [N, {string.Join(", ", InputShape)}], got {ShapeMath.Format(x.Shape)}.", nameof(x));
-        Tensor h = x;
-        for (int i = 0; i < _layers.Length; i++)
-        {
-            if (_layers[i] is DropoutLayer d) d.Seed = unchecked((ulong)step * 0x9E3779B97F4A7C15UL + (ulong)i);
-            h = _layers[i].Forward(h, training);
-        }
-        return h;
+        LayerChain.Seed(_layers, unchecked((ulong)step));
+        return LayerChain.Forward(_layers, x, training);
     }
 
     /// <summary>Backward from dL/d(output) through every layer, filling each parameter's gradient.</summary>
     public void Backward(Tensor dy)
     {
-        Tensor? g = dy;
-        for (int i = _layers.Length - 1; i >= 0 && g is not null; i--)
-            g = _layers[i].Backward(g);
+        LayerChain.Backward(_layers, dy);
     }
 
     public void Dispose()

@@ -65,6 +65,13 @@ public static class NotesSummary
 
         private (int H, int W)? _last;
         private bool _flat;
+
+        public Field Clone() => (Field)MemberwiseClone();
+
+        public void CopyFrom(Field f)
+        {
+            H = f.H; W = f.W; JumpH = f.JumpH; JumpW = f.JumpW; _last = f._last; _flat = f._flat;
+        }
     }
 
     public static IReadOnlyList<NotesRow> Rows(Sequential m)
@@ -77,34 +84,52 @@ public static class NotesSummary
         };
         var field = new Field();
         int[] shape = [1, .. input];
-        foreach (var l in m.Layers)
-        {
-            int[] outShape = l.OutputShape(shape);
-            field.Through(l, shape);
-            var (w, h, d) = outShape.Length == 4 ? (outShape[3], outShape[2], outShape[1]) : (1, 1, outShape[1]);
-            long memory = ShapeMath.ElementCount(outShape, l.Name);
-            string mem = outShape.Length == 4 ? $"{w}*{h}*{d}" : $"{d}";
-            switch (l)
-            {
-                case Conv2d c:
-                    rows.Add(new(l.Name, $"CONV{c.KernelSize}-{c.OutChannels}", w, h, d, memory, mem, c.Weight.Value.Length,
-                        $"({c.KernelSize}*{c.KernelSize}*{c.InChannels})*{c.OutChannels}", c.Bias.Value.Length, field.H, field.W, l.Name));
-                    break;
-                case Pool2dLayer p:
-                    rows.Add(new(l.Name, (p is AvgPool2d ? "AVGPOOL" : "POOL") + p.KernelSize, w, h, d, memory, mem, 0, "0", 0, field.H, field.W, l.Name));
-                    break;
-                case GlobalAvgPool2d:
-                    rows.Add(new(l.Name, "GAP", w, h, d, memory, mem, 0, "0", 0, field.H, field.W, l.Name));
-                    break;
-                case Linear f:
-                    string fin = shape.Length == 4 ? $"{shape[3]}*{shape[2]}*{shape[1]}" : FlatInputFormula(rows, f.InFeatures);
-                    rows.Add(new(l.Name, "FC", w, h, d, memory, mem, f.Weight.Value.Length, $"{fin}*{f.OutFeatures}", f.Bias.Value.Length,
-                        field.H, field.W, l.Name));
-                    break;
-            }
-            shape = outShape;
-        }
+        foreach (var l in m.Layers) shape = Row(l, shape, field, rows);
         return rows;
+    }
+
+    /// <summary>The notes' row of one layer (none for ReLU, batch norm, flatten, dropout); a block's layers in turn, the
+    /// receptive field followed along its widest chain, then a row for its join (ADD or CONCAT) with its output volume.</summary>
+    private static int[] Row(Layer l, int[] shape, Field field, List<NotesRow> rows)
+    {
+        int[] outShape = l.OutputShape(shape);
+        var (w, h, d) = outShape.Length == 4 ? (outShape[3], outShape[2], outShape[1]) : (1, 1, outShape[1]);
+        long memory = ShapeMath.ElementCount(outShape, l.Name);
+        string mem = outShape.Length == 4 ? $"{w}*{h}*{d}" : $"{d}";
+        if (l is Block b)
+        {
+            Field? widest = null;
+            foreach (var chain in b.Chains)
+            {
+                var f = field.Clone();
+                int[] s = shape;
+                foreach (var child in chain) s = Row(child, s, f, rows);
+                if (widest is null || f.H > widest.H) widest = f;
+            }
+            field.CopyFrom(widest!);
+            rows.Add(new(l.Name, b is ResidualBlock ? "ADD" : "CONCAT", w, h, d, memory, mem, 0, "0", 0, field.H, field.W, l.Name));
+            return outShape;
+        }
+        field.Through(l, shape);
+        switch (l)
+        {
+            case Conv2d c:
+                rows.Add(new(l.Name, $"CONV{c.KernelSize}-{c.OutChannels}", w, h, d, memory, mem, c.Weight.Value.Length,
+                    $"({c.KernelSize}*{c.KernelSize}*{c.InChannels})*{c.OutChannels}", c.Bias?.Value.Length ?? 0, field.H, field.W, l.Name));
+                break;
+            case Pool2dLayer p:
+                rows.Add(new(l.Name, (p is AvgPool2d ? "AVGPOOL" : "POOL") + p.KernelSize, w, h, d, memory, mem, 0, "0", 0, field.H, field.W, l.Name));
+                break;
+            case GlobalAvgPool2d:
+                rows.Add(new(l.Name, "GAP", w, h, d, memory, mem, 0, "0", 0, field.H, field.W, l.Name));
+                break;
+            case Linear f:
+                string fin = shape.Length == 4 ? $"{shape[3]}*{shape[2]}*{shape[1]}" : FlatInputFormula(rows, f.InFeatures);
+                rows.Add(new(l.Name, "FC", w, h, d, memory, mem, f.Weight.Value.Length, $"{fin}*{f.OutFeatures}", f.Bias.Value.Length,
+                    field.H, field.W, l.Name));
+                break;
+        }
+        return outShape;
     }
 
     /// <summary>An fc after a flatten reads the last volume: 7*7*512 as the notes write it, else the feature count.</summary>

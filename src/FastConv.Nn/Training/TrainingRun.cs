@@ -38,6 +38,13 @@ public sealed record RunSettings
     /// <summary>none, flip, crop-flip, or auto (crop-flip for CIFAR-10, none for Fashion-MNIST).</summary>
     public string Augment { get; init; } = "auto";
 
+    /// <summary>The published training recipe of a preset, scaled to the run, for the settings a user did not give:
+    /// ResNets (He et al. 2015 §4.2): SGD 0.1, momentum 0.9, weight decay 1e-4, batch 128, the step schedule (×0.1 at each
+    /// third of the run, where the paper divides at 32k and 48k of 64k iterations), crop-flip augmentation. Null: FastConv's defaults.</summary>
+    public static RunSettings? Recipe(string model) => model is "resnet20" or "resnet18"
+        ? new RunSettings { Model = model, Optimizer = "sgd", Lr = 0.1f, Momentum = 0.9f, WeightDecay = 1e-4f, Batch = 128, Schedule = "step", Augment = "crop-flip" }
+        : null;
+
     public Augmentation Augmentation => Augment switch
     {
         "none" => Augmentation.None,
@@ -56,7 +63,8 @@ public sealed record RunSettings
         Need(ImageSize is null or >= 1, nameof(ImageSize), $"must be at least 1, got {ImageSize}.");
         Need(Channels is null or 1 or 3, nameof(Channels), $"must be 1 or 3, got {Channels}.");
         Need(TestFraction > 0 && TestFraction < 1, nameof(TestFraction), $"must be between 0 and 1 (exclusive), got {TestFraction.ToString(CultureInfo.InvariantCulture)}.");
-        Need(ModelZoo.Names.Contains(Model), nameof(Model), $"'{Model}' is not a model: choose one of {string.Join(", ", ModelZoo.Names)}.");
+        Need(ModelZoo.Names.Contains(Model) || ModelZoo.IsSpec(Model), nameof(Model),
+            $"'{Model}' is not a model: choose one of {string.Join(", ", ModelZoo.Names)}, or write a spec like [conv3-32,relu]*2,pool2,fc-128,relu,fc.");
         Need(Epochs >= 1, nameof(Epochs), $"must be at least 1, got {Epochs}.");
         Need(Lr is null || (Lr > 0 && float.IsFinite(Lr.Value)), nameof(Lr), $"must be greater than 0, got {Lr?.ToString(CultureInfo.InvariantCulture)}.");
         Need(Batch >= 1, nameof(Batch), $"must be at least 1, got {Batch}.");

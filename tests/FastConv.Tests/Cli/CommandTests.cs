@@ -40,7 +40,7 @@ public class CommandTests : TempDirectoryTests
     [TestCase("train --threads 0", "--threads must be at least 1")]
     [TestCase("train --resume /nonexistent/run", "Checkpoint not found")]
     [TestCase("eval --checkpoint /nonexistent.ckpt", "Checkpoint not found")]
-    [TestCase("summary --model alexnet", "Unknown model 'alexnet'")]
+    [TestCase("summary --model lenet-9000", "lenet-9000")]
     [TestCase("shape --input 3,5,5 --kernel 7 --pad 0", "output height (5 - 7 + 2*0)/1 + 1 = -1")]
     [TestCase("shape --input 227x227,3", "mixes ',' and 'x'")]
     [TestCase("shape --input 227x0x3", "'0' is not a positive size")]

@@ -37,7 +37,7 @@ public class TrainingTests
         return (x, y);
     }
 
-    private static double Accuracy(Sequential m, Tensor x, Tensor y)
+    internal static double Accuracy(Sequential m, Tensor x, Tensor y)
     {
         var s = m.Forward(x, training: false).ToArray();
         var labels = y.ToArray();
@@ -168,7 +168,7 @@ public class TrainingTests
         var d = new Conv2dDesc(x.Dim(0), c.InChannels, x.Dim(2), x.Dim(3), c.OutChannels, c.KernelSize, c.KernelSize, c.Stride, c.Padding);
         Assert.That(d.OutputShape, Is.EqualTo(y.Shape.ToArray()), "conv geometry");
         var abs = new double[y.Length];
-        ReferenceKernels.Conv2dForward<double>(d, Abs(x), Abs(c.Weight.Value), Abs(c.Bias.Value), abs);
+        ReferenceKernels.Conv2dForward<double>(d, Abs(x), Abs(c.Weight.Value), Abs(c.Bias!.Value), abs);
         return abs;
     }
 

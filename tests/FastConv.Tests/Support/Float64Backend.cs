@@ -78,6 +78,19 @@ public sealed class Float64Backend : IBackend
         double[] px = D(x), py = D(y), pdy = dy is null ? [] : D(dy);
         for (int i = 0; i < px.Length; i++) py[i] = op.Reference(px[i], dy is null ? 0 : pdy[i], alpha);
     }
+    public void AddForward(Tensor a, Tensor b, Tensor y) => Eltwise(EltwiseOps.Add, a, b, y, 1f);
+    public void AddForward(Tensor a, Tensor b, Tensor y, float alpha) => Eltwise(EltwiseOps.Add, a, b, y, alpha);
+
+    public void ConcatForward(IReadOnlyList<Tensor> xs, Tensor y) => Concat(xs, y, toWhole: true);
+    public void ConcatBackward(Tensor dy, IReadOnlyList<Tensor> dxs) => Concat(dxs, dy, toWhole: false);
+
+    private static void Concat(IReadOnlyList<Tensor> parts, Tensor whole, bool toWhole)
+    {
+        var (n, c, inner) = Nci(whole);
+        int offset = 0;
+        foreach (var p in parts) { ReferenceKernels.Concat<double>(n, inner, D(p), p.Dim(1), D(whole), c, offset, toWhole); offset += p.Dim(1); }
+    }
+
     public void GlobalAvgPoolForward(Tensor x, Tensor y) { var (n, c, hw) = Nci(x); ReferenceKernels.GlobalAvgPoolForward<double>(n, c, hw, D(x), D(y)); }
     public void GlobalAvgPoolBackward(Tensor dy, Tensor dx) { var (n, c, hw) = Nci(dx); ReferenceKernels.GlobalAvgPoolBackward<double>(n, c, hw, D(dy), D(dx)); }
 

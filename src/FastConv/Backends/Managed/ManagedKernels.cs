@@ -45,6 +45,19 @@ internal static unsafe class ManagedKernels
         for (; i < x.Length; i++) dx[i] = x[i] > 0f ? dy[i] : 0f;
     }
 
+    /// <summary>part [n, partChannels, inner] to (or from) channels [offset, …) of whole [n, wholeChannels, inner]: one
+    /// contiguous block of partChannels·inner floats per image.</summary>
+    public static void Concat(int n, int inner, float* part, int partChannels, float* whole, int wholeChannels, int offset, bool toWhole)
+    {
+        long block = (long)partChannels * inner;
+        for (long i = 0; i < n; i++)
+        {
+            float* p = part + i * block, w = whole + (i * wholeChannels + offset) * inner;
+            if (toWhole) Buffer.MemoryCopy(p, w, block * sizeof(float), block * sizeof(float));
+            else Buffer.MemoryCopy(w, p, block * sizeof(float), block * sizeof(float));
+        }
+    }
+
     public static void GlobalAvgPoolForward(int n, int c, int hw, float* x, float* y)
     {
         for (long i = 0; i < (long)n * c; i++) y[i] = TensorPrimitives.Sum(S(x + i * hw, hw)) / hw;

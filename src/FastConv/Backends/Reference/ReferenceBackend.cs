@@ -52,6 +52,10 @@ public sealed unsafe class ReferenceBackend : HostBackend
         for (int i = 0; i < x.Length; i++) y[i] = (float)op.Reference(x[i], op.Backward ? dy[i] : 0, alpha);
     }
 
+    protected override void ConcatCore(int n, int inner, float* part, int partChannels, float* whole, int wholeChannels, int offset, bool toWhole) =>
+        ReferenceKernels.Concat<float>(n, inner, S(part, (long)n * partChannels * inner), partChannels,
+            S(whole, (long)n * wholeChannels * inner), wholeChannels, offset, toWhole);
+
     protected override void GlobalAvgPoolForwardCore(int n, int c, int hw, float* x, float* y) =>
         ReferenceKernels.GlobalAvgPoolForward<float>(n, c, hw, S(x, (long)n * c * hw), S(y, (long)n * c));
 

@@ -169,6 +169,19 @@ public static class ReferenceKernels
         return best;
     }
 
+    /// <summary>Channel concatenation: whole[i, offset + c, p] = part[i, c, p] (toWhole), or the reverse (its backward, a split).</summary>
+    public static void Concat<T>(int n, int inner, Span<T> part, int partChannels, Span<T> whole, int wholeChannels, int offset, bool toWhole)
+    {
+        for (int i = 0; i < n; i++)
+            for (int c = 0; c < partChannels; c++)
+                for (int p = 0; p < inner; p++)
+                {
+                    long pi = ((long)i * partChannels + c) * inner + p, wi = ((long)i * wholeChannels + offset + c) * inner + p;
+                    if (toWhole) whole[(int)wi] = part[(int)pi];
+                    else part[(int)pi] = whole[(int)wi];
+                }
+    }
+
     public static void GlobalAvgPoolForward<T>(int n, int c, int hw, ReadOnlySpan<T> x, Span<T> y) where T : IFloatingPoint<T>
     {
         for (int i = 0; i < n * c; i++)
