@@ -11,6 +11,17 @@ using Tensor = TorchSharp.torch.Tensor;
 /// <summary>Shared set-up for TorchSharp rows: the GLIBCXX fix, one thread count for both libraries, a fixed seed.</summary>
 public static class Torch
 {
+    /// <summary>One training step: zero the gradients, cross-entropy of the model's scores, backward, the optimizer's step.</summary>
+    public static float Step(nn.Module<Tensor, Tensor> model, optim.Optimizer opt, Tensor x, Tensor y)
+    {
+        using var scope = torch.NewDisposeScope();
+        opt.zero_grad();
+        var loss = nn.functional.cross_entropy(model.call(x), y);
+        loss.backward();
+        opt.step();
+        return loss.item<float>();
+    }
+
     private static bool _ready;
 
     /// <summary>libtorch's OpenMP pool reads OMP_NUM_THREADS when it starts, and at::set_num_threads only sets the
@@ -142,15 +153,7 @@ public class TorchTrainStepBenchmarks
     }
 
     [Benchmark]
-    public float TrainStep()
-    {
-        using var scope = torch.NewDisposeScope();
-        _opt.zero_grad();
-        var loss = nn.functional.cross_entropy(_model.call(_x), _y);
-        loss.backward();
-        _opt.step();
-        return loss.item<float>();
-    }
+    public float TrainStep() => Torch.Step(_model, _opt, _x, _y);
 
     [GlobalCleanup]
     public void Cleanup() { _model.Dispose(); _x.Dispose(); _y.Dispose(); }
@@ -226,15 +229,7 @@ public class TorchResNet20StepBenchmarks
     }
 
     [Benchmark]
-    public float ResNet20Step()
-    {
-        using var scope = torch.NewDisposeScope();
-        _opt.zero_grad();
-        var loss = nn.functional.cross_entropy(_model.call(_x), _y);
-        loss.backward();
-        _opt.step();
-        return loss.item<float>();
-    }
+    public float ResNet20Step() => Torch.Step(_model, _opt, _x, _y);
 
     [GlobalCleanup]
     public void Cleanup() { _model.Dispose(); _x.Dispose(); _y.Dispose(); }

@@ -19,9 +19,7 @@ public class ResNet20StepBenchmarks
     [ParamsSource(nameof(Backends))]
     public string Backend { get; set; } = "";
 
-    private Sequential _model = null!;
-    private Trainer _trainer = null!;
-    private Tensor _x = null!, _y = null!;
+    private StepRig _rig = null!;
 
     public static Sequential Network(IBackend be) => ModelZoo.Create("resnet20", be, [3, 32, 32], 10, seed: 1, initialize: false);
 
@@ -35,25 +33,11 @@ public class ResNet20StepBenchmarks
     }
 
     [GlobalSetup]
-    public void Setup()
-    {
-        var be = BackendRegistry.Get(Backend);
-        _model = Network(be);
-        _model.Initialize(1);
-        _trainer = new Trainer(_model, new SoftmaxCrossEntropyLoss(be), new Sgd(_model.Parameters.ToList(), 0.9f, weightDecay: 1e-4f),
-                               new ConstantLr(0.1f), Batch, 1);
-        _x = Suite.Random(be, [Batch, 3, 32, 32], 1);
-        _y = be.Allocate([Batch]);
-        _y.CopyFrom(Enumerable.Range(0, Batch).Select(i => (float)(i % 10)).ToArray());
-    }
+    public void Setup() => _rig = new StepRig(BackendRegistry.Get(Backend), Network(BackendRegistry.Get(Backend)), Batch, 0.1f, weightDecay: 1e-4f);
 
     [Benchmark]
-    public float ResNet20Step() => _trainer.TrainStep(_x, _y, 0.1f);
+    public float ResNet20Step() => _rig.Step();
 
     [GlobalCleanup]
-    public void Cleanup()
-    {
-        _trainer.Dispose(); _trainer.Loss.Dispose(); _trainer.Optimizer.Dispose(); _model.Dispose();
-        _x.Dispose(); _y.Dispose();
-    }
+    public void Cleanup() => _rig.Dispose();
 }

@@ -18,9 +18,7 @@ public class TrainStepBenchmarks
     [ParamsSource(nameof(Backends))]
     public string Backend { get; set; } = "";
 
-    private Sequential _model = null!;
-    private Trainer _trainer = null!;
-    private Tensor _x = null!, _y = null!;
+    private StepRig _rig = null!;
 
     /// <summary>ModelZoo's "small-cnn" (so `fastconv bench --model small-cnn` times the same step op by op).</summary>
     public static Sequential Network(IBackend be) => ModelZoo.Create("small-cnn", be, [1, 28, 28], 10, seed: 1, initialize: false);
@@ -35,24 +33,11 @@ public class TrainStepBenchmarks
     }
 
     [GlobalSetup]
-    public void Setup()
-    {
-        var be = BackendRegistry.Get(Backend);
-        _model = Network(be);
-        _model.Initialize(1);
-        _trainer = new Trainer(_model, new SoftmaxCrossEntropyLoss(be), new Sgd(_model.Parameters.ToList(), 0.9f), new ConstantLr(0.01f), Batch, 1);
-        _x = Suite.Random(be, [Batch, 1, 28, 28], 1);
-        _y = be.Allocate([Batch]);
-        _y.CopyFrom(Enumerable.Range(0, Batch).Select(i => (float)(i % 10)).ToArray());
-    }
+    public void Setup() => _rig = new StepRig(BackendRegistry.Get(Backend), Network(BackendRegistry.Get(Backend)), Batch, 0.01f);
 
     [Benchmark]
-    public float TrainStep() => _trainer.TrainStep(_x, _y, 0.01f);
+    public float TrainStep() => _rig.Step();
 
     [GlobalCleanup]
-    public void Cleanup()
-    {
-        _trainer.Dispose(); _trainer.Loss.Dispose(); _trainer.Optimizer.Dispose(); _model.Dispose();
-        _x.Dispose(); _y.Dispose();
-    }
+    public void Cleanup() => _rig.Dispose();
 }
