@@ -186,7 +186,7 @@ public static class Commands
             try { r = TrainingRun.Visualize(path, Backend(p), p.GetValue(image), dir, p.GetValue(dataDir)); }
             catch (ArgumentOutOfRangeException e) when (e.ParamName == "index")
             {
-                throw new ArgumentException($"--image {OneLine(e)}"); // the library's rule, after the flag
+                throw new ArgumentException($"--image {OneLine(e)}", e); // the library's rule, after the flag
             }
             AnsiConsole.MarkupLine($"Test image {p.GetValue(image)}: [bold]{Markup.Escape(r.Truth)}[/], predicted [bold]{Markup.Escape(r.Predicted)}[/] " +
                                    Markup.Escape($"(top-3: {string.Join(", ", r.Top.Select(t => $"{t.Name} {t.P:P1}"))})."));
