@@ -105,10 +105,10 @@ public sealed unsafe class NativeBackend : HostBackend
             a, transA ? m : k, b, transB ? k : n, beta, c, n), "fc_f32_gemm");
     }
 
-    protected override void BiasAddCore(int n, int c, int inner, float* x, float* bias) =>
+    protected override void BiasAddForwardCore(int n, int c, int inner, float* x, float* bias) =>
         NativeMethods.Check(NativeMethods.fc_f32_bias_add_fwd(NativeIsa, n, c, inner, x, bias), "fc_f32_bias_add_fwd");
 
-    protected override void BiasBackwardCore(int n, int c, int inner, float* dy, float* dbias) =>
+    protected override void BiasAddBackwardCore(int n, int c, int inner, float* dy, float* dbias) =>
         NativeMethods.Check(NativeMethods.fc_f32_bias_add_bwd(NativeIsa, n, c, inner, dy, dbias), "fc_f32_bias_add_bwd");
 
     protected override void ReluForwardCore(ReadOnlySpan<float> x, Span<float> y)

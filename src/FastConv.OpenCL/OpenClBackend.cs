@@ -112,10 +112,10 @@ public sealed class OpenClBackend : Backend, IAutoChoice, IDisposable
             m, n, k, transA, transB, alpha, Mem(a), Mem(b), beta, Mem(c));
     }
 
-    protected override void BiasAddKernel(int n, int c, int inner, Tensor x, Tensor bias) =>
+    protected override void BiasAddForwardKernel(int n, int c, int inner, Tensor x, Tensor bias) =>
         Run(EltwiseFile, "fc_f32_bias_add_fwd", [x.Length], x.Length, c, (long)inner, Mem(x), Mem(bias));
 
-    protected override void BiasBackwardKernel(int n, int c, int inner, Tensor dy, Tensor dbias) =>
+    protected override void BiasAddBackwardKernel(int n, int c, int inner, Tensor dy, Tensor dbias) =>
         Runtime.Run(Runtime.Kernel(EltwiseFile, "fc_f32_bias_add_bwd"), [c], [1], n, c, (long)inner, Mem(dy), Mem(dbias));
 
     protected override void ReluForwardKernel(Tensor x, Tensor y) => Run(EltwiseFile, "fc_f32_relu_fwd", [x.Length], x.Length, Mem(x), Mem(y));
@@ -133,10 +133,10 @@ public sealed class OpenClBackend : Backend, IAutoChoice, IDisposable
         Run(EltwiseFile, toWhole ? "fc_f32_concat_fwd" : "fc_f32_concat_bwd", [part.Length], part.Length, partChannels, wholeChannels, offset,
             (long)inner, Mem(part), Mem(whole));
 
-    protected override void GlobalAvgPoolForwardKernel(int n, int c, int hw, Tensor x, Tensor y) =>
+    protected override void GlobalAvgPool2dForwardKernel(int n, int c, int hw, Tensor x, Tensor y) =>
         Run(PoolFile, "fc_f32_global_avgpool2d_fwd", [n * c], n * c, hw, Mem(x), Mem(y));
 
-    protected override void GlobalAvgPoolBackwardKernel(int n, int c, int hw, Tensor dy, Tensor dx) =>
+    protected override void GlobalAvgPool2dBackwardKernel(int n, int c, int hw, Tensor dy, Tensor dx) =>
         Run(PoolFile, "fc_f32_global_avgpool2d_bwd", [dx.Length], dx.Length, hw, Mem(dy), Mem(dx));
 
     protected override void BatchNormForwardTrainingKernel(int n, int c, int hw, Tensor x, Tensor gamma, Tensor beta, Tensor y,

@@ -163,7 +163,7 @@ internal sealed class OpenClConv2dPlan : Conv2dPlan
         }
         else _be.Runtime.Run(K("fc_f32_conv2d_bwd_filter", _options), [d.C, d.K], [1, 1], _geom, d.N, px, pdy, pdw);
         if (dbias is not null)
-            _be.BiasBackward(dy, dbias);
+            _be.BiasAddBackward(dy, dbias);
     }
 
     public override void Dispose()

@@ -77,27 +77,27 @@ public abstract class Backend : IBackend
 
     protected abstract void GemmKernel(int m, int n, int k, Tensor a, bool transA, Tensor b, bool transB, Tensor c, float alpha, float beta);
 
-    public void BiasAdd(Tensor x, Tensor bias)
+    public void BiasAddForward(Tensor x, Tensor bias)
     {
-        const string op = nameof(BiasAdd);
+        const string op = nameof(BiasAddForward);
         var (n, c, inner) = Channels(x, nameof(x), op);
         Arg(bias, nameof(bias), [c], op);
         using var verbose = Log("bias_add_fwd", x);
-        BiasAddKernel(n, c, inner, x, bias);
+        BiasAddForwardKernel(n, c, inner, x, bias);
     }
 
-    public void BiasBackward(Tensor dy, Tensor dbias)
+    public void BiasAddBackward(Tensor dy, Tensor dbias)
     {
-        const string op = nameof(BiasBackward);
+        const string op = nameof(BiasAddBackward);
         var (n, c, inner) = Channels(dy, nameof(dy), op);
         Arg(dbias, nameof(dbias), [c], op);
         using var verbose = Log("bias_add_bwd", dy);
-        BiasBackwardKernel(n, c, inner, dy, dbias);
+        BiasAddBackwardKernel(n, c, inner, dy, dbias);
     }
 
     /// <summary>x [n, c, inner] += bias [c].</summary>
-    protected abstract void BiasAddKernel(int n, int c, int inner, Tensor x, Tensor bias);
-    protected abstract void BiasBackwardKernel(int n, int c, int inner, Tensor dy, Tensor dbias);
+    protected abstract void BiasAddForwardKernel(int n, int c, int inner, Tensor x, Tensor bias);
+    protected abstract void BiasAddBackwardKernel(int n, int c, int inner, Tensor dy, Tensor dbias);
 
     public void ReluForward(Tensor x, Tensor y)
     {
@@ -188,27 +188,27 @@ public abstract class Backend : IBackend
     /// (<paramref name="toWhole"/>), or those channels of whole back into part (the backward: a split).</summary>
     protected abstract void ConcatKernel(int n, int inner, Tensor part, int partChannels, Tensor whole, int wholeChannels, int offset, bool toWhole);
 
-    public void GlobalAvgPoolForward(Tensor x, Tensor y)
+    public void GlobalAvgPool2dForward(Tensor x, Tensor y)
     {
-        const string op = nameof(GlobalAvgPoolForward);
+        const string op = nameof(GlobalAvgPool2dForward);
         var (n, c, hw) = Channels(x, nameof(x), op);
         Arg(y, nameof(y), n * (long)c, op);
         using var verbose = Log("global_avgpool2d_fwd", x);
-        GlobalAvgPoolForwardKernel(n, c, hw, x, y);
+        GlobalAvgPool2dForwardKernel(n, c, hw, x, y);
     }
 
-    public void GlobalAvgPoolBackward(Tensor dy, Tensor dx)
+    public void GlobalAvgPool2dBackward(Tensor dy, Tensor dx)
     {
-        const string op = nameof(GlobalAvgPoolBackward);
+        const string op = nameof(GlobalAvgPool2dBackward);
         var (n, c, hw) = Channels(dx, nameof(dx), op);
         Arg(dy, nameof(dy), n * (long)c, op);
         using var verbose = Log("global_avgpool2d_bwd", dx);
-        GlobalAvgPoolBackwardKernel(n, c, hw, dy, dx);
+        GlobalAvgPool2dBackwardKernel(n, c, hw, dy, dx);
     }
 
     /// <summary>y [n·c] = mean of x [n·c, hw].</summary>
-    protected abstract void GlobalAvgPoolForwardKernel(int n, int c, int hw, Tensor x, Tensor y);
-    protected abstract void GlobalAvgPoolBackwardKernel(int n, int c, int hw, Tensor dy, Tensor dx);
+    protected abstract void GlobalAvgPool2dForwardKernel(int n, int c, int hw, Tensor x, Tensor y);
+    protected abstract void GlobalAvgPool2dBackwardKernel(int n, int c, int hw, Tensor dy, Tensor dx);
 
     public void BatchNormForwardTraining(Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor saveMean, Tensor saveInvStd,
                                          Tensor runningMean, Tensor runningVar, float momentum, float epsilon)

@@ -27,12 +27,12 @@ public abstract unsafe class HostBackend : Backend
         GemmCore(m, n, k, P(a), transA, P(b), transB, P(c), alpha, beta);
     protected abstract void GemmCore(int m, int n, int k, float* a, bool transA, float* b, bool transB, float* c, float alpha, float beta);
 
-    protected override void BiasAddKernel(int n, int c, int inner, Tensor x, Tensor bias) => BiasAddCore(n, c, inner, P(x), P(bias));
-    protected override void BiasBackwardKernel(int n, int c, int inner, Tensor dy, Tensor dbias) => BiasBackwardCore(n, c, inner, P(dy), P(dbias));
-    protected virtual void BiasAddCore(int n, int c, int inner, float* x, float* bias) =>
-        ManagedKernels.BiasAdd(n, c, inner, x, bias);
-    protected virtual void BiasBackwardCore(int n, int c, int inner, float* dy, float* dbias) =>
-        ManagedKernels.BiasBackward(n, c, inner, dy, dbias);
+    protected override void BiasAddForwardKernel(int n, int c, int inner, Tensor x, Tensor bias) => BiasAddForwardCore(n, c, inner, P(x), P(bias));
+    protected override void BiasAddBackwardKernel(int n, int c, int inner, Tensor dy, Tensor dbias) => BiasAddBackwardCore(n, c, inner, P(dy), P(dbias));
+    protected virtual void BiasAddForwardCore(int n, int c, int inner, float* x, float* bias) =>
+        ManagedKernels.BiasAddForward(n, c, inner, x, bias);
+    protected virtual void BiasAddBackwardCore(int n, int c, int inner, float* dy, float* dbias) =>
+        ManagedKernels.BiasAddBackward(n, c, inner, dy, dbias);
 
     protected override void ReluForwardKernel(Tensor x, Tensor y) => ReluForwardCore(S(x), S(y));
     protected override void ReluBackwardKernel(Tensor x, Tensor dy, Tensor dx) => ReluBackwardCore(S(x), S(dy), S(dx));
@@ -53,12 +53,12 @@ public abstract unsafe class HostBackend : Backend
     protected virtual void ConcatCore(int n, int inner, float* part, int partChannels, float* whole, int wholeChannels, int offset, bool toWhole) =>
         ManagedKernels.Concat(n, inner, part, partChannels, whole, wholeChannels, offset, toWhole);
 
-    protected override void GlobalAvgPoolForwardKernel(int n, int c, int hw, Tensor x, Tensor y) => GlobalAvgPoolForwardCore(n, c, hw, P(x), P(y));
-    protected override void GlobalAvgPoolBackwardKernel(int n, int c, int hw, Tensor dy, Tensor dx) => GlobalAvgPoolBackwardCore(n, c, hw, P(dy), P(dx));
-    protected virtual void GlobalAvgPoolForwardCore(int n, int c, int hw, float* x, float* y) =>
-        ManagedKernels.GlobalAvgPoolForward(n, c, hw, x, y);
-    protected virtual void GlobalAvgPoolBackwardCore(int n, int c, int hw, float* dy, float* dx) =>
-        ManagedKernels.GlobalAvgPoolBackward(n, c, hw, dy, dx);
+    protected override void GlobalAvgPool2dForwardKernel(int n, int c, int hw, Tensor x, Tensor y) => GlobalAvgPool2dForwardCore(n, c, hw, P(x), P(y));
+    protected override void GlobalAvgPool2dBackwardKernel(int n, int c, int hw, Tensor dy, Tensor dx) => GlobalAvgPool2dBackwardCore(n, c, hw, P(dy), P(dx));
+    protected virtual void GlobalAvgPool2dForwardCore(int n, int c, int hw, float* x, float* y) =>
+        ManagedKernels.GlobalAvgPool2dForward(n, c, hw, x, y);
+    protected virtual void GlobalAvgPool2dBackwardCore(int n, int c, int hw, float* dy, float* dx) =>
+        ManagedKernels.GlobalAvgPool2dBackward(n, c, hw, dy, dx);
 
     protected override void BatchNormForwardTrainingKernel(int n, int c, int hw, Tensor x, Tensor gamma, Tensor beta, Tensor y,
         Tensor saveMean, Tensor saveInvStd, Tensor runningMean, Tensor runningVar, float momentum, float epsilon) =>

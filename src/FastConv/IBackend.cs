@@ -22,9 +22,9 @@ public interface IBackend
     void Gemm(Tensor a, Tensor b, Tensor c, bool transA = false, bool transB = false, float alpha = 1f, float beta = 0f);
 
     /// <summary>x [N, C, ...] += bias [C] per channel, in place.</summary>
-    void BiasAdd(Tensor x, Tensor bias);
+    void BiasAddForward(Tensor x, Tensor bias);
     /// <summary>dbias [C] = Σ over N and spatial positions of dy [N, C, ...].</summary>
-    void BiasBackward(Tensor dy, Tensor dbias);
+    void BiasAddBackward(Tensor dy, Tensor dbias);
 
     void ReluForward(Tensor x, Tensor y);
     /// <summary>dx = dy where x &gt; 0, else 0. Passing y = relu(x) for x gives the same result.</summary>
@@ -49,8 +49,8 @@ public interface IBackend
     void ConcatBackward(Tensor dy, IReadOnlyList<Tensor> dxs);
 
     /// <summary>y [N, C] = mean over H·W of x [N, C, H, W].</summary>
-    void GlobalAvgPoolForward(Tensor x, Tensor y);
-    void GlobalAvgPoolBackward(Tensor dy, Tensor dx);
+    void GlobalAvgPool2dForward(Tensor x, Tensor y);
+    void GlobalAvgPool2dBackward(Tensor dy, Tensor dx);
 
     /// <summary>Spatial batch norm in training mode: batch statistics per channel, saved for backward;
     /// running statistics updated as PyTorch does (unbiased variance, <paramref name="momentum"/> weight on the new value).</summary>

@@ -42,7 +42,7 @@ public sealed class Linear : Layer
     {
         Bind(x);
         Backend.Gemm(x, Weight.Value, Y!, transB: true);
-        Backend.BiasAdd(Y!, Bias.Value);
+        Backend.BiasAddForward(Y!, Bias.Value);
         return Y!;
     }
 
@@ -50,7 +50,7 @@ public sealed class Linear : Layer
     {
         var x = Input;
         Backend.Gemm(dy, x, Weight.Grad, transA: true);
-        Backend.BiasBackward(dy, Bias.Grad);
+        Backend.BiasAddBackward(dy, Bias.Grad);
         if (!ComputeInputGradient) return null;
         Backend.Gemm(dy, Weight.Value, Dx!);
         return Dx;

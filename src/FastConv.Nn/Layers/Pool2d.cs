@@ -92,7 +92,7 @@ public sealed class GlobalAvgPool2d(IBackend backend) : Layer(backend)
     public override Tensor Forward(Tensor x, bool training)
     {
         Bind(x);
-        Backend.GlobalAvgPoolForward(x, Y!);
+        Backend.GlobalAvgPool2dForward(x, Y!);
         return Y!;
     }
 
@@ -100,7 +100,7 @@ public sealed class GlobalAvgPool2d(IBackend backend) : Layer(backend)
     {
         _ = Input;
         if (!ComputeInputGradient) return null;
-        Backend.GlobalAvgPoolBackward(dy, Dx!);
+        Backend.GlobalAvgPool2dBackward(dy, Dx!);
         return Dx;
     }
 }

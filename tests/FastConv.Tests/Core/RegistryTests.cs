@@ -42,8 +42,8 @@ public class RegistryTests
             be.ReluForward(y, y);
             be.LeakyReluForward(y, y, 0.1f);
             using var bias = be.Allocate([3]);
-            be.BiasAdd(y, bias);
-            be.BiasBackward(y, bias);
+            be.BiasAddForward(y, bias);
+            be.BiasAddBackward(y, bias);
         }
         finally { Verbose.Enabled = oldOn; Verbose.Writer = oldWriter; }
         Assert.That(log.ToString(), Does.Contain($"fastconv_verbose,exec,{plan.Implementation},conv2d_fwd,{d}"));

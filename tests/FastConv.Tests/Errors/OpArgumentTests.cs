@@ -20,7 +20,7 @@ public class OpArgumentTests
     {
         var be = TestBackends.Get(backend);
         using var x = be.Allocate([5]); using var b = be.Allocate([5]);
-        Throws<ArgumentException>(() => be.BiasAdd(x, b), "x has shape [5], expected at least 2 dimensions");
+        Throws<ArgumentException>(() => be.BiasAddForward(x, b), "x has shape [5], expected at least 2 dimensions");
     }
 
     [TestCaseSource(typeof(TestBackends), nameof(TestBackends.AllNames))]
@@ -28,7 +28,7 @@ public class OpArgumentTests
     {
         var be = TestBackends.Get(backend);
         using var x = be.Allocate([2, 3, 4, 4]); using var y = be.Allocate([2, 4]);
-        Throws<ArgumentException>(() => be.GlobalAvgPoolForward(x, y), "y has shape [2, 4] (8 elements), expected 6 elements");
+        Throws<ArgumentException>(() => be.GlobalAvgPool2dForward(x, y), "y has shape [2, 4] (8 elements), expected 6 elements");
     }
 
     [TestCaseSource(typeof(TestBackends), nameof(TestBackends.AllNames))]

@@ -81,9 +81,9 @@ public class NumericGradientTests
     {
         int n = 2, c = 3, hw = 10;
         var x = Rand(n * c * hw, 1); var g = Rand(n * c, 2); var y = new double[n * c];
-        double Loss() { ReferenceKernels.GlobalAvgPoolForward<double>(n, c, hw, x, y); return Dot(y, g); }
+        double Loss() { ReferenceKernels.GlobalAvgPool2dForward<double>(n, c, hw, x, y); return Dot(y, g); }
         var dx = new double[x.Length];
-        ReferenceKernels.GlobalAvgPoolBackward<double>(n, c, hw, g, dx);
+        ReferenceKernels.GlobalAvgPool2dBackward<double>(n, c, hw, g, dx);
         Check(dx, Numeric(Loss, x), "global avg pool dx");
     }
 
@@ -118,13 +118,13 @@ public class NumericGradientTests
         double Loss()
         {
             ReferenceKernels.Gemm<double>(m, n, k, a, false, b, false, y, 1, 0);
-            ReferenceKernels.BiasAdd<double>(m, n, 1, y, bias);
+            ReferenceKernels.BiasAddForward<double>(m, n, 1, y, bias);
             return Dot(y, g);
         }
         var da = new double[m * k]; var db = new double[k * n]; var dbias = new double[n];
         ReferenceKernels.Gemm<double>(m, k, n, g, false, b, true, da, 1, 0);
         ReferenceKernels.Gemm<double>(k, n, m, a, true, g, false, db, 1, 0);
-        ReferenceKernels.BiasBackward<double>(m, n, 1, g, dbias);
+        ReferenceKernels.BiasAddBackward<double>(m, n, 1, g, dbias);
         Check(da, Numeric(Loss, a), "gemm da");
         Check(db, Numeric(Loss, b), "gemm db");
         Check(dbias, Numeric(Loss, bias), "bias dbias");

@@ -46,23 +46,23 @@ public class OpParityTests
     }
 
     [TestCaseSource(nameof(Backends))]
-    public void BiasAdd_And_BiasBackward(string backend)
+    public void BiasAddForward_And_Backward(string backend)
     {
         var be = TestBackends.Get(backend);
         int n = 3, c = 5, h = 4, w = 7;
         var x = TestData.Uniform(n * c * h * w, 1); var bias = TestData.Uniform(c, 2);
         using var tx = TestData.Tensor(be, [n, c, h, w], x);
         using var tb = TestData.Tensor(be, [c], bias);
-        be.BiasAdd(tx, tb);
+        be.BiasAddForward(tx, tb);
         var ex = D(x);
-        ReferenceKernels.BiasAdd<double>(n, c, h * w, ex, D(bias));
+        ReferenceKernels.BiasAddForward<double>(n, c, h * w, ex, D(bias));
         Tolerance.Elementwise(tx.ToArray(), ex, $"{backend} bias add", 1);
 
         using var db = be.Allocate([c]);
-        be.BiasBackward(tx, db);
+        be.BiasAddBackward(tx, db);
         var edb = new double[c]; var adb = new double[c];
-        ReferenceKernels.BiasBackward<double>(n, c, h * w, ex, edb);
-        ReferenceKernels.BiasBackward<double>(n, c, h * w, TestData.Abs(ex), adb);
+        ReferenceKernels.BiasAddBackward<double>(n, c, h * w, ex, edb);
+        ReferenceKernels.BiasAddBackward<double>(n, c, h * w, TestData.Abs(ex), adb);
         Tolerance.Reduction(db.ToArray(), edb, adb, n * h * w, $"{backend} bias backward");
     }
 
@@ -118,12 +118,12 @@ public class OpParityTests
         using var ty = be.Allocate([n, c]);
         using var tdy = TestData.Tensor(be, [n, c], dy);
         using var tdx = be.Allocate([n, c, 7, 7]);
-        be.GlobalAvgPoolForward(tx, ty);
-        be.GlobalAvgPoolBackward(tdy, tdx);
+        be.GlobalAvgPool2dForward(tx, ty);
+        be.GlobalAvgPool2dBackward(tdy, tdx);
         var ey = new double[n * c]; var ay = new double[n * c]; var edx = new double[n * c * hw];
-        ReferenceKernels.GlobalAvgPoolForward<double>(n, c, hw, D(x), ey);
-        ReferenceKernels.GlobalAvgPoolForward<double>(n, c, hw, TestData.Abs(D(x)), ay);
-        ReferenceKernels.GlobalAvgPoolBackward<double>(n, c, hw, D(dy), edx);
+        ReferenceKernels.GlobalAvgPool2dForward<double>(n, c, hw, D(x), ey);
+        ReferenceKernels.GlobalAvgPool2dForward<double>(n, c, hw, TestData.Abs(D(x)), ay);
+        ReferenceKernels.GlobalAvgPool2dBackward<double>(n, c, hw, D(dy), edx);
         Tolerance.Reduction(ty.ToArray(), ey, ay, hw + 1, $"{backend} gap forward");
         Tolerance.Elementwise(tdx.ToArray(), edx, $"{backend} gap backward", 1);
     }

@@ -66,8 +66,8 @@ public sealed class Float64Backend : IBackend
         ReferenceKernels.Gemm<double>(m, n, k, D(a), transA, D(b), transB, D(c), alpha, beta);
     }
 
-    public void BiasAdd(Tensor x, Tensor bias) { var (n, c, i) = Nci(x); ReferenceKernels.BiasAdd<double>(n, c, i, D(x), D(bias)); }
-    public void BiasBackward(Tensor dy, Tensor dbias) { var (n, c, i) = Nci(dy); ReferenceKernels.BiasBackward<double>(n, c, i, D(dy), D(dbias)); }
+    public void BiasAddForward(Tensor x, Tensor bias) { var (n, c, i) = Nci(x); ReferenceKernels.BiasAddForward<double>(n, c, i, D(x), D(bias)); }
+    public void BiasAddBackward(Tensor dy, Tensor dbias) { var (n, c, i) = Nci(dy); ReferenceKernels.BiasAddBackward<double>(n, c, i, D(dy), D(dbias)); }
     public void ReluForward(Tensor x, Tensor y) => ReferenceKernels.ReluForward<double>(D(x), D(y));
     public void ReluBackward(Tensor x, Tensor dy, Tensor dx) => ReferenceKernels.ReluBackward<double>(D(x), D(dy), D(dx));
     public void LeakyReluForward(Tensor x, Tensor y, float alpha) => Eltwise(EltwiseOps.LeakyReluForward, x, null, y, alpha);
@@ -91,8 +91,8 @@ public sealed class Float64Backend : IBackend
         foreach (var p in parts) { ReferenceKernels.Concat<double>(n, inner, D(p), p.Dim(1), D(whole), c, offset, toWhole); offset += p.Dim(1); }
     }
 
-    public void GlobalAvgPoolForward(Tensor x, Tensor y) { var (n, c, hw) = Nci(x); ReferenceKernels.GlobalAvgPoolForward<double>(n, c, hw, D(x), D(y)); }
-    public void GlobalAvgPoolBackward(Tensor dy, Tensor dx) { var (n, c, hw) = Nci(dx); ReferenceKernels.GlobalAvgPoolBackward<double>(n, c, hw, D(dy), D(dx)); }
+    public void GlobalAvgPool2dForward(Tensor x, Tensor y) { var (n, c, hw) = Nci(x); ReferenceKernels.GlobalAvgPool2dForward<double>(n, c, hw, D(x), D(y)); }
+    public void GlobalAvgPool2dBackward(Tensor dy, Tensor dx) { var (n, c, hw) = Nci(dx); ReferenceKernels.GlobalAvgPool2dBackward<double>(n, c, hw, D(dy), D(dx)); }
 
     public void BatchNormForwardTraining(Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor saveMean, Tensor saveInvStd,
                                          Tensor runningMean, Tensor runningVar, float momentum, float epsilon)

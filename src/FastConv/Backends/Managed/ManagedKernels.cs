@@ -12,7 +12,7 @@ internal static unsafe class ManagedKernels
 {
     private static Span<float> S(float* p, long n) => new(p, checked((int)n));
 
-    public static void BiasAdd(int n, int c, int inner, float* x, float* bias)
+    public static void BiasAddForward(int n, int c, int inner, float* x, float* bias)
     {
         for (long row = 0; row < (long)n * c; row++)
         {
@@ -21,7 +21,7 @@ internal static unsafe class ManagedKernels
         }
     }
 
-    public static void BiasBackward(int n, int c, int inner, float* dy, float* dbias)
+    public static void BiasAddBackward(int n, int c, int inner, float* dy, float* dbias)
     {
         for (int ch = 0; ch < c; ch++)
         {
@@ -58,12 +58,12 @@ internal static unsafe class ManagedKernels
         }
     }
 
-    public static void GlobalAvgPoolForward(int n, int c, int hw, float* x, float* y)
+    public static void GlobalAvgPool2dForward(int n, int c, int hw, float* x, float* y)
     {
         for (long i = 0; i < (long)n * c; i++) y[i] = TensorPrimitives.Sum(S(x + i * hw, hw)) / hw;
     }
 
-    public static void GlobalAvgPoolBackward(int n, int c, int hw, float* dy, float* dx)
+    public static void GlobalAvgPool2dBackward(int n, int c, int hw, float* dy, float* dx)
     {
         for (long i = 0; i < (long)n * c; i++) S(dx + i * hw, hw).Fill(dy[i] / hw);
     }

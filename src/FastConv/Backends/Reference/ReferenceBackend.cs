@@ -38,11 +38,11 @@ public sealed unsafe class ReferenceBackend : HostBackend
     protected override void GemmCore(int m, int n, int k, float* a, bool transA, float* b, bool transB, float* c, float alpha, float beta) =>
         ReferenceKernels.Gemm<float>(m, n, k, S(a, (long)m * k), transA, S(b, (long)k * n), transB, S(c, (long)m * n), alpha, beta);
 
-    protected override void BiasAddCore(int n, int c, int inner, float* x, float* bias) =>
-        ReferenceKernels.BiasAdd<float>(n, c, inner, S(x, (long)n * c * inner), S(bias, c));
+    protected override void BiasAddForwardCore(int n, int c, int inner, float* x, float* bias) =>
+        ReferenceKernels.BiasAddForward<float>(n, c, inner, S(x, (long)n * c * inner), S(bias, c));
 
-    protected override void BiasBackwardCore(int n, int c, int inner, float* dy, float* dbias) =>
-        ReferenceKernels.BiasBackward<float>(n, c, inner, S(dy, (long)n * c * inner), S(dbias, c));
+    protected override void BiasAddBackwardCore(int n, int c, int inner, float* dy, float* dbias) =>
+        ReferenceKernels.BiasAddBackward<float>(n, c, inner, S(dy, (long)n * c * inner), S(dbias, c));
 
     protected override void ReluForwardCore(ReadOnlySpan<float> x, Span<float> y) => ReferenceKernels.ReluForward(x, y);
     protected override void ReluBackwardCore(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx) => ReferenceKernels.ReluBackward(x, dy, dx);
@@ -56,11 +56,11 @@ public sealed unsafe class ReferenceBackend : HostBackend
         ReferenceKernels.Concat<float>(n, inner, S(part, (long)n * partChannels * inner), partChannels,
             S(whole, (long)n * wholeChannels * inner), wholeChannels, offset, toWhole);
 
-    protected override void GlobalAvgPoolForwardCore(int n, int c, int hw, float* x, float* y) =>
-        ReferenceKernels.GlobalAvgPoolForward<float>(n, c, hw, S(x, (long)n * c * hw), S(y, (long)n * c));
+    protected override void GlobalAvgPool2dForwardCore(int n, int c, int hw, float* x, float* y) =>
+        ReferenceKernels.GlobalAvgPool2dForward<float>(n, c, hw, S(x, (long)n * c * hw), S(y, (long)n * c));
 
-    protected override void GlobalAvgPoolBackwardCore(int n, int c, int hw, float* dy, float* dx) =>
-        ReferenceKernels.GlobalAvgPoolBackward<float>(n, c, hw, S(dy, (long)n * c), S(dx, (long)n * c * hw));
+    protected override void GlobalAvgPool2dBackwardCore(int n, int c, int hw, float* dy, float* dx) =>
+        ReferenceKernels.GlobalAvgPool2dBackward<float>(n, c, hw, S(dy, (long)n * c), S(dx, (long)n * c * hw));
 
     protected override void BatchNormForwardTrainingCore(int n, int c, int hw, BatchNormPointers p, float momentum, float epsilon)
     {

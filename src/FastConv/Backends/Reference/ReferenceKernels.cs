@@ -182,7 +182,7 @@ public static class ReferenceKernels
                 }
     }
 
-    public static void GlobalAvgPoolForward<T>(int n, int c, int hw, ReadOnlySpan<T> x, Span<T> y) where T : IFloatingPoint<T>
+    public static void GlobalAvgPool2dForward<T>(int n, int c, int hw, ReadOnlySpan<T> x, Span<T> y) where T : IFloatingPoint<T>
     {
         for (int i = 0; i < n * c; i++)
         {
@@ -192,7 +192,7 @@ public static class ReferenceKernels
         }
     }
 
-    public static void GlobalAvgPoolBackward<T>(int n, int c, int hw, ReadOnlySpan<T> dy, Span<T> dx) where T : IFloatingPoint<T>
+    public static void GlobalAvgPool2dBackward<T>(int n, int c, int hw, ReadOnlySpan<T> dy, Span<T> dx) where T : IFloatingPoint<T>
     {
         for (int i = 0; i < n * c; i++)
         for (int p = 0; p < hw; p++)
@@ -216,7 +216,7 @@ public static class ReferenceKernels
     }
 
     /// <summary>x[n, ch, p] += bias[ch] for x viewed as [N, C, inner].</summary>
-    public static void BiasAdd<T>(int n, int c, int inner, Span<T> x, ReadOnlySpan<T> bias) where T : IFloatingPoint<T>
+    public static void BiasAddForward<T>(int n, int c, int inner, Span<T> x, ReadOnlySpan<T> bias) where T : IFloatingPoint<T>
     {
         for (int i = 0; i < n; i++)
         for (int ch = 0; ch < c; ch++)
@@ -224,7 +224,7 @@ public static class ReferenceKernels
             x[(i * c + ch) * inner + p] += bias[ch];
     }
 
-    public static void BiasBackward<T>(int n, int c, int inner, ReadOnlySpan<T> dy, Span<T> dbias) where T : IFloatingPoint<T>
+    public static void BiasAddBackward<T>(int n, int c, int inner, ReadOnlySpan<T> dy, Span<T> dbias) where T : IFloatingPoint<T>
     {
         for (int ch = 0; ch < c; ch++)
         {
