@@ -60,9 +60,9 @@ public static class OpCheck
     }
 
     /// <summary>Logits [N, classes].</summary>
-    public static (int N, int K) Logits(Tensor t, string op)
+    public static (int N, int K) Logits(Tensor t, string name, string op)
     {
-        if (t.Rank != 2) throw new ArgumentException($"{op}: logits must be [N, classes], got {ShapeMath.Format(t.Shape)}.", "logits");
+        if (t.Rank != 2) throw new ArgumentException($"{op}: {name} must be [N, classes], got {ShapeMath.Format(t.Shape)}.", name);
         return (t.Dim(0), t.Dim(1));
     }
 
