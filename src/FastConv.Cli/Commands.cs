@@ -56,6 +56,7 @@ public static class Commands
     {
         string? template = e switch { SettingException s => s.Template, ImageFolderException f => f.Template, _ => null };
         if (template is not null) return SettingException.Render(template, Flag).Split('\n')[0].TrimEnd();
+        if (e is ModelSpecException spec) return spec.Message; // three lines: the reason, the spec, a caret under the token
         string m = e.Message.Split('\n')[0].TrimEnd();
         if (e is ArgumentException { ParamName: { } p } && m.EndsWith($" (Parameter '{p}')", StringComparison.Ordinal))
             m = m[..^$" (Parameter '{p}')".Length];
