@@ -63,7 +63,7 @@ public class ReadmeExampleTests
     }
 
     /// <summary>The folder above the test binaries that holds FastConv.sln and README.md.</summary>
-    private static string RepoRoot()
+    internal static string RepoRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
             if (File.Exists(Path.Combine(dir.FullName, "FastConv.sln")) && File.Exists(Path.Combine(dir.FullName, "README.md")))
