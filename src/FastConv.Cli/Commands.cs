@@ -100,7 +100,7 @@ public static class Commands
         var optimizer = Opt("--optimizer", "adam, sgd (momentum) or nesterov.", d.Optimizer);
         var momentum = Opt("--momentum", "Momentum for sgd/nesterov.", d.Momentum);
         var wd = Opt("--weight-decay", "L2 regularisation strength λ (weights only).", d.WeightDecay);
-        var schedule = Opt("--schedule", "Learning-rate schedule: cosine, step (×0.1 every third of the run) or constant.", d.Schedule);
+        var schedule = Opt("--schedule", "Learning-rate schedule: cosine, step (×0.1 every third of the run), multistep (×0.1 at half and three quarters: the ResNet paper's; the resnet recipe's default) or constant.", d.Schedule);
         var loss = Opt("--loss", "softmax (cross-entropy) or svm (multiclass hinge).", d.Loss);
         var seed = Opt("--seed", "Seed for initialisation, shuffling, dropout and augmentation.", d.Seed);
         var validation = Opt("--validation", "Training examples held out for validation.", d.Validation);
