@@ -89,6 +89,8 @@ public sealed class OnnxModel : IDisposable
     /// <summary>The input's shape as the file declares it, -1 for a dynamic dimension (the batch).</summary>
     public int[] InputShape { get; }
     public IReadOnlyDictionary<string, string> Metadata { get; }
+    /// <summary>Whether the graph output comes from a Softmax node (probabilities rather than logits).</summary>
+    public bool EndsInSoftmax => _nodes.Any(n => n.OpType == "Softmax" && n.Output.Contains(OutputName));
     /// <summary>The metadata "class_names" (a JSON array, as <see cref="OnnxExport"/> writes it), or null.</summary>
     public string[]? ClassNames => Metadata.TryGetValue("class_names", out var s) ? JsonSerializer.Deserialize<string[]>(s) : null;
     /// <summary>The metadata "normalization_mean" and "normalization_std", or null.</summary>

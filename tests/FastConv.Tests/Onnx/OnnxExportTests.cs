@@ -79,6 +79,18 @@ public class OnnxExportTests : TempDirectoryTests
         Assert.That(stdout, Does.Contain("cli.onnx").And.Contain("10 classes"));
         Assert.That(File.ReadAllBytes(cliOut), Is.EqualTo(File.ReadAllBytes(path)), "the command and ExportOnnx write the same bytes");
         Assert.That(Directory.GetFiles(Dir, "*.tmp-*"), Is.Empty);
+
+        // fastconv predict --onnx on image files says what --checkpoint says, to the last printed digit.
+        string pngs = Path.Combine(Dir, "pngs");
+        Assert.That(CommandTests.Run("data", "export", "fashion-mnist", "--out", pngs, "--train", "1", "--test", "6").Code, Is.Zero);
+        string[] common = [Path.Combine(pngs, "test"), "--format", "csv", "--top", "3", "--backend", Compute.Name];
+        var fromCheckpoint = CommandTests.Run(["predict", "--checkpoint", Path.Combine(runDir, TrainingRun.BestCheckpoint), .. common]);
+        var fromOnnx = CommandTests.Run(["predict", "--onnx", cliOut, .. common]);
+        Assert.That((fromCheckpoint.Code, fromOnnx.Code), Is.EqualTo((0, 0)), fromCheckpoint.Err + fromOnnx.Err);
+        Assert.That(fromOnnx.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries), Has.Length.EqualTo(1 + 6 * 3));
+        Assert.That(fromOnnx.Out, Is.EqualTo(fromCheckpoint.Out));
+        var neither = CommandTests.Run(["predict", .. common]);
+        Assert.That(neither.Err, Does.Contain("Give either --checkpoint or --onnx"));
     }
 
     [Test]
