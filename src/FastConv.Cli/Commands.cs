@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using FastConv.Nn;
 using FastConv.Nn.Data;
+using FastConv.Nn.Onnx;
 using Spectre.Console;
 
 namespace FastConv.Cli;
@@ -14,6 +15,7 @@ public static class Commands
         var root = new RootCommand("FastConv: convolutional networks on reference, managed, native and OpenCL backends.");
         root.Subcommands.Add(Train());
         root.Subcommands.Add(Eval());
+        root.Subcommands.Add(Export());
         root.Subcommands.Add(Summary());
         root.Subcommands.Add(Shape());
         root.Subcommands.Add(Visualize());
@@ -165,6 +167,24 @@ public static class Commands
             var (ck, ev) = TrainingRun.EvaluateCheckpoint(p.GetValue(ckpt)!, be, p.GetValue(dataDir));
             AnsiConsole.MarkupLine($"[bold]{Markup.Escape(ck.Model)}[/] after {ck.Epoch} epochs, on {ev.Count} test images ({Markup.Escape(be.Name)}, {ev.Seconds:0.0} s):");
             Reports.Evaluation(ev);
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command Export()
+    {
+        var ckpt = new Option<string>("--checkpoint") { Description = "A checkpoint written by fastconv train (best.ckpt or last.ckpt).", Required = true };
+        var outPath = new Option<string>("--out") { Description = "The ONNX file to write (replaced whole if it exists).", Required = true };
+        var cmd = new Command("export", "Write a checkpoint's model as ONNX (opset 13): input [N, C, H, W] normalised as its metadata says, output logits; " +
+                                        "class names and normalisation in the metadata.") { ckpt, outPath };
+        cmd.SetAction(p =>
+        {
+            string path = p.GetValue(ckpt)!, o = p.GetValue(outPath)!;
+            var ck = Checkpoint.Load(path);
+            ck.ExportOnnx(o);
+            AnsiConsole.MarkupLine(Markup.Escape($"Wrote {o} ({new FileInfo(o).Length:N0} bytes): {ck.Model}, input [N, {string.Join(", ", ck.InputShape)}], " +
+                                                 $"{ck.ClassNames.Length} classes, after {ck.Epoch} epochs."));
             return 0;
         });
         return cmd;

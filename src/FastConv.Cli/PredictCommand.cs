@@ -8,20 +8,21 @@ using Spectre.Console;
 
 namespace FastConv.Cli;
 
-/// <summary>`fastconv predict --checkpoint PATH IMAGE...`: the top classes of each image (files, or folders of them),
+/// <summary>`fastconv predict --checkpoint PATH IMAGE...` (or `--onnx model.onnx`): the top classes of each image (files, or folders of them),
 /// with the checkpoint's own preprocessing, batched through the model.</summary>
 internal static class PredictCommand
 {
     public static Command Create()
     {
-        var ckpt = new Option<string>("--checkpoint") { Description = "A checkpoint written by fastconv train (best.ckpt or last.ckpt).", Required = true };
+        var ckpt = new Option<string?>("--checkpoint") { Description = "A checkpoint written by fastconv train (best.ckpt or last.ckpt)." };
+        var onnx = new Option<string?>("--onnx") { Description = "An ONNX classifier instead of a checkpoint (fastconv export writes one; class names and normalisation from its metadata)." };
         var images = new Argument<string[]>("images") { Description = "Image files (.png, .jpg, .jpeg, .bmp, .webp) or folders of them (searched recursively).", Arity = ArgumentArity.OneOrMore };
         var top = Commands.Opt("--top", "How many classes to show per image.", 3);
         var format = Commands.Opt("--format", "table, csv (path,rank,class,probability) or json.", "table");
         var batch = Commands.Opt("--batch", "Images per forward pass.", 64);
         var skipBad = new Option<bool>("--skip-bad-images") { Description = "Predict the files that decode and list the others, instead of stopping." };
-        var cmd = new Command("predict", "Classify images with a trained checkpoint: the top classes and their probabilities.")
-            { ckpt, images, top, format, batch, skipBad, Commands.BackendOption, Commands.ThreadsOption };
+        var cmd = new Command("predict", "Classify images with a trained checkpoint or an ONNX model: the top classes and their probabilities.")
+            { ckpt, onnx, images, top, format, batch, skipBad, Commands.BackendOption, Commands.ThreadsOption };
         cmd.SetAction(p =>
         {
             int k = p.GetValue(top), n = p.GetValue(batch);
@@ -29,9 +30,11 @@ internal static class PredictCommand
             if (k < 1) throw new ArgumentException($"--top must be at least 1, got {k}.");
             if (n < 1) throw new ArgumentException($"--batch must be at least 1, got {n}.");
             if (fmt is not ("table" or "csv" or "json")) throw new ArgumentException($"Unknown format '{fmt}': use table, csv or json.");
+            string? ckptPath = p.GetValue(ckpt), onnxPath = p.GetValue(onnx);
+            if ((ckptPath is null) == (onnxPath is null)) throw new ArgumentException("Give either --checkpoint or --onnx (one model to predict with).");
             var files = Expand(p.GetValue(images)!);
             var be = Commands.Backend(p);
-            using var predictor = Predictor.Load(p.GetValue(ckpt)!, be, n);
+            using var predictor = ckptPath is not null ? Predictor.Load(ckptPath, be, n) : Predictor.LoadOnnx(onnxPath!, be, n);
             var sw = Stopwatch.StartNew();
             var results = FolderOptions.WithProgress("predicting", progress => predictor.PredictFiles(files, k, progress));
             double seconds = sw.Elapsed.TotalSeconds;

@@ -20,18 +20,22 @@ public sealed record FilePrediction(string Path, Prediction[]? Top, string? Erro
 /// </summary>
 public sealed class Predictor : IDisposable
 {
-    private readonly Checkpoint _ck;
-    private readonly Sequential _model;
+    private readonly string[] _classes;
+    private readonly int[] _input;
+    private readonly Func<Tensor, Tensor> _forward;
+    private readonly IDisposable _model;
+    private readonly bool _outputsProbabilities;
     private readonly Tensor _x, _labels;
 
-    private Predictor(Checkpoint ck, IBackend backend, int batchSize)
+    private Predictor(string model, int[] input, string[] classes, Normalization norm, IBackend backend, int batchSize,
+                      Func<IBackend, (IDisposable Model, Func<Tensor, Tensor> Forward, bool Probabilities)> create, string what)
     {
-        if (ck.InputShape is not [1 or 3, var h, var w] || h != w)
-            throw new CheckpointException($"Predictor takes models of square 1- or 3-channel images; this checkpoint's input is {ShapeMath.Format(ck.InputShape)}.");
-        _ck = ck;
-        _model = ck.CreateModel(backend);
+        if (input is not [1 or 3, var h, var w] || h != w)
+            throw new CheckpointException($"Predictor takes models of square 1- or 3-channel images; this {what}'s input is {ShapeMath.Format(input)}.");
+        Model = model; _input = input; _classes = classes; Normalization = norm;
+        (_model, _forward, _outputsProbabilities) = create(backend);
         BatchSize = batchSize;
-        _x = backend.Allocate([batchSize, .. ck.InputShape]);
+        _x = backend.Allocate([batchSize, .. input]);
         _labels = backend.Allocate([batchSize]);
     }
 
@@ -39,15 +43,53 @@ public sealed class Predictor : IDisposable
     public static Predictor Load(string checkpointPath, IBackend? backend = null, int batchSize = 64)
     {
         if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "The batch size must be at least 1.");
-        return new Predictor(Checkpoint.Load(checkpointPath), backend ?? BackendRegistry.Get("auto"), batchSize);
+        var ck = Checkpoint.Load(checkpointPath);
+        return new Predictor(ck.Model, ck.InputShape, ck.ClassNames, ck.Normalization, backend ?? BackendRegistry.Get("auto"), batchSize, be =>
+        {
+            var m = ck.CreateModel(be);
+            return (m, x => m.Forward(x, training: false), false);
+        }, "checkpoint");
     }
 
-    public IReadOnlyList<string> ClassNames => _ck.ClassNames;
-    public int Channels => _ck.InputShape[0];
-    public int ImageSize => _ck.InputShape[1];
-    public Normalization Normalization => _ck.Normalization;
+    /// <summary>An ONNX classifier (<see cref="Onnx.OnnxModel"/>) with the same preprocessing: input [N, C, S, S], the
+    /// class names and normalisation from its metadata as <see cref="Onnx.OnnxExport"/> writes them (without them: "class
+    /// 0", … and pixel / 255). Its output is taken as logits, or as probabilities when the graph ends in a Softmax.</summary>
+    public static Predictor LoadOnnx(string onnxPath, IBackend? backend = null, int batchSize = 64)
+    {
+        if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "The batch size must be at least 1.");
+        var be = backend ?? BackendRegistry.Get("auto");
+        var onnx = Onnx.OnnxModel.Load(onnxPath, be);
+        try
+        {
+            if (onnx.InputShape is not [_, > 0, > 0, > 0])
+                throw new Onnx.OnnxModelException($"{onnxPath}: input '{onnx.InputName}' is [{string.Join(", ", onnx.InputShape)}]; predict takes [N, C, H, W] with C, H and W fixed.");
+            int[] input = onnx.InputShape[1..];
+            string[] classes;
+            if (onnx.ClassNames is { } names) classes = names;
+            else
+            {
+                // The class count from one forward pass of a zero image.
+                using var probe = be.Allocate([1, .. input]);
+                probe.CopyFrom(new float[probe.Length]);
+                classes = Enumerable.Range(0, (int)onnx.Forward(probe).Length).Select(i => $"class {i}").ToArray();
+            }
+            var norm = onnx.Normalization ?? new Normalization(new float[input[0]], Enumerable.Repeat(1f, input[0]).ToArray());
+            string name = onnx.Metadata.TryGetValue("fastconv_model", out var m) ? m : Path.GetFileName(onnxPath);
+            return new Predictor(name, input, classes, norm, be, batchSize, _ => (onnx, onnx.Forward, onnx.EndsInSoftmax), "ONNX model");
+        }
+        catch
+        {
+            onnx.Dispose();
+            throw;
+        }
+    }
+
+    public IReadOnlyList<string> ClassNames => _classes;
+    public int Channels => _input[0];
+    public int ImageSize => _input[1];
+    public Normalization Normalization { get; }
     public int BatchSize { get; }
-    public string Model => _ck.Model;
+    public string Model { get; }
 
     /// <summary>The top <paramref name="k"/> classes of an image file; an unreadable file throws <see cref="ImageFolderException"/> naming it.</summary>
     public Prediction[] Predict(string imagePath, int k = 3) => Predict([imagePath], k)[0];
@@ -100,14 +142,14 @@ public sealed class Predictor : IDisposable
                 throw new ArgumentException($"Image {i} was decoded at {images[i].Size}x{images[i].Size}; the model takes {ImageSize}x{ImageSize}.");
             images[i].CopyTo(Channels, px.AsSpan(i * per, per));
         }
-        var data = new Dataset("predict", px, new byte[images.Count], Channels, ImageSize, ImageSize, _ck.ClassNames);
+        var data = new Dataset("predict", px, new byte[images.Count], Channels, ImageSize, ImageSize, _classes);
         var loader = new BatchLoader(data, BatchSize, Normalization);
         var order = Enumerable.Range(0, images.Count).ToArray();
         var result = new Prediction[images.Count][];
         for (int first = 0; first < images.Count; first += BatchSize)
         {
             int rows = loader.Fill(order, first, _x, _labels);
-            TopK(_model.Forward(_x, training: false).ToArray(), rows, k, result.AsSpan(first, rows));
+            TopK(_forward(_x).ToArray(), rows, k, result.AsSpan(first, rows));
         }
         return result;
     }
@@ -118,8 +160,8 @@ public sealed class Predictor : IDisposable
         ArgumentNullException.ThrowIfNull(x);
         var shape = x.Shape.ToArray();
         int[] image = shape.Length == 3 ? shape : shape[1..];
-        if (shape.Length is not (3 or 4) || !image.SequenceEqual(_ck.InputShape))
-            throw new ArgumentException($"The model takes [N, {string.Join(", ", _ck.InputShape)}] (or one [{string.Join(", ", _ck.InputShape)}]); the tensor is {ShapeMath.Format(shape)}.");
+        if (shape.Length is not (3 or 4) || !image.SequenceEqual(_input))
+            throw new ArgumentException($"The model takes [N, {string.Join(", ", _input)}] (or one [{string.Join(", ", _input)}]); the tensor is {ShapeMath.Format(shape)}.");
         int n = shape.Length == 3 ? 1 : shape[0], per = Channels * ImageSize * ImageSize;
         var values = x.ToArray();
         var host = new float[BatchSize * per];
@@ -130,15 +172,18 @@ public sealed class Predictor : IDisposable
             host.AsSpan().Clear();
             values.AsSpan(first * per, rows * per).CopyTo(host);
             _x.CopyFrom(host);
-            TopK(_model.Forward(_x, training: false).ToArray(), rows, k, result.AsSpan(first, rows));
+            TopK(_forward(_x).ToArray(), rows, k, result.AsSpan(first, rows));
         }
         return result;
     }
 
-    /// <summary>Softmax of each row's scores (in double, max subtracted), then the k largest, best first (ties: lower class first).</summary>
+    /// <summary>Softmax of each row's scores (in double, max subtracted; skipped when the model already gives
+    /// probabilities), then the k largest, best first (ties: lower class first).</summary>
     private void TopK(float[] scores, int rows, int k, Span<Prediction[]> into)
     {
-        int classes = _ck.ClassNames.Length;
+        int classes = _classes.Length;
+        if (scores.Length < (long)rows * classes || scores.Length % classes != 0)
+            throw new InvalidOperationException($"The model gives {scores.Length} scores for a batch of {BatchSize}; {classes} classes were expected per image.");
         if (k < 1) throw new ArgumentOutOfRangeException(nameof(k), k, "k must be at least 1.");
         k = Math.Min(k, classes);
         var p = new double[classes];
@@ -147,9 +192,9 @@ public sealed class Predictor : IDisposable
             var s = scores.AsSpan(r * classes, classes);
             double max = double.NegativeInfinity, sum = 0;
             foreach (float v in s) max = Math.Max(max, v);
-            for (int c = 0; c < classes; c++) sum += p[c] = Math.Exp(s[c] - max);
+            for (int c = 0; c < classes; c++) sum += p[c] = _outputsProbabilities ? s[c] : Math.Exp(s[c] - max);
             into[r] = Enumerable.Range(0, classes).OrderByDescending(c => p[c]).ThenBy(c => c).Take(k)
-                .Select(c => new Prediction(c, _ck.ClassNames[c], p[c] / sum)).ToArray();
+                .Select(c => new Prediction(c, _classes[c], p[c] / sum)).ToArray();
         }
     }
 
