@@ -66,7 +66,7 @@ public static class Commands
     /// --weight-decay), except where the flag is shorter.</summary>
     internal static string Flag(string property) => property switch
     {
-        "OutDir" => "--out",
+        TrainingRun.OutDirSetting => "--out",
         _ => "--" + string.Concat(property.Select((c, i) => char.IsUpper(c) ? (i > 0 ? "-" : "") + char.ToLowerInvariant(c) : c.ToString())),
     };
 

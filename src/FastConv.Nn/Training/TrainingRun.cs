@@ -129,6 +129,10 @@ public sealed class TrainingRun : IDisposable
     public const string LastCheckpoint = "last.ckpt", BestCheckpoint = "best.ckpt", MetricsFile = "metrics.csv", CurvesFile = "curves.png",
         FiltersFile = "filters.png", LossesFile = "losses.csv";
 
+    /// <summary>The names errors give the run folder of <see cref="Start"/> and of <see cref="Resume"/> (SettingException's
+    /// {Name} placeholders: a front end words them, the CLI as --out and --resume).</summary>
+    public const string OutDirSetting = "OutDir", ResumeSetting = "Resume";
+
     private readonly BatchLoader _trainLoader, _valLoader, _testLoader;
 
     private TrainingRun(RunSettings settings, IBackend backend, string outDir, Checkpoint? resume, Action<int, int>? decodeProgress,
@@ -137,7 +141,7 @@ public sealed class TrainingRun : IDisposable
         settings.Validate();
         int ranks = communicator?.Size ?? 1;
         if (settings.Batch % ranks != 0)
-            throw new ArgumentException($"--batch {settings.Batch} (the global batch) does not split evenly over {ranks} processes: use a multiple of {ranks}.");
+            throw new SettingException(nameof(RunSettings.Batch), $"{settings.Batch} (the global batch) does not split evenly over {ranks} processes: use a multiple of {ranks}.");
         Backend = backend; OutDir = outDir;
         var (train, test, folder) = LoadData(settings, decodeProgress);
         // A folder's defaults are resolved once and kept, so --resume, eval and predict see the same geometry.
@@ -220,10 +224,10 @@ public sealed class TrainingRun : IDisposable
     {
         settings.Validate();
         if (File.Exists(Path.Combine(outDir, LastCheckpoint)))
-            throw new IOException($"{outDir} already holds a run ({LastCheckpoint}); continue it with --resume {outDir}, or choose another --out.");
+            throw new SettingException(OutDirSetting, $"{outDir} already holds a run ({LastCheckpoint}); continue it with {{{ResumeSetting}}} {outDir}, or choose another {{{OutDirSetting}}}.");
         var existing = new[] { BestCheckpoint, MetricsFile, CurvesFile, LossesFile }.Where(f => File.Exists(Path.Combine(outDir, f))).ToList();
         if (existing.Count > 0)
-            throw new IOException($"{outDir} already has {string.Join(", ", existing)}, which a new run would overwrite; choose another --out.");
+            throw new SettingException(OutDirSetting, $"{outDir} already has {string.Join(", ", existing)}, which a new run would overwrite; choose another {{{OutDirSetting}}}.");
         return new TrainingRun(settings, backend, outDir, null, decodeProgress, communicator);
     }
 
@@ -236,7 +240,7 @@ public sealed class TrainingRun : IDisposable
         var settings = RunSettings.FromDictionary(ck.Settings);
         if (epochs is int e) settings = settings with { Epochs = e };
         if (ck.Epoch >= settings.Epochs)
-            throw new ArgumentException($"{outDir} has already finished {ck.Epoch} of {settings.Epochs} epochs; pass --epochs with a larger number to go on.");
+            throw new SettingException(ResumeSetting, $"{outDir} has already finished {ck.Epoch} of {settings.Epochs} epochs; pass {{{nameof(RunSettings.Epochs)}}} with a larger number to go on.");
         return new TrainingRun(settings, backend, outDir, ck, decodeProgress, communicator);
     }
 
