@@ -90,7 +90,7 @@ public class CheckpointTests : TempDirectoryTests
         // The library names its own settings (OutDir, Resume), never a flag; the CLI words the template (CommandTests).
         var e = Assert.Throws<SettingException>(() => TrainingRun.Start(Tiny, Managed, dir))!;
         Assert.That(e.Setting, Is.EqualTo(TrainingRun.OutDirSetting));
-        Assert.That(e.Message, Does.StartWith($"OutDir {dir} already holds a run (last.ckpt); continue it with Resume {dir}, or choose another OutDir."));
+        Assert.That(e.Message, Does.StartWith($"OutDir {dir} already holds a run (last.ckpt, best.ckpt); continue it with Resume {dir}, or choose another OutDir."));
         Assert.That(e.Template, Does.Contain("{Resume}").And.Contain("{OutDir}"));
         Assert.That(e.Message, Does.Not.Contain("--"));
         Assert.That(File.ReadAllBytes(Path.Combine(dir, "last.ckpt")), Is.EqualTo(before));
