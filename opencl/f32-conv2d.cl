@@ -39,12 +39,13 @@
 #define G_OH g[12]
 #define G_OW g[13]
 
-// row[start + j*step] for the 16 lanes j whose output column ow0 + j < ow_end and whose input column is inside [0, w)
+// row[start + j*step] for the 16 lanes j whose output column ow0 + j < ow_end and whose input column is inside [0, w);
+// in longs: a lane past the output row (j >= valid) may lie beyond 2^31 with a large stride
 inline float16 gather16(__global const float* row, int start, int step, int w, int valid)
 {
     float v[16];
     for (int j = 0; j < 16; j++) {
-        int iw = start + j * step;
+        long iw = start + (long)j * step;
         v[j] = j < valid && iw >= 0 && iw < w ? row[iw] : 0.0f;
     }
     return vload16(0, v);

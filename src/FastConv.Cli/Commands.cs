@@ -69,7 +69,7 @@ public static class Commands
     /// --weight-decay), except where the flag is shorter.</summary>
     internal static string Flag(string property) => property switch
     {
-        "OutDir" => "--out",
+        TrainingRun.OutDirSetting => "--out",
         _ => "--" + string.Concat(property.Select((c, i) => char.IsUpper(c) ? (i > 0 ? "-" : "") + char.ToLowerInvariant(c) : c.ToString())),
     };
 
@@ -108,8 +108,8 @@ public static class Commands
         var validation = Opt("--validation", "Training examples held out for validation.", d.Validation);
         var limit = Opt("--limit", "Train on only the first N training examples (0: all).", d.Limit);
         var augment = Opt("--augment", "auto (crop-flip for cifar10, none for fashion-mnist), none, flip or crop-flip.", d.Augment);
-        var outDir = new Option<string?>("--out") { Description = "Run folder (default: runs/<model>-<time>). Refuses one that already holds a run." };
-        var resume = new Option<string?>("--resume") { Description = "Continue the run in this folder from its last.ckpt." };
+        var outDir = new Option<string?>("--out") { Description = "Run folder (default: runs/<model>-<time>). Refuses one that holds a finished epoch; reuses one a run killed before it left." };
+        var resume = new Option<string?>("--resume") { Description = "Continue the run in this folder from its last finished epoch (last.ckpt), repairing what a kill left." };
         var distributed = new Option<bool>("--distributed") { Description = DistributedTrain.Help, DefaultValueFactory = _ => Nn.Distributed.MpiCommunicator.LaunchedByMpi() };
         var cmd = new Command("train", "Train a model and write metrics.csv, best.ckpt, last.ckpt and curves.png to the run folder.")
         {
@@ -126,6 +126,7 @@ public static class Commands
                 if (p.GetValue(resume) is string dir)
                 {
                     run = FolderOptions.Decoding(progress => TrainingRun.Resume(dir, be, p.GetResult(epochs) is { Implicit: false } ? p.GetValue(epochs) : null, progress, comm));
+                    foreach (var r in run.Repaired) AnsiConsole.MarkupLine($"  repaired: {Markup.Escape(r)}");
                     AnsiConsole.MarkupLine($"Resuming [bold]{Markup.Escape(dir)}[/] after epoch {run.Trainer.Epoch} of {run.Settings.Epochs}.");
                 }
                 else

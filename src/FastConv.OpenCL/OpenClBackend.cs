@@ -77,11 +77,16 @@ public sealed class OpenClBackend : Backend, IAutoChoice, IDisposable
     {
         ThrowIfDisposed();
         var s = shape.ToArray();
-        return new Tensor(this, new OpenClStorage(this, ShapeMath.ElementCount(s, "opencl.Allocate")), s);
+        long n = ShapeMath.ElementCount(s, "opencl.Allocate");
+        OpenClPlanLimits.CheckMemory($"a tensor {ShapeMath.Format(s)}", Device, [("data", OpenClPlanLimits.FloatBytes(Math.Max(n, 1)))]);
+        return new Tensor(this, new OpenClStorage(this, n), s);
     }
 
-    public override bool Supports(in Conv2dDesc desc) => !_disposed;
-    public override bool Supports(in Pool2dDesc desc) => !_disposed;
+    public override bool Supports(in Conv2dDesc desc) => !_disposed && base.Supports(desc);
+    public override bool Supports(in Pool2dDesc desc) => !_disposed && base.Supports(desc);
+    /// <summary>Shapes beyond the kernels' 32-bit indices (<see cref="OpenClPlanLimits"/>): `auto` passes them on to another backend.</summary>
+    protected override string? Unsupported(in Conv2dDesc desc) => OpenClPlanLimits.Unsupported(desc, ConvPath);
+    protected override string? Unsupported(in Pool2dDesc desc) => OpenClPlanLimits.Unsupported(desc);
 
     protected override void CheckUsable() => ThrowIfDisposed();
     protected override IConv2dPlan CreateConv2dCore(in Conv2dDesc desc) => new OpenClConv2dPlan(this, desc);

@@ -26,41 +26,69 @@ internal sealed class OpenClConv2dPlan : Conv2dPlan
     {
         _be = be;
         var rt = be.Runtime;
-        _geom = Geometry(rt, [d.C, d.H, d.W, d.K, d.R, d.S, d.StrideH, d.StrideW, d.PadH, d.PadW, d.DilationH, d.DilationW, d.OutH, d.OutW]);
-        // backward-data of a stride-1 convolution is a forward one: input dy (K channels, OH x OW), output dx (C, H x W), padding R-1-p
-        _flipPath = d.StrideH == 1 && d.StrideW == 1 && d.DilationH == 1 && d.DilationW == 1 && d.PadH <= d.R - 1 && d.PadW <= d.S - 1;
-        _geomBack = Geometry(rt, [d.K, d.OutH, d.OutW, d.C, d.R, d.S, 1, 1, d.R - 1 - d.PadH, d.S - 1 - d.PadW, 1, 1, d.H, d.W]);
+        _gemm = be.ConvPath == OpenClConvPath.Gemm;
+        if (OpenClPlanLimits.Unsupported(d, be.ConvPath) is string why) throw new NotSupportedException(why);
         _kt = ChannelsPerItem(d.K);
         _ktBack = ChannelsPerItem(d.C);
         _options = $"-DKT={_kt} -DKR={d.R} -DKS={d.S}";
         _optionsBack = $"-DKT={_ktBack} -DKR={d.R} -DKS={d.S}";
         long rs = (long)d.R * d.S;
-        _dummy = rt.CreateBuffer(4, "no bias");
-        _gemm = be.ConvPath == OpenClConvPath.Gemm;
+        // What the plan needs on the device, worked out before anything is created (OpenClPlanLimits.CheckMemory).
+        var required = new List<(string, long)>();
         if (_gemm)
         {
-            _flipPath = false;
-            // split-K for backward-filter: enough work-groups for the device, each split a few hundred reduction steps
+            // split-K for backward-filter: enough work-groups for the device, each split a few hundred reduction steps,
+            // and no more splits than one partial-sums buffer the device allocates at once holds
             long q = (long)d.N * d.OutH * d.OutW;
             long tiles = (d.K + OpenClBackend.Tile - 1) / OpenClBackend.Tile * ((d.ReductionLength + OpenClBackend.Tile - 1) / OpenClBackend.Tile);
-            _splits = (int)Math.Clamp(Math.Min(be.Device.ComputeUnits * 4 / Math.Max(tiles, 1), q / 256), 1, 64);
+            long perSplitBytes = OpenClPlanLimits.FloatBytes(d.K, d.ReductionLength);
+            long fit = Math.Max(1, be.Device.MaxAllocation / Math.Max(perSplitBytes, 1));
+            _splits = (int)Math.Clamp(Math.Min(Math.Min(be.Device.ComputeUnits * 4 / Math.Max(tiles, 1), q / 256), fit), 1, 64);
             _perSplit = (int)((q + _splits - 1) / _splits + 15) / 16 * 16;
             _splits = (int)((q + _perSplit - 1) / _perSplit);
+            required.Add(("backward-filter partial sums", OpenClPlanLimits.FloatBytes(_splits, d.K, d.ReductionLength)));
+        }
+        else
+        {
+            required.Add(("packed weights", OpenClPlanLimits.FloatBytes(Blocks(d.K, _kt) * _kt, d.C, rs)));
+            // backward-data of a stride-1 convolution is a forward one: input dy (K channels, OH x OW), output dx (C, H x W),
+            // padding R-1-p; stride 1 copies inputs once per call into zero-bordered buffers, so no row load needs a mask.
+            // One output channel per work-item runs RowsPerItem output rows, reading up to RowsPerItem - 1 zero rows past the end.
+            long hp = d.H + 2L * d.PadH + (_kt == 1 ? RowsPerItem - 1 : 0), wpad = ((long)d.OutW + 15) / 16 * 16 + d.S - 1;
+            long hpBack = d.OutH + 2L * (d.R - 1 - d.PadH) + (_ktBack == 1 ? RowsPerItem - 1 : 0), wpadBack = ((long)d.W + 15) / 16 * 16 + d.S - 1;
+            (string, long)[] flip =
+            [
+                ("packed flipped weights", OpenClPlanLimits.FloatBytes(Blocks(d.C, _ktBack) * _ktBack, d.K, rs)),
+                ("zero-bordered input", OpenClPlanLimits.FloatBytes(d.N, d.C, hp, wpad)),
+                ("zero-bordered output gradient", OpenClPlanLimits.FloatBytes(d.N, d.K, hpBack, wpadBack)),
+            ];
+            // The padded path is a speed-up: where its extents do not fit the kernels' ints or its buffers the device, the
+            // unpadded kernels (masked loads, the gather backward-data) run the same convolution.
+            _flipPath = d.StrideH == 1 && d.StrideW == 1 && d.DilationH == 1 && d.DilationW == 1 && d.PadH <= d.R - 1 && d.PadW <= d.S - 1
+                        && Math.Max(Math.Max(hp, wpad), Math.Max(hpBack, wpadBack)) + 128 <= int.MaxValue   // + 16-column chunks rounded up
+                        && OpenClPlanLimits.Fits(be.Device, [.. required, .. flip]);
+            if (_flipPath)
+            {
+                required.AddRange(flip);
+                (_hp, _wpad, _hpBack, _wpadBack) = ((int)hp, (int)wpad, (int)hpBack, (int)wpadBack);
+            }
+        }
+        OpenClPlanLimits.CheckMemory($"the plan for {d}", be.Device, required);
+
+        _geom = Geometry(rt, [d.C, d.H, d.W, d.K, d.R, d.S, d.StrideH, d.StrideW, d.PadH, d.PadW, d.DilationH, d.DilationW, d.OutH, d.OutW]);
+        _geomBack = Geometry(rt, [d.K, d.OutH, d.OutW, d.C, d.R, d.S, 1, 1, d.R - 1 - d.PadH, d.S - 1 - d.PadW, 1, 1, d.H, d.W]);
+        _dummy = rt.CreateBuffer(4, "no bias");
+        if (_gemm)
+        {
             Implementation = $"opencl:{be.DeviceName}:im2col-gemm-{OpenClBackend.Tile}x{OpenClBackend.Tile}";
             return;
         }
-        _wp = rt.CreateBuffer(4L * Blocks(d.K, _kt) * _kt * d.C * rs, "packed weights");
+        _wp = rt.CreateBuffer(required[0].Item2, "packed weights");
         if (_flipPath)
         {
-            _wpBack = rt.CreateBuffer(4L * Blocks(d.C, _ktBack) * _ktBack * d.K * rs, "packed flipped weights");
-            // stride 1: inputs copied once per call into zero-bordered buffers, so no row load needs a mask
-            _hp = d.H + 2 * d.PadH; _wpad = (d.OutW + 15) / 16 * 16 + d.S - 1;
-            _hpBack = d.OutH + 2 * (d.R - 1 - d.PadH); _wpadBack = (d.W + 15) / 16 * 16 + d.S - 1;
-            // one output channel per work-item runs RowsPerItem output rows, reading up to RowsPerItem - 1 zero rows past the end
-            if (_kt == 1) _hp += RowsPerItem - 1;
-            if (_ktBack == 1) _hpBack += RowsPerItem - 1;
-            _xp = rt.CreateBuffer(4L * d.N * d.C * _hp * _wpad, "zero-bordered input");
-            _dyp = rt.CreateBuffer(4L * d.N * d.K * _hpBack * _wpadBack, "zero-bordered output gradient");
+            _wpBack = rt.CreateBuffer(required[1].Item2, "packed flipped weights");
+            _xp = rt.CreateBuffer(required[2].Item2, "zero-bordered input");
+            _dyp = rt.CreateBuffer(required[3].Item2, "zero-bordered output gradient");
         }
         Implementation = $"opencl:{be.DeviceName}:direct-16x{_kt}";
     }
@@ -150,7 +178,7 @@ internal sealed class OpenClConv2dPlan : Conv2dPlan
         {
             int t = OpenClBackend.Tile, th = OpenClBackend.TileThreads;
             long kd = d.ReductionLength;
-            _partial ??= _be.Runtime.CreateBuffer(4L * _splits * d.K * kd, "backward-filter partial sums");
+            _partial ??= _be.Runtime.CreateBuffer(OpenClPlanLimits.FloatBytes(_splits, d.K, kd), "backward-filter partial sums");
             _be.Runtime.Run(K("fc_f32_conv2d_bwd_filter_gemm", _options), [(kd + t - 1) / t * th, (d.K + t - 1) / t * th, _splits], [th, th, 1],
                 _geom, d.N, _perSplit, px, pdy, _partial);
             _be.Runtime.Run(K("fc_f32_conv2d_bwd_filter_reduce", _options), [d.WeightElements], [], (int)d.WeightElements, _splits, _partial, pdw);
@@ -181,6 +209,7 @@ internal sealed class OpenClPool2dPlan : Pool2dPlan
     public OpenClPool2dPlan(OpenClBackend be, in Pool2dDesc d) : base(d)
     {
         _be = be;
+        if (OpenClPlanLimits.Unsupported(d) is string why) throw new NotSupportedException(why);
         int[] g = [d.N, d.C, d.H, d.W, d.KernelH, d.KernelW, d.StrideH, d.StrideW, d.PadH, d.PadW, d.OutH, d.OutW];
         _geom = be.Runtime.CreateBuffer(4 * g.Length, "pool geometry");
         be.Runtime.Write(_geom, 0, MemoryMarshal.AsBytes(g.AsSpan()));

@@ -17,8 +17,13 @@ public abstract class Backend : IBackend
 
     public abstract Tensor Allocate(ReadOnlySpan<int> shape);
 
-    public virtual bool Supports(in Conv2dDesc desc) => true;
-    public virtual bool Supports(in Pool2dDesc desc) => true;
+    public virtual bool Supports(in Conv2dDesc desc) => Unsupported(desc) is null;
+    public virtual bool Supports(in Pool2dDesc desc) => Unsupported(desc) is null;
+
+    /// <summary>Why this backend cannot run <paramref name="desc"/> (e.g. its kernels' 32-bit indices), or null; the
+    /// refusal of CreateConv2d/CreatePool2d gives it.</summary>
+    protected virtual string? Unsupported(in Conv2dDesc desc) => null;
+    protected virtual string? Unsupported(in Pool2dDesc desc) => null;
 
     /// <summary>Throws when the backend itself can no longer plan anything (a disposed device); <see cref="CheckTensor"/> says
     /// the same for the ops on tensors.</summary>
@@ -42,14 +47,14 @@ public abstract class Backend : IBackend
     public IConv2dPlan CreateConv2d(in Conv2dDesc desc)
     {
         CheckUsable();
-        if (!Supports(desc)) throw new NotSupportedException($"Backend '{Name}' does not support {desc}.");
+        if (!Supports(desc)) throw new NotSupportedException(Unsupported(desc) ?? $"Backend '{Name}' does not support {desc}.");
         return CreateConv2dCore(desc);
     }
 
     public IPool2dPlan CreatePool2d(in Pool2dDesc desc)
     {
         CheckUsable();
-        if (!Supports(desc)) throw new NotSupportedException($"Backend '{Name}' does not support {desc}.");
+        if (!Supports(desc)) throw new NotSupportedException(Unsupported(desc) ?? $"Backend '{Name}' does not support {desc}.");
         return CreatePool2dCore(desc);
     }
 

@@ -16,8 +16,8 @@ public sealed class CheckpointException(string message) : Exception(message);
 /// normalisation, run settings, progress and history, and every tensor (parameters, batch-norm statistics,
 /// optimizer state) by name.
 /// <para>File format (little-endian): "FCCKPT\r\n" · u32 format version · u64 payload length · SHA-256 of the
-/// payload · payload. Written to a temporary file in the same directory, flushed, then renamed over the
-/// target, so the previous file survives a crash. Reading checks magic, version, length and checksum and
+/// payload · payload. Written to a temporary file in the same directory (<see cref="RunFiles.Atomic"/>), flushed, then
+/// renamed over the target, so the previous file survives a crash. Reading checks magic, version, length and checksum and
 /// parses everything before anything is applied to a model.</para>
 /// </summary>
 public sealed class Checkpoint
@@ -104,22 +104,12 @@ public sealed class Checkpoint
             foreach (var (name, shape, data) in Tensors) { w.Write(name); WriteInts(w, shape); WriteFloats(w, data); }
         }
         byte[] body = payload.ToArray();
-        string full = Path.GetFullPath(path);
-        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        string tmp = full + $".tmp-{Environment.ProcessId}";
-        try
+        RunFiles.Atomic(path, tmp =>
         {
-            using (var f = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None))
-            {
-                WriteFramed(f, Magic, FormatVersion, body);
-                f.Flush(flushToDisk: true);
-            }
-            File.Move(tmp, full, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(tmp)) File.Delete(tmp);
-        }
+            using var f = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None);
+            WriteFramed(f, Magic, FormatVersion, body);
+            f.Flush(flushToDisk: true);
+        });
     }
 
     /// <summary>The framing of checkpoints (and of the image decode cache): magic · u32 version · u64 payload length ·

@@ -99,16 +99,20 @@ public static class RunFiles
         return r;
     }
 
-    /// <summary>Writes through a temporary file in the same folder and renames it over <paramref name="path"/>.</summary>
+    /// <summary>Writes through a temporary file in the same folder (<see cref="RunFolder.TemporaryPath"/>) and renames it
+    /// over <paramref name="path"/>: a reader, or a process after a kill, sees the old file or the new one, whole. (A
+    /// rename is atomic for a kill; against a power cut the data would also have to be flushed, as checkpoints are.)</summary>
     public static void Atomic(string path, Action<string> write)
     {
         string full = Path.GetFullPath(path);
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        string tmp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileNameWithoutExtension(full)}.tmp-{Environment.ProcessId}{Path.GetExtension(full)}");
+        string tmp = RunFolder.TemporaryPath(full);
         try
         {
             write(tmp);
+            TestHook.Pause("before-rename:" + Path.GetFileName(full));
             File.Move(tmp, full, overwrite: true);
+            TestHook.Pause("after-rename:" + Path.GetFileName(full));
         }
         finally
         {

@@ -131,6 +131,10 @@ public sealed class TrainingRun : IDisposable
     public const string LastCheckpoint = "last.ckpt", BestCheckpoint = "best.ckpt", MetricsFile = "metrics.csv", CurvesFile = "curves.png",
         FiltersFile = "filters.png", LossesFile = "losses.csv";
 
+    /// <summary>The names errors give the run folder of <see cref="Start"/> and of <see cref="Resume"/> (SettingException's
+    /// {Name} placeholders: a front end words them, the CLI as --out and --resume).</summary>
+    public const string OutDirSetting = "OutDir", ResumeSetting = "Resume";
+
     private readonly BatchLoader _trainLoader, _valLoader, _testLoader;
 
     private TrainingRun(RunSettings settings, IBackend backend, string outDir, Checkpoint? resume, Action<int, int>? decodeProgress,
@@ -139,7 +143,7 @@ public sealed class TrainingRun : IDisposable
         settings.Validate();
         int ranks = communicator?.Size ?? 1;
         if (settings.Batch % ranks != 0)
-            throw new ArgumentException($"--batch {settings.Batch} (the global batch) does not split evenly over {ranks} processes: use a multiple of {ranks}.");
+            throw new SettingException(nameof(RunSettings.Batch), $"{settings.Batch} (the global batch) does not split evenly over {ranks} processes: use a multiple of {ranks}.");
         Backend = backend; OutDir = outDir;
         var (train, test, folder) = LoadData(settings, decodeProgress);
         // A folder's defaults are resolved once and kept, so --resume, eval and predict see the same geometry.
@@ -216,31 +220,45 @@ public sealed class TrainingRun : IDisposable
     public Optimizer Optimizer { get; }
     public Trainer Trainer { get; }
 
-    /// <summary>A new run in <paramref name="outDir"/>; refuses a folder that already holds a run, so nothing is overwritten.</summary>
+    /// <summary>A new run in <paramref name="outDir"/>; refuses a folder that holds a finished epoch (continue it with
+    /// <see cref="Resume"/>) or files a run would overwrite, and reuses one that a run killed before its first epoch left
+    /// (<see cref="RunFolder.NewRunBlockers"/>), so nothing is overwritten.</summary>
     public static TrainingRun Start(RunSettings settings, IBackend backend, string outDir, Action<int, int>? decodeProgress = null,
         ICommunicator? communicator = null)
     {
         settings.Validate();
-        if (File.Exists(Path.Combine(outDir, LastCheckpoint)))
-            throw new IOException($"{outDir} already holds a run ({LastCheckpoint}); continue it with --resume {outDir}, or choose another --out.");
-        var existing = new[] { BestCheckpoint, MetricsFile, CurvesFile, LossesFile }.Where(f => File.Exists(Path.Combine(outDir, f))).ToList();
-        if (existing.Count > 0)
-            throw new IOException($"{outDir} already has {string.Join(", ", existing)}, which a new run would overwrite; choose another --out.");
+        if (RunFolder.NewRunBlockers(outDir) is string why) throw new SettingException(OutDirSetting, $"{outDir} {why}");
         return new TrainingRun(settings, backend, outDir, null, decodeProgress, communicator);
     }
 
-    /// <summary>Continues the run in <paramref name="outDir"/> from its last.ckpt, with the settings it was started with
-    /// (optionally more epochs).</summary>
+    /// <summary>Continues the run in <paramref name="outDir"/> from its newest finished epoch (<see cref="RunFolder.ResumePoint"/>),
+    /// with the settings it was started with (optionally more epochs). The writing process first makes the folder agree
+    /// with that checkpoint (<see cref="RunFolder.Repair"/>: what a kill between an epoch's renames left; see
+    /// <see cref="Repaired"/>), so at most the epoch in progress at a kill is lost.</summary>
     public static TrainingRun Resume(string outDir, IBackend backend, int? epochs = null, Action<int, int>? decodeProgress = null,
         ICommunicator? communicator = null)
     {
-        var ck = Checkpoint.Load(Path.Combine(outDir, LastCheckpoint));
+        var (ck, from) = RunFolder.ResumePoint(outDir);
         var settings = RunSettings.FromDictionary(ck.Settings);
+        IReadOnlyList<string> repaired = [];
+        if (communicator is not { Rank: not 0 })   // only the writer (rank 0) touches the folder
+        {
+            TestHook.Context = "repair";
+            int stepsPerEpoch = (int)Math.Max(1, ck.Step / Math.Max(1, ck.Epoch));
+            repaired = RunFolder.Repair(outDir, ck, from, losses => DrawCurves(outDir, settings, backend.Name, ck.History, losses, stepsPerEpoch));
+        }
         if (epochs is int e) settings = settings with { Epochs = e };
         if (ck.Epoch >= settings.Epochs)
-            throw new ArgumentException($"{outDir} has already finished {ck.Epoch} of {settings.Epochs} epochs; pass --epochs with a larger number to go on.");
-        return new TrainingRun(settings, backend, outDir, ck, decodeProgress, communicator);
+            throw new SettingException(ResumeSetting, $"{outDir} has already finished {ck.Epoch} of {settings.Epochs} epochs; pass {{{nameof(RunSettings.Epochs)}}} with a larger number to go on.");
+        return new TrainingRun(settings, backend, outDir, ck, decodeProgress, communicator) { Repaired = repaired };
     }
+
+    /// <summary>What <see cref="Resume"/> put right in the folder before continuing (empty when it was consistent).</summary>
+    public IReadOnlyList<string> Repaired { get; private init; } = [];
+
+    private static void DrawCurves(string outDir, RunSettings s, string backend, IReadOnlyList<EpochMetrics> history, IReadOnlyList<float> losses,
+        int stepsPerEpoch) =>
+        RunFiles.WriteCurves(Path.Combine(outDir, CurvesFile), history, losses, stepsPerEpoch, $"{s.Model} on {s.Data} ({backend})");
 
     /// <summary>The run's train and test sets; for an image folder also what was decoded (<paramref name="decodeProgress"/>:
     /// images decoded, images to decode).</summary>
@@ -271,16 +289,20 @@ public sealed class TrainingRun : IDisposable
         Trainer.Observer = observer;
         if (!IsWriter) return RunWithoutFiles(cancel);
         Directory.CreateDirectory(OutDir);
+        RunFolder.RemoveDeadTemporaries(OutDir);   // a reused folder's, of a run killed before its first epoch was finished
         while (Trainer.Epoch < Settings.Epochs)
         {
             var (_, best) = Trainer.RunEpoch(_trainLoader, _valLoader, Settings.Epochs, cancel);
-            var ck = Capture();
-            if (best) ck.Save(Path.Combine(OutDir, BestCheckpoint));
-            ck.Save(Path.Combine(OutDir, LastCheckpoint));
-            RunFiles.WriteMetrics(Path.Combine(OutDir, MetricsFile), Trainer.History);
+            TestHook.Context = Trainer.Epoch.ToString(CultureInfo.InvariantCulture);
+            // One commit per epoch, in RunFolder's order: the step losses ahead of the checkpoint, last.ckpt (the commit),
+            // best.ckpt (its bytes, so never newer than last.ckpt), then what is drawn from them. A kill anywhere in it
+            // leaves a folder that Resume continues from this epoch or the one before, and repairs.
+            string last = Path.Combine(OutDir, LastCheckpoint);
             RunFiles.WriteStepLosses(Path.Combine(OutDir, LossesFile), Trainer.StepLosses);
-            RunFiles.WriteCurves(Path.Combine(OutDir, CurvesFile), Trainer.History, Trainer.StepLosses, _trainLoader.TrainBatches,
-                $"{Settings.Model} on {Settings.Data} ({Backend.Name})");
+            Capture().Save(last);
+            if (best) RunFiles.Atomic(Path.Combine(OutDir, BestCheckpoint), tmp => File.Copy(last, tmp));
+            RunFiles.WriteMetrics(Path.Combine(OutDir, MetricsFile), Trainer.History);
+            DrawCurves(OutDir, Settings, Backend.Name, Trainer.History, Trainer.StepLosses, _trainLoader.TrainBatches);
         }
         // Test with the best-validation weights, as the checkpoint a user would keep.
         Checkpoint.Load(Path.Combine(OutDir, BestCheckpoint)).Restore(Model, null);

@@ -38,7 +38,7 @@ public class CommandTests : TempDirectoryTests
     [TestCase("train --weight-decay -1", "--weight-decay must be at least 0")]
     [TestCase("train --backend tpu", "Unknown backend 'tpu'")]
     [TestCase("train --threads 0", "--threads must be at least 1")]
-    [TestCase("train --resume /nonexistent/run", "Checkpoint not found")]
+    [TestCase("train --resume /nonexistent/run", "--resume /nonexistent/run does not exist.")]
     [TestCase("eval --checkpoint /nonexistent.ckpt", "Checkpoint not found")]
     [TestCase("summary --model lenet-9000", "lenet-9000")]
     [TestCase("shape --input 3,5,5 --kernel 7 --pad 0", "output height (5 - 7 + 2*0)/1 + 1 = -1")]
@@ -122,6 +122,13 @@ public class CommandTests : TempDirectoryTests
             Assert.That(vout, Does.Contain("Test image 3: Trouser"));
             foreach (var png in new[] { "filters.png", "activations-conv1.png", "activations-conv2.png", "input.png", "saliency.png", "occlusion.png", "curves.png" })
                 Assert.That(new FileInfo(Path.Combine(dir, png)).Length, Is.GreaterThan(1000), png);
+            // The run folder's errors come from the library with its setting names; the CLI words them with its flags.
+            var (again, _, aerr) = Run("train", "--epochs", "1", "--limit", "500", "--out", dir);
+            Assert.That(again, Is.EqualTo(1));
+            Assert.That(aerr.TrimEnd(), Is.EqualTo($"fastconv: error: --out {dir} already holds a run (last.ckpt, best.ckpt); continue it with --resume {dir}, or choose another --out."));
+            var (done, _, derr) = Run("train", "--resume", dir);
+            Assert.That(done, Is.EqualTo(1));
+            Assert.That(derr.TrimEnd(), Is.EqualTo($"fastconv: error: --resume {dir} has already finished 1 of 1 epochs; pass --epochs with a larger number to go on."));
             var (bad, _, berr) = Run("visualize", "--checkpoint", Path.Combine(dir, "best.ckpt"), "--image", "10000");
             Assert.That(bad, Is.EqualTo(1));
             Assert.That(berr.TrimEnd(), Is.EqualTo("fastconv: error: --image must be in [0, 10000) (the test images)."), "one line, no parameter name");

@@ -87,18 +87,44 @@ public class CheckpointTests : TempDirectoryTests
         string dir = Path.Combine(Dir, "r");
         using (var run = TrainingRun.Start(Tiny with { Epochs = 1 }, Managed, dir)) run.Run();
         byte[] before = File.ReadAllBytes(Path.Combine(dir, "last.ckpt"));
-        var e = Assert.Throws<IOException>(() => TrainingRun.Start(Tiny, Managed, dir));
-        Assert.That(e!.Message, Does.Contain("--resume"));
+        // The library names its own settings (OutDir, Resume), never a flag; the CLI words the template (CommandTests).
+        var e = Assert.Throws<SettingException>(() => TrainingRun.Start(Tiny, Managed, dir))!;
+        Assert.That(e.Setting, Is.EqualTo(TrainingRun.OutDirSetting));
+        Assert.That(e.Message, Does.StartWith($"OutDir {dir} already holds a run (last.ckpt, best.ckpt); continue it with Resume {dir}, or choose another OutDir."));
+        Assert.That(e.Template, Does.Contain("{Resume}").And.Contain("{OutDir}"));
+        Assert.That(e.Message, Does.Not.Contain("--"));
         Assert.That(File.ReadAllBytes(Path.Combine(dir, "last.ckpt")), Is.EqualTo(before));
-        var done = Assert.Throws<ArgumentException>(() => TrainingRun.Resume(dir, Managed));
-        Assert.That(done!.Message, Does.Contain("already finished 1 of 1"));
+        var done = Assert.Throws<SettingException>(() => TrainingRun.Resume(dir, Managed))!;
+        Assert.That(done.Setting, Is.EqualTo(TrainingRun.ResumeSetting));
+        Assert.That(done.Message, Does.Contain("already finished 1 of 1").And.Contain("pass Epochs with a larger number").And.Not.Contain("--"));
         // a folder with only a metrics.csv of someone's is not overwritten either
         string other = Path.Combine(Dir, "other");
         Directory.CreateDirectory(other);
         File.WriteAllText(Path.Combine(other, "metrics.csv"), "mine");
-        var e2 = Assert.Throws<IOException>(() => TrainingRun.Start(Tiny, Managed, other));
-        Assert.That(e2!.Message, Does.Contain("metrics.csv").And.Contain("overwrite"));
+        var e2 = Assert.Throws<SettingException>(() => TrainingRun.Start(Tiny, Managed, other))!;
+        Assert.That(e2.Message, Does.Contain("metrics.csv").And.Contain("overwrite").And.Contain("choose another OutDir."));
         Assert.That(File.ReadAllText(Path.Combine(other, "metrics.csv")), Is.EqualTo("mine"));
+    }
+
+    /// <summary>A communicator of <paramref name="size"/> ranks that is never called (the batch rule is checked first).</summary>
+    private sealed class Ranks(int size) : FastConv.Nn.Distributed.ICommunicator
+    {
+        public int Rank => 0;
+        public int Size => size;
+        public void AllreduceSum(Span<float> data) => throw new InvalidOperationException("not expected");
+        public void Broadcast(Span<float> data, int root = 0) => throw new InvalidOperationException("not expected");
+        public void Barrier() => throw new InvalidOperationException("not expected");
+        public void Abort(int code) => throw new InvalidOperationException("not expected");
+        public void Dispose() { }
+    }
+
+    [Test]
+    public void Start_BatchThatDoesNotSplitOverRanks_NamesTheSetting()
+    {
+        var e = Assert.Throws<SettingException>(() => TrainingRun.Start(Tiny with { Batch = 50 }, Managed, Path.Combine(Dir, "r"), communicator: new Ranks(3)))!;
+        Assert.That(e.Setting, Is.EqualTo(nameof(RunSettings.Batch)));
+        Assert.That(e.Message, Does.StartWith("Batch 50 (the global batch) does not split evenly over 3 processes: use a multiple of 3."));
+        Assert.That(e.Render(n => "--" + n.ToLowerInvariant()), Does.StartWith("--batch 50 (the global batch)"));
     }
 
     private string SavedCheckpoint(out Sequential model)
