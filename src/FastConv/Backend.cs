@@ -290,17 +290,17 @@ public abstract class Backend : IBackend
     public void SoftmaxCrossEntropyBackward(Tensor probs, Tensor labels, Tensor dlogits)
     {
         const string op = nameof(SoftmaxCrossEntropyBackward);
-        var (n, k) = Logits(probs, op);
+        var (n, k) = Logits(probs, op, nameof(probs));
         Arg(dlogits, nameof(dlogits), probs.Shape, op);
         Arg(labels, nameof(labels), [n], op);
         using var verbose = Log("softmax_xent_bwd", probs);
         SoftmaxCrossEntropyBackwardKernel(n, k, probs, labels, dlogits);
     }
 
-    private (int N, int K) Logits(Tensor t, string op)
+    private (int N, int K) Logits(Tensor t, string op, string name = "logits")
     {
-        CheckTensor(t, "logits", op);
-        return OpCheck.Logits(t, op);
+        CheckTensor(t, name, op);
+        return OpCheck.Logits(t, op, name);
     }
 
     /// <summary>Labels [n] are class indices stored as floats; the kernel refuses one that is not a whole number in

@@ -1,0 +1,127 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using FastConv.Nn;
+using FastConv.Nn.Data;
+using FastConv.Tests.Support;
+
+namespace FastConv.Tests.Errors;
+
+/// <summary>What the .NET fuzzers (tests/FastConv.Fuzz, docs/testing-fuzz.md) found, each as a case that failed before
+/// its fix: the fuzzer's case is named in each test (seed 1, <c>FastConv.Fuzz repro SUITE TARGET --seed 1 --case N</c>).</summary>
+public class FuzzFindingTests : TempDirectoryTests
+{
+    // api native case 3, api opencl case 2: a disposed plan threw ObjectDisposedException naming ConvPlanHandle or ClMem
+    // (and the reference and managed plans ran as if nothing had happened)
+    [TestCaseSource(typeof(TestBackends), nameof(TestBackends.AllNames))]
+    public void Plans_CalledAfterDispose_AreRefusedNamingThePlan(string backend)
+    {
+        var be = TestBackends.Get(backend);
+        var cd = new Conv2dDesc(2, 3, 8, 7, 1, 2, 4, 2, 3, 0, 0, 1, 1);
+        using var x = be.Allocate(cd.InputShape); using var w = be.Allocate(cd.WeightShape); using var y = be.Allocate(cd.OutputShape);
+        var conv = be.CreateConv2d(cd);
+        conv.Dispose();
+        conv.Dispose();   // twice is harmless
+        foreach (var call in new Action[] { () => conv.Forward(x, w, null, y), () => conv.BackwardData(y, w, x), () => conv.BackwardFilter(x, y, w, null) })
+        {
+            var ex = Assert.Throws<ObjectDisposedException>(() => call(), backend);
+            Assert.That(ex!.ObjectName, Is.EqualTo("plan"));
+            Assert.That(ex.Message, Does.Contain("has been disposed").And.Contain(cd.ToString()));
+        }
+        var pd = new Pool2dDesc(PoolKind.Max, 1, 2, 4, 4, 2, 2);
+        using var px = be.Allocate(pd.InputShape); using var py = be.Allocate(pd.OutputShape);
+        var pool = be.CreatePool2d(pd);
+        pool.Dispose();
+        var pex = Assert.Throws<ObjectDisposedException>(() => pool.Forward(px, py), backend);
+        Assert.That(pex!.ObjectName, Is.EqualTo("plan"));
+        Assert.Throws<ObjectDisposedException>(() => pool.Backward(px, py, px), backend);
+    }
+
+    // api reference case 360 (and every backend): the backward named its probs argument "logits"
+    [TestCaseSource(typeof(TestBackends), nameof(TestBackends.AllNames))]
+    public void SoftmaxCrossEntropyBackward_NamesProbs(string backend)
+    {
+        var be = TestBackends.Get(backend);
+        using var probs = be.Allocate([6]); using var labels = be.Allocate([2]); using var dlogits = be.Allocate([2, 3]);
+        var ex = Assert.Throws<ArgumentException>(() => be.SoftmaxCrossEntropyBackward(probs, labels, dlogits));
+        Assert.That(ex!.ParamName, Is.EqualTo("probs"));
+        Assert.That(ex.Message, Does.Contain("probs must be [N, classes], got [6]"));
+        var disposed = be.Allocate([2, 3]);
+        disposed.Dispose();
+        var od = Assert.Throws<ObjectDisposedException>(() => be.SoftmaxCrossEntropyBackward(disposed, labels, dlogits));
+        Assert.That(od!.ObjectName, Is.EqualTo("probs"));
+    }
+
+    // the oracle's rule C*OH*OW <= Limits.MaxImageElements (Limits: "one output image ... C·OH·OW for pooling"): padding
+    // makes a pooled 1x1 image 2x2, so 2^31 - 1 channels gave an output image of 8.6e9 elements, accepted
+    [Test]
+    public void Pool2d_AnOutputImageBeyond2Pow31Elements_IsRefused()
+    {
+        var ex = Assert.Throws<ArgumentException>(() => new Pool2dDesc(PoolKind.Max, 1, int.MaxValue, 1, 1, 2, 2, 1, 1, 1, 1));
+        Assert.That(ex!.Message, Does.Contain("one output image C*OH*OW = 8,589,934,588 elements exceeds Limits.MaxImageElements"));
+        Assert.That(ex.ParamName, Is.EqualTo("c"));
+        Assert.DoesNotThrow(() => _ = new Pool2dDesc(PoolKind.Max, 1, int.MaxValue / 4, 1, 1, 2, 2, 1, 1, 1, 1));
+    }
+
+    private static byte[] Reframe(byte[] file, byte[] payload)
+    {
+        var head = file[..52];
+        BinaryPrimitives.WriteInt64LittleEndian(head.AsSpan(12), payload.Length);
+        SHA256.HashData(payload).CopyTo(head, 20);
+        return [.. head, .. payload];
+    }
+
+    // files checkpoint case 10: a float count edited to ~93 million (checksum recomputed) made Load allocate 373 MB
+    // for a 630-byte file before finding the bytes missing
+    [Test]
+    public void Checkpoint_AFloatCountBeyondTheFile_IsRefusedWithoutAllocatingIt()
+    {
+        string path = Path.Combine(Dir, "count.ckpt");
+        new Checkpoint
+        {
+            Model = "tiny", InputShape = [1, 2, 2], ClassNames = ["a", "b"], Normalization = new Normalization([0f], [1f]),
+            Tensors = [("w", [2], [1f, 2f])],
+        }.Save(path);
+        var raw = File.ReadAllBytes(path);
+        var payload = raw[52..];
+        // the last tensor's float count sits 12 bytes from the end: count (4) + 2 floats (8)
+        BinaryPrimitives.WriteInt32LittleEndian(payload.AsSpan(payload.Length - 12), int.MaxValue / 4);
+        File.WriteAllBytes(path, Reframe(raw, payload));
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var ex = Assert.Throws<CheckpointException>(() => Checkpoint.Load(path));
+        Assert.That(GC.GetAllocatedBytesForCurrentThread() - before, Is.LessThan(16 << 20));
+        Assert.That(ex!.Message, Does.Contain(path).And.Contain("an array of 536870911 floats needs 2147483644 bytes, 8 are left"));
+    }
+
+    // files imagefolder cases 123 and 164: a decode cache with a matching checksum but a negative entry count or plane
+    // size threw ArgumentOutOfRangeException out of ImageFolder.Load; such a cache is now ignored (decoded again)
+    [TestCase(4, -1783785424, TestName = "ImageCache_NegativeCount_IsIgnored")]
+    [TestCase(0, -5, TestName = "ImageCache_NegativeSize_IsIgnored")]
+    [TestCase(0, 1 << 20, TestName = "ImageCache_HugeSize_IsIgnored")]
+    [TestCase(4, 1 << 28, TestName = "ImageCache_CountBeyondTheFile_IsIgnored")]
+    public void ImageCache_ReChecksummedWithImpossibleSizes_IsIgnored(int fieldAfterFolder, int value)
+    {
+        string folder = Path.Combine(Dir, "images"), file = Path.Combine(Dir, "cache.fcimg");
+        Directory.CreateDirectory(folder);
+        string full = Path.GetFullPath(folder);
+        ImageCache.Write(file, full, 2, [new ImageCache.Entry("a/1.png", 10, 20, 2, 2, true, null, [1, 2, 3, 4])]);
+        Assert.That(ImageCache.Read(file, full), Is.Not.Null);
+        var raw = File.ReadAllBytes(file);
+        var payload = raw[52..];
+        int folderBytes = 1 + System.Text.Encoding.UTF8.GetByteCount(full);   // a one-byte length prefix: the path is short
+        BinaryPrimitives.WriteInt32LittleEndian(payload.AsSpan(folderBytes + fieldAfterFolder), value);
+        File.WriteAllBytes(file, Reframe(raw, payload));
+        Assert.That(ImageCache.Read(file, full), Is.Null);
+    }
+
+    [Test]
+    public void ImageCache_PlanesCutShort_IsIgnored()
+    {
+        string folder = Path.Combine(Dir, "images"), file = Path.Combine(Dir, "cache.fcimg");
+        Directory.CreateDirectory(folder);
+        string full = Path.GetFullPath(folder);
+        ImageCache.Write(file, full, 2, [new ImageCache.Entry("a/1.png", 10, 20, 2, 2, true, null, [1, 2, 3, 4])]);
+        var raw = File.ReadAllBytes(file);
+        File.WriteAllBytes(file, Reframe(raw, raw[52..^2]));
+        Assert.That(ImageCache.Read(file, full), Is.Null);
+    }
+}
