@@ -62,6 +62,25 @@ public class FuzzFindingTests : TempDirectoryTests
         Assert.DoesNotThrow(() => _ = new Pool2dDesc(PoolKind.Max, 1, int.MaxValue / 4, 1, 1, 2, 2, 1, 1, 1, 1));
     }
 
+    // files idx cases 313, 881, 1502 ...: a damaged 41-byte gzip whose header claimed [2, 151060481, ...] made Idx.Read
+    // allocate the header's 1.2 GB before inflating a byte (OutOfMemoryException under a heap limit)
+    [Test]
+    public void Idx_GzipWhoseHeaderClaimsAGigabyte_IsRefusedWithoutAllocatingIt()
+    {
+        string path = Path.Combine(Dir, "claims.idx.gz");
+        var head = new byte[12];
+        head[2] = 0x08; head[3] = 2;
+        BinaryPrimitives.WriteInt32BigEndian(head.AsSpan(4), 1 << 15);
+        BinaryPrimitives.WriteInt32BigEndian(head.AsSpan(8), 1 << 15);
+        using (var f = File.Create(path))
+        using (var gz = new System.IO.Compression.GZipStream(f, System.IO.Compression.CompressionLevel.Fastest))
+            gz.Write([.. head, 1, 2, 3]);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var ex = Assert.Throws<DataFormatException>(() => Idx.Read(path));
+        Assert.That(GC.GetAllocatedBytesForCurrentThread() - before, Is.LessThan(16 << 20));
+        Assert.That(ex!.Message, Does.Contain(path).And.Contain("truncated: dimensions [32768, 32768] need 1073741836 bytes, the gzip inflates to 15"));
+    }
+
     private static byte[] Reframe(byte[] file, byte[] payload)
     {
         var head = file[..52];
