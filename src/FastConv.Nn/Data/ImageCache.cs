@@ -55,6 +55,8 @@ internal static class ImageCache
                 bool grey = r.ReadBoolean();
                 string? error = r.ReadBoolean() ? r.ReadString() : null;
                 int planeBytes = size * size * (grey ? 1 : 3);
+                // planes the file cannot hold are not allocated first (a re-checksummed size of 8,700 asked for 227 MB)
+                if (error is null && planeBytes > r.BaseStream.Length - r.BaseStream.Position) return null;
                 byte[]? planes = error is null ? r.ReadBytes(planeBytes) : null;
                 if (planes is not null && planes.Length != planeBytes) return null;
                 if (error is null && (w < 1 || h < 1)) return null;

@@ -36,6 +36,30 @@ public class FuzzFindingTests : TempDirectoryTests
         Assert.Throws<ObjectDisposedException>(() => pool.Backward(px, py, px), backend);
     }
 
+    // api opencl cases 1768, 5274, 7912 (long mode): with a stride near 2^31 the OpenCL average-pool backward's
+    // "first covering window" wrapped in 32 bits, so inputs that no window covers got window 0's gradient
+    [TestCaseSource(typeof(TestBackends), nameof(TestBackends.AllNames))]
+    public void AvgPoolBackward_StrideNearInt32Max_GivesUncoveredInputsZero(string backend)
+    {
+        var be = TestBackends.Get(backend);
+        foreach (var d in new[] { new Pool2dDesc(PoolKind.Average, 3, 4, 6, 7, 1, 4, 3, int.MaxValue, 0, 2),
+                                  new Pool2dDesc(PoolKind.Average, 3, 1, 7, 8, 4, 3, int.MaxValue, 1, 0, 0),
+                                  new Pool2dDesc(PoolKind.Max, 3, 2, 6, 5, 1, 2, 1, int.MaxValue, 0, 1) })
+        {
+            var x = TestData.Ints(d.InputElements, 1);
+            var dy = TestData.Ints(d.OutputElements, 2);
+            float[] Run(IBackend b)
+            {
+                using var plan = b.CreatePool2d(d);
+                using var tx = b.Allocate(d.InputShape); using var tdy = b.Allocate(d.OutputShape); using var tdx = b.Allocate(d.InputShape);
+                tx.CopyFrom(x); tdy.CopyFrom(dy);
+                plan.Backward(tx, tdy, tdx);
+                return tdx.ToArray();
+            }
+            Tolerance.Exact(Run(be), Run(TestBackends.Reference), $"{backend} {d} backward");
+        }
+    }
+
     // api reference case 360 (and every backend): the backward named its probs argument "logits"
     [TestCaseSource(typeof(TestBackends), nameof(TestBackends.AllNames))]
     public void SoftmaxCrossEntropyBackward_NamesProbs(string backend)
@@ -113,34 +137,55 @@ public class FuzzFindingTests : TempDirectoryTests
 
     // files imagefolder cases 123 and 164: a decode cache with a matching checksum but a negative entry count or plane
     // size threw ArgumentOutOfRangeException out of ImageFolder.Load; such a cache is now ignored (decoded again)
-    [TestCase(4, -1783785424, TestName = "ImageCache_NegativeCount_IsIgnored")]
-    [TestCase(0, -5, TestName = "ImageCache_NegativeSize_IsIgnored")]
-    [TestCase(0, 1 << 20, TestName = "ImageCache_HugeSize_IsIgnored")]
-    [TestCase(4, 1 << 28, TestName = "ImageCache_CountBeyondTheFile_IsIgnored")]
-    public void ImageCache_ReChecksummedWithImpossibleSizes_IsIgnored(int fieldAfterFolder, int value)
+    /// <summary>A one-entry decode cache of a 2x2 grey image, read back once; its path, the folder it is for, its bytes.</summary>
+    private (string File, string Folder, byte[] Raw) OneEntryCache()
     {
         string folder = Path.Combine(Dir, "images"), file = Path.Combine(Dir, "cache.fcimg");
         Directory.CreateDirectory(folder);
         string full = Path.GetFullPath(folder);
         ImageCache.Write(file, full, 2, [new ImageCache.Entry("a/1.png", 10, 20, 2, 2, true, null, [1, 2, 3, 4])]);
         Assert.That(ImageCache.Read(file, full), Is.Not.Null);
-        var raw = File.ReadAllBytes(file);
-        var payload = raw[52..];
-        int folderBytes = 1 + System.Text.Encoding.UTF8.GetByteCount(full);   // a one-byte length prefix: the path is short
-        BinaryPrimitives.WriteInt32LittleEndian(payload.AsSpan(folderBytes + fieldAfterFolder), value);
-        File.WriteAllBytes(file, Reframe(raw, payload));
-        Assert.That(ImageCache.Read(file, full), Is.Null);
+        return (file, full, File.ReadAllBytes(file));
+    }
+
+    /// <summary>The cache with the int32 at <paramref name="offset"/> bytes after the folder name set to <paramref name="value"/>,
+    /// checksum recomputed.</summary>
+    private static void EditAfterFolder((string File, string Folder, byte[] Raw) c, int offset, int value)
+    {
+        var payload = c.Raw[52..];
+        int folderBytes = 1 + System.Text.Encoding.UTF8.GetByteCount(c.Folder);   // a one-byte length prefix: the path is short
+        BinaryPrimitives.WriteInt32LittleEndian(payload.AsSpan(folderBytes + offset), value);
+        File.WriteAllBytes(c.File, Reframe(c.Raw, payload));
+    }
+
+    [TestCase(4, -1783785424, TestName = "ImageCache_NegativeCount_IsIgnored")]
+    [TestCase(0, -5, TestName = "ImageCache_NegativeSize_IsIgnored")]
+    [TestCase(0, 1 << 20, TestName = "ImageCache_HugeSize_IsIgnored")]
+    [TestCase(4, 1 << 28, TestName = "ImageCache_CountBeyondTheFile_IsIgnored")]
+    public void ImageCache_ReChecksummedWithImpossibleSizes_IsIgnored(int fieldAfterFolder, int value)
+    {
+        var c = OneEntryCache();
+        EditAfterFolder(c, fieldAfterFolder, value);
+        Assert.That(ImageCache.Read(c.File, c.Folder), Is.Null);
+    }
+
+    // files imagefolder case 9055 (long mode): a re-checksummed image size of several thousand made the cache reader
+    // allocate the planes (227 MB) before finding the file too short
+    [Test]
+    public void ImageCache_ASizeBeyondTheFile_IsIgnoredWithoutAllocatingThePlanes()
+    {
+        var c = OneEntryCache();
+        EditAfterFolder(c, 0, 16000);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        Assert.That(ImageCache.Read(c.File, c.Folder), Is.Null);
+        Assert.That(GC.GetAllocatedBytesForCurrentThread() - before, Is.LessThan(16 << 20));
     }
 
     [Test]
     public void ImageCache_PlanesCutShort_IsIgnored()
     {
-        string folder = Path.Combine(Dir, "images"), file = Path.Combine(Dir, "cache.fcimg");
-        Directory.CreateDirectory(folder);
-        string full = Path.GetFullPath(folder);
-        ImageCache.Write(file, full, 2, [new ImageCache.Entry("a/1.png", 10, 20, 2, 2, true, null, [1, 2, 3, 4])]);
-        var raw = File.ReadAllBytes(file);
-        File.WriteAllBytes(file, Reframe(raw, raw[52..^2]));
-        Assert.That(ImageCache.Read(file, full), Is.Null);
+        var c = OneEntryCache();
+        File.WriteAllBytes(c.File, Reframe(c.Raw, c.Raw[52..^2]));
+        Assert.That(ImageCache.Read(c.File, c.Folder), Is.Null);
     }
 }
