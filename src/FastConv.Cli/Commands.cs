@@ -56,6 +56,7 @@ public static class Commands
     {
         string? template = e switch { SettingException s => s.Template, ImageFolderException f => f.Template, _ => null };
         if (template is not null) return SettingException.Render(template, Flag).Split('\n')[0].TrimEnd();
+        if (e is ModelSpecException spec) return spec.Message; // three lines: the reason, the spec, a caret under the token
         string m = e.Message.Split('\n')[0].TrimEnd();
         if (e is ArgumentException { ParamName: { } p } && m.EndsWith($" (Parameter '{p}')", StringComparison.Ordinal))
             m = m[..^$" (Parameter '{p}')".Length];
@@ -99,7 +100,7 @@ public static class Commands
         var optimizer = Opt("--optimizer", "adam, sgd (momentum) or nesterov.", d.Optimizer);
         var momentum = Opt("--momentum", "Momentum for sgd/nesterov.", d.Momentum);
         var wd = Opt("--weight-decay", "L2 regularisation strength λ (weights only).", d.WeightDecay);
-        var schedule = Opt("--schedule", "Learning-rate schedule: cosine, step (×0.1 every third of the run) or constant.", d.Schedule);
+        var schedule = Opt("--schedule", "Learning-rate schedule: cosine, step (×0.1 every third of the run), multistep (×0.1 at half and three quarters: the ResNet paper's; the resnet recipe's default) or constant.", d.Schedule);
         var loss = Opt("--loss", "softmax (cross-entropy) or svm (multiclass hinge).", d.Loss);
         var seed = Opt("--seed", "Seed for initialisation, shuffling, dropout and augmentation.", d.Seed);
         var validation = Opt("--validation", "Training examples held out for validation.", d.Validation);

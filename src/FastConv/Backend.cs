@@ -280,7 +280,7 @@ public abstract class Backend : IBackend
     public float SoftmaxCrossEntropyForward(Tensor logits, Tensor labels, Tensor probs)
     {
         const string op = nameof(SoftmaxCrossEntropyForward);
-        var (n, k) = Logits(logits, op);
+        var (n, k) = Logits(logits, nameof(logits), op);
         Arg(probs, nameof(probs), logits.Shape, op);
         Arg(labels, nameof(labels), [n], op);
         using var verbose = Log("softmax_xent_fwd", logits);
@@ -290,17 +290,18 @@ public abstract class Backend : IBackend
     public void SoftmaxCrossEntropyBackward(Tensor probs, Tensor labels, Tensor dlogits)
     {
         const string op = nameof(SoftmaxCrossEntropyBackward);
-        var (n, k) = Logits(probs, op, nameof(probs));
+        var (n, k) = Logits(probs, nameof(probs), op);
         Arg(dlogits, nameof(dlogits), probs.Shape, op);
         Arg(labels, nameof(labels), [n], op);
         using var verbose = Log("softmax_xent_bwd", probs);
         SoftmaxCrossEntropyBackwardKernel(n, k, probs, labels, dlogits);
     }
 
-    private (int N, int K) Logits(Tensor t, string op, string name = "logits")
+    /// <summary>A tensor [N, classes] (logits, or the probabilities backward takes in their place), named as the op names it.</summary>
+    private (int N, int K) Logits(Tensor t, string name, string op)
     {
         CheckTensor(t, name, op);
-        return OpCheck.Logits(t, op, name);
+        return OpCheck.Logits(t, name, op);
     }
 
     /// <summary>Labels [n] are class indices stored as floats; the kernel refuses one that is not a whole number in

@@ -39,7 +39,7 @@ public sealed class EltwiseOp(string token, bool backward, Func<double, double, 
 
 /// <summary>The element-wise ops declared through <see cref="EltwiseOp"/>. Adding one: a field here, its method in
 /// <see cref="IBackend"/> and <see cref="Backend"/>, its C expression (FC_F32_ELTWISE_OPS in native/include/fastconv.h)
-/// and its OpenCL kernel (opencl/f32-eltwise.cl); README "Adding an op".</summary>
+/// and its OpenCL kernel (opencl/f32-eltwise.cl); README "Adding an element-wise op".</summary>
 public static class EltwiseOps
 {
     /// <summary>y = x &gt; 0 ? x : alpha·x (PyTorch's negative_slope), alpha in [0, 1].</summary>

@@ -59,8 +59,8 @@ public static class OpCheck
         return (m, n, k);
     }
 
-    /// <summary>Logits [N, classes] (or probs, for the backward: <paramref name="name"/> is the argument's name).</summary>
-    public static (int N, int K) Logits(Tensor t, string op, string name = "logits")
+    /// <summary>Logits [N, classes].</summary>
+    public static (int N, int K) Logits(Tensor t, string name, string op)
     {
         if (t.Rank != 2) throw new ArgumentException($"{op}: {name} must be [N, classes], got {ShapeMath.Format(t.Shape)}.", name);
         return (t.Dim(0), t.Dim(1));

@@ -50,8 +50,7 @@ public static partial class ModelSpec
     }
 
     /// <summary>The message, then the spec with a caret under the columns [<paramref name="at"/>, at + length).</summary>
-    private static ArgumentException Error(string s, int at, int length, string message) =>
-        new($"Model spec: {message}\n  {s}\n  {new string(' ', Math.Min(at, s.Length))}{new string('^', Math.Max(1, length))}");
+    private static ModelSpecException Error(string s, int at, int length, string message) => new(s, at, length, message);
 
     private static void ParseList(string s, ref int pos, List<Item> into, int open)
     {
@@ -191,7 +190,7 @@ public static partial class ModelSpec
                 shape = l.OutputShape(shape);
                 layers.Add(l);
             }
-            catch (ArgumentException e) when (!e.Message.StartsWith("Model spec", StringComparison.Ordinal))
+            catch (ArgumentException e) when (e is not ModelSpecException)
             {
                 int at = spec.IndexOf(it.Token, StringComparison.Ordinal);
                 throw Error(spec, Math.Max(0, at), it.Token.Length, $"'{it.Token}' does not fit its input {ShapeMath.Format(shape.AsSpan(1))}: {e.Message}");

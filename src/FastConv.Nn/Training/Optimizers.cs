@@ -104,7 +104,8 @@ public abstract record LrSchedule(float BaseLr)
         "constant" => new ConstantLr(baseLr),
         "step" => new StepDecayLr(baseLr, Math.Max(1, epochs / 3), 0.1f),
         "cosine" => new CosineLr(baseLr, epochs),
-        _ => throw new ArgumentException($"Unknown learning-rate schedule '{name}': use constant, step or cosine."),
+        "multistep" => new MultiStepLr(baseLr, [epochs * 0.5, epochs * 0.75], 0.1f),
+        _ => throw new ArgumentException($"Unknown learning-rate schedule '{name}': use constant, step, multistep or cosine."),
     };
 }
 
@@ -117,6 +118,13 @@ public sealed record ConstantLr(float BaseLr) : LrSchedule(BaseLr)
 public sealed record StepDecayLr(float BaseLr, int Every, float Gamma) : LrSchedule(BaseLr)
 {
     public override float Rate(double epoch) => BaseLr * MathF.Pow(Gamma, (int)(epoch / Every));
+}
+
+/// <summary>lr · γ^(milestones passed), the milestones in (fractional) epochs: He et al.'s ResNet schedule divides by 10
+/// at 32k and 48k of 64k iterations, i.e. at half and three quarters of the run ("multistep").</summary>
+public sealed record MultiStepLr(float BaseLr, double[] Milestones, float Gamma) : LrSchedule(BaseLr)
+{
+    public override float Rate(double epoch) => BaseLr * MathF.Pow(Gamma, Milestones.Count(m => epoch >= m));
 }
 
 /// <summary>Cosine annealing from lr to MinLr over the run: lr_min + ½(lr − lr_min)(1 + cos(π·epoch/epochs)).</summary>

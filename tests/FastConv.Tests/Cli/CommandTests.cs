@@ -44,9 +44,6 @@ public class CommandTests : TempDirectoryTests
     [TestCase("shape --input 3,5,5 --kernel 7 --pad 0", "output height (5 - 7 + 2*0)/1 + 1 = -1")]
     [TestCase("shape --input 227x227,3", "mixes ',' and 'x'")]
     [TestCase("shape --input 227x0x3", "'0' is not a positive size")]
-    [TestCase("shape --layers conv3-64,blorp", "cannot read 'blorp'")]
-    [TestCase("shape --layers [conv3-8,relu", "never closed")]
-    [TestCase("shape --input 8x8x3 --layers conv9-8-p0", "'conv9-8-p0' does not fit its input [3, 8, 8]")]
     [TestCase("summary --format xml", "--format must be table, csv or markdown, got 'xml'")]
     public void BadArguments_OneLine_NonZeroExit(string args, string message)
     {
@@ -56,6 +53,23 @@ public class CommandTests : TempDirectoryTests
         Assert.That(lines, Has.Length.EqualTo(1), err);
         Assert.That(lines[0], Does.StartWith("fastconv: error: ").And.Contain(message));
         Assert.That(err, Does.Not.Contain("   at "), "no stack trace");
+    }
+
+    // A model spec's error is the reason, the spec and a caret under the token, on every command that takes one.
+    [TestCase("shape --layers conv3-64,blorp", "cannot read 'blorp' at 10", "conv3-64,blorp", "         ^^^^^")]
+    [TestCase("shape --layers [conv3-8,relu", "never closed", "[conv3-8,relu", "^")]
+    [TestCase("shape --input 8x8x3 --layers conv9-8-p0", "'conv9-8-p0' does not fit its input [3, 8, 8]", "conv9-8-p0", "^^^^^^^^^^")]
+    [TestCase("summary --model [conv3-32,relu]*2,pol2,fc", "cannot read 'pol2' at 19", "[conv3-32,relu]*2,pol2,fc", "                  ^^^^")]
+    [TestCase("train --epochs 1 --model conv3-8,relu,fc-x", "cannot read 'fc-x' at 14", "conv3-8,relu,fc-x", "             ^^^^")]
+    public void BadModelSpec_PointsAtTheToken(string args, string message, string spec, string caret)
+    {
+        var (code, _, err) = Run(args.Split(' '));
+        Assert.That(code, Is.Not.Zero);
+        var lines = err.TrimEnd().Split('\n');
+        Assert.That(lines, Has.Length.EqualTo(3), err);
+        Assert.That(lines[0], Does.StartWith("fastconv: error: Model spec: ").And.Contain(message));
+        Assert.That(lines[1], Is.EqualTo("  " + spec));
+        Assert.That(lines[2], Is.EqualTo("  " + caret), "the caret is under the token");
     }
 
     [Test]

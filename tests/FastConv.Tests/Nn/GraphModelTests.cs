@@ -184,7 +184,7 @@ public class GraphModelTests : TempDirectoryTests
     [TestCase("conv3-8/q2,fc", "cannot read 'conv3-8/q2' at 1", "^^^^^^^^^^")]
     public void Spec_Errors_PointAtTheToken(string spec, string message, string caret)
     {
-        var e = Assert.Throws<ArgumentException>(() => ModelZoo.Create(spec, Reference, [1, 8, 8], 10, seed: 0, initialize: false));
+        var e = Assert.Throws<ModelSpecException>(() => ModelZoo.Create(spec, Reference, [1, 8, 8], 10, seed: 0, initialize: false));
         Assert.That(e!.Message, Does.Contain(message));
         var lines = e.Message.Split('\n');
         Assert.That(lines[1], Is.EqualTo("  " + spec));

@@ -73,6 +73,11 @@ public class LossAndScheduleTests
         Assert.That(cos.Rate(5), Is.EqualTo(0.05f).Within(1e-6));
         Assert.That(cos.Rate(10), Is.GreaterThan(0f).And.LessThan(1e-3f));
         Assert.That(new ConstantLr(0.3f).Rate(99), Is.EqualTo(0.3f));
+        // the ResNet paper's: /10 at half and three quarters of the run (15 epochs: at 7.5 and 11.25)
+        var multi = LrSchedule.Create("multistep", 0.1f, 15);
+        Assert.That(new[] { multi.Rate(0), multi.Rate(7.49), multi.Rate(7.5), multi.Rate(11.2), multi.Rate(11.25), multi.Rate(14.9) },
+            Is.EqualTo(new[] { 0.1f, 0.1f, 0.01f, 0.01f, 0.001f, 0.001f }).Within(1e-7));
+        Assert.That(RunSettings.Recipe("resnet20")!.Schedule, Is.EqualTo("multistep"));
         Assert.Throws<ArgumentException>(() => LrSchedule.Create("warmup", 0.1f, 5));
     }
 
