@@ -42,8 +42,9 @@ __kernel void fc_f32_maxpool2d_fwd(__constant int* g, __global const float* x, _
     y[(long)plane * P_OH * P_OW + o] = xp[first_max(xp, g, o / P_OW, o % P_OW)];
 }
 
-// the outputs whose windows cover input (ih, iw), as [oh0, oh1] x [ow0, ow1]; th - k + stride in longs, as a stride
-// near 2^31 would wrap it (an empty range then: oh0 > oh1)
+// the outputs whose windows cover input (ih, iw), as [oh0, oh1] x [ow0, ow1]; the first is a ceiling division in 64 bits:
+// th - k + stride passes 2^31 for strides near INT_MAX, and wrapped it made oh0 0 for inputs no window covers (the API
+// fuzzer's opencl case 1768: average-pool backward gave such inputs window 0's gradient)
 inline void covering(__constant int* g, int ih, int iw, int* oh0, int* oh1, int* ow0, int* ow1)
 {
     int th = ih + P_PH, tw = iw + P_PW;

@@ -198,7 +198,7 @@ internal sealed unsafe class NativeConv2dPlan : HostConv2dPlan
         NativeMethods.Check(NativeMethods.fc_f32_conv2d_bwd_filter(_plan, x, dy, dw, dbias), "fc_f32_conv2d_bwd_filter");
     }
 
-    public override void Dispose() => _plan.Dispose();
+    protected override void DisposeCore() => _plan.Dispose();
 }
 
 internal sealed unsafe class NativePool2dPlan : HostPool2dPlan

@@ -194,7 +194,7 @@ internal sealed class OpenClConv2dPlan : Conv2dPlan
             _be.BiasAddBackward(dy, dbias);
     }
 
-    public override void Dispose()
+    protected override void DisposeCore()
     {
         _geom.Dispose(); _geomBack.Dispose(); _wp?.Dispose(); _wpBack?.Dispose(); _dummy.Dispose(); _xp?.Dispose(); _dyp?.Dispose(); _partial?.Dispose();
     }
@@ -236,5 +236,5 @@ internal sealed class OpenClPool2dPlan : Pool2dPlan
         else _be.Run(OpenClBackend.PoolFile, "fc_f32_avgpool2d_bwd", [(long)d.H * d.W, (long)d.N * d.C], _geom, pdy, pdx);
     }
 
-    public override void Dispose() => _geom.Dispose();
+    protected override void DisposeCore() => _geom.Dispose();
 }

@@ -22,9 +22,18 @@ public abstract class Conv2dPlan(Conv2dDesc desc) : IConv2dPlan
         OpCheck.Shape(t!, name, shape, op);
     }
 
+    private bool _disposed;
+
+    /// <summary>A call on a disposed plan is refused here, naming the plan, before any kernel touches what it freed.</summary>
+    private void Alive(string op)
+    {
+        if (_disposed) throw new ObjectDisposedException("plan", $"{op}: the plan {Implementation} for {Desc} has been disposed.");
+    }
+
     public void Forward(Tensor x, Tensor w, Tensor? bias, Tensor y)
     {
         const string op = "Conv2d.Forward";
+        Alive(op);
         var d = Desc;
         Arg(x, nameof(x), d.InputShape, op);
         Arg(w, nameof(w), d.WeightShape, op);
@@ -37,6 +46,7 @@ public abstract class Conv2dPlan(Conv2dDesc desc) : IConv2dPlan
     public void BackwardData(Tensor dy, Tensor w, Tensor dx)
     {
         const string op = "Conv2d.BackwardData";
+        Alive(op);
         var d = Desc;
         Arg(dy, nameof(dy), d.OutputShape, op);
         Arg(w, nameof(w), d.WeightShape, op);
@@ -48,6 +58,7 @@ public abstract class Conv2dPlan(Conv2dDesc desc) : IConv2dPlan
     public void BackwardFilter(Tensor x, Tensor dy, Tensor dw, Tensor? dbias)
     {
         const string op = "Conv2d.BackwardFilter";
+        Alive(op);
         var d = Desc;
         Arg(x, nameof(x), d.InputShape, op);
         Arg(dy, nameof(dy), d.OutputShape, op);
@@ -61,7 +72,16 @@ public abstract class Conv2dPlan(Conv2dDesc desc) : IConv2dPlan
     protected abstract void BackwardDataKernel(Tensor dy, Tensor w, Tensor dx);
     protected abstract void BackwardFilterKernel(Tensor x, Tensor dy, Tensor dw, Tensor? dbias);
 
-    public virtual void Dispose() { }
+    /// <summary>Frees the plan once (<see cref="DisposeCore"/>); later calls on it throw ObjectDisposedException.</summary>
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        DisposeCore();
+    }
+
+    /// <summary>What the plan holds (a native plan, device buffers), freed once.</summary>
+    protected virtual void DisposeCore() { }
 }
 
 /// <summary>Every pooling plan's ops written once: check → log → the plan's kernel.</summary>
@@ -78,8 +98,16 @@ public abstract class Pool2dPlan(Pool2dDesc desc) : IPool2dPlan
         OpCheck.Shape(t!, name, shape, op);
     }
 
+    private bool _disposed;
+
+    private void Alive(string op)
+    {
+        if (_disposed) throw new ObjectDisposedException("plan", $"{op}: the plan {Implementation} for {Desc} has been disposed.");
+    }
+
     public void Forward(Tensor x, Tensor y)
     {
+        Alive("Pool2d.Forward");
         Arg(x, nameof(x), Desc.InputShape, "Pool2d.Forward");
         Arg(y, nameof(y), Desc.OutputShape, "Pool2d.Forward");
         using var verbose = Verbose.Op(Implementation, Desc.Kind == PoolKind.Max ? "maxpool2d_fwd" : "avgpool2d_fwd", Desc);
@@ -88,6 +116,7 @@ public abstract class Pool2dPlan(Pool2dDesc desc) : IPool2dPlan
 
     public void Backward(Tensor x, Tensor dy, Tensor dx)
     {
+        Alive("Pool2d.Backward");
         Arg(x, nameof(x), Desc.InputShape, "Pool2d.Backward");
         Arg(dy, nameof(dy), Desc.OutputShape, "Pool2d.Backward");
         Arg(dx, nameof(dx), Desc.InputShape, "Pool2d.Backward");
@@ -98,5 +127,14 @@ public abstract class Pool2dPlan(Pool2dDesc desc) : IPool2dPlan
     protected abstract void ForwardKernel(Tensor x, Tensor y);
     protected abstract void BackwardKernel(Tensor x, Tensor dy, Tensor dx);
 
-    public virtual void Dispose() { }
+    /// <summary>Frees the plan once (<see cref="DisposeCore"/>); later calls on it throw ObjectDisposedException.</summary>
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        DisposeCore();
+    }
+
+    /// <summary>What the plan holds (a native plan, device buffers), freed once.</summary>
+    protected virtual void DisposeCore() { }
 }

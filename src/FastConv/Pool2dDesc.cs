@@ -44,6 +44,9 @@ public readonly record struct Pool2dDesc
         Limits.PaddedExtent(Op, "height", h, padH); Limits.PaddedExtent(Op, "width", w, padW);
         Limits.Elements("Pool2d: one input image C*H*W", "c", (long)c * h * w, Limits.MaxImageElements, nameof(Limits.MaxImageElements));
         Limits.Elements("Pool2d: the input N*C*H*W", "n", InputElements, Limits.MaxTensorElements, nameof(Limits.MaxTensorElements));
+        // padding can make the output larger than the input (a 1x1 image, kernel 2, padding 1: 2x2), so it is checked too
+        Limits.Elements("Pool2d: one output image C*OH*OW", "c", (long)c * OutH * OutW, Limits.MaxImageElements, nameof(Limits.MaxImageElements));
+        Limits.Elements("Pool2d: the output N*C*OH*OW", "n", OutputElements, Limits.MaxTensorElements, nameof(Limits.MaxTensorElements));
     }
 
     public int[] InputShape => [N, C, H, W];

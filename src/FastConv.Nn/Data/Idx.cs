@@ -31,14 +31,17 @@ public static class Idx
             int got = ReadUpTo(gz, head.AsSpan(0, 4));
             if (got == 4 && head[3] is >= 1 and <= 4) got += ReadUpTo(gz, head.AsSpan(4, 4 * head[3]));
             var (dims, header, expected) = Header(path, head.AsSpan(0, got));
-            var raw = new byte[expected];
-            head.AsSpan(0, header).CopyTo(raw);
-            int body = ReadUpTo(gz, raw.AsSpan(header));
-            if (header + body < expected)
-                throw new DataFormatException(path, header + body, $"truncated: dimensions [{string.Join(", ", dims)}] need {expected} bytes, the gzip inflates to {header + body}");
+            // the data grows with what the gzip really inflates to: a 40-byte file whose header claims 2 GB costs nothing
+            // until the bytes arrive (an array of the header's size up front was 1.2 GB for a damaged 41-byte file)
+            long want = expected - header;
+            var body = new MemoryStream();
+            var chunk = new byte[81920];
+            for (int n; body.Length < want && (n = gz.Read(chunk, 0, (int)Math.Min(chunk.Length, want - body.Length))) > 0;) body.Write(chunk, 0, n);
+            if (body.Length < want)
+                throw new DataFormatException(path, header + body.Length, $"truncated: dimensions [{string.Join(", ", dims)}] need {expected} bytes, the gzip inflates to {header + body.Length}");
             if (gz.ReadByte() >= 0)
                 throw new DataFormatException(path, expected, $"trailing bytes: dimensions [{string.Join(", ", dims)}] need {expected} bytes, the gzip inflates to more");
-            return (dims, raw[header..]);
+            return (dims, body.Length == body.Capacity ? body.GetBuffer() : body.ToArray());
         }
         catch (InvalidDataException e) { throw new DataFormatException(path, 0, $"gzip stream is corrupt or truncated: {e.Message}"); }
     }

@@ -15,6 +15,9 @@ internal static class ImageCache
     public const int FormatVersion = 1;
     private static readonly byte[] Magic = "FCIMGC\r\n"u8.ToArray();
     private const int HeaderSize = 8 + 4 + 8 + 32;
+    /// <summary>The largest image side a cache may hold (its planes are size² bytes each), and the fewest bytes an entry takes
+    /// (an empty key, two longs, two ints, two flags).</summary>
+    private const int MaxSize = 1 << 14, MinEntryBytes = 1 + 8 + 8 + 4 + 4 + 1 + 1;
 
     public sealed record Entry(string Key, long Length, long Ticks, int Width, int Height, bool Grey, string? Error, byte[]? Planes);
 
@@ -40,6 +43,9 @@ internal static class ImageCache
             using var r = new BinaryReader(new MemoryStream(raw, HeaderSize, raw.Length - HeaderSize), Encoding.UTF8);
             if (r.ReadString() != folder.TrimEnd(Path.DirectorySeparatorChar)) return null;
             int size = r.ReadInt32(), count = r.ReadInt32();
+            // another writer's cache (its checksum matches) is still checked: sizes and counts it cannot hold make it unusable
+            long left = r.BaseStream.Length - r.BaseStream.Position;
+            if (size < 1 || size > MaxSize || count < 0 || count > left / MinEntryBytes) return null;
             var entries = new Dictionary<string, Entry>(count, StringComparer.Ordinal);
             for (int i = 0; i < count; i++)
             {
@@ -48,12 +54,17 @@ internal static class ImageCache
                 int w = r.ReadInt32(), h = r.ReadInt32();
                 bool grey = r.ReadBoolean();
                 string? error = r.ReadBoolean() ? r.ReadString() : null;
-                byte[]? planes = error is null ? r.ReadBytes(size * size * (grey ? 1 : 3)) : null;
+                int planeBytes = size * size * (grey ? 1 : 3);
+                // planes the file cannot hold are not allocated first (a re-checksummed size of 8,700 asked for 227 MB)
+                if (error is null && planeBytes > r.BaseStream.Length - r.BaseStream.Position) return null;
+                byte[]? planes = error is null ? r.ReadBytes(planeBytes) : null;
+                if (planes is not null && planes.Length != planeBytes) return null;
+                if (error is null && (w < 1 || h < 1)) return null;
                 entries[key] = new Entry(key, length, ticks, w, h, grey, error, planes);
             }
             return new Contents(size, entries);
         }
-        catch (Exception e) when (e is EndOfStreamException or IOException or FormatException)
+        catch (Exception e) when (e is EndOfStreamException or IOException or FormatException or ArgumentException or OverflowException)
         {
             return null;
         }

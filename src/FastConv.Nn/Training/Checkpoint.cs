@@ -203,6 +203,9 @@ public sealed class Checkpoint
     private static float[] ReadFloats(BinaryReader r)
     {
         int n = Count(r, int.MaxValue / 4);
+        // a count beyond what the file still holds is refused before anything is allocated for it
+        long left = r.BaseStream.Length - r.BaseStream.Position;
+        if (4L * n > left) throw new EndOfStreamException($"an array of {n} floats needs {4L * n} bytes, {left} are left.");
         byte[] bytes = r.ReadBytes(n * 4);
         if (bytes.Length != n * 4) throw new EndOfStreamException($"array of {n} floats is cut short.");
         var a = new float[n];

@@ -1,0 +1,420 @@
+using System.Buffers.Binary;
+using System.IO.Compression;
+using System.Security.Cryptography;
+using FastConv.Nn;
+using FastConv.Nn.Data;
+using SkiaSharp;
+
+namespace FastConv.Fuzz;
+
+/// <summary>
+/// The file fuzzers (issue 19, 2c): case i of a seed writes a valid IDX file (plain or gzipped), CIFAR-10 batch,
+/// checkpoint or image folder, damages it (truncation, bit flips, length and dimension fields overwritten with edge values,
+/// bytes inserted or deleted; checkpoints and the image folder's decode cache also with the checksum recomputed after the
+/// edit, so the parser itself is reached) and reads it back. A reader must load a valid file (and give back what was
+/// written) or throw its documented exception naming the file (DataFormatException, CheckpointException,
+/// ImageFolderException); any other exception, a hang or an allocation far beyond the file's size is a finding.
+/// </summary>
+public sealed class FileFuzzer(string format, long seed, TextWriter output, string workDir)
+{
+    public static readonly string[] Formats = ["idx", "cifar10", "checkpoint", "imagefolder"];
+
+    /// <summary>What a reader may allocate for a file of n bytes: a few copies of it (an IDX gzip inflates to at most its
+    /// header's size, which the header's own dimensions bound) plus a fixed allowance.</summary>
+    private static long AllocationAllowance(long fileBytes, long declared) => (64L << 20) + 16 * Math.Max(fileBytes, declared);
+
+    public CaseLog Run(int index, bool verbose = false)
+    {
+        var log = new CaseLog(output, index) { Verbose = verbose };
+        var r = Values.CaseRng(seed, index, stream: 7);
+        string dir = Path.Combine(workDir, $"case-{index}");
+        Directory.CreateDirectory(dir);
+        try
+        {
+            switch (format)
+            {
+                case "idx": IdxCase(r, log, dir); break;
+                case "cifar10": CifarCase(r, log, dir); break;
+                case "checkpoint": CheckpointCase(r, log, dir); break;
+                case "imagefolder": FolderCase(r, log, dir); break;
+                default: throw new ArgumentException($"unknown file format '{format}': use {string.Join(", ", Formats)}", nameof(format));
+            }
+        }
+        catch (Exception e) when (e is not ArgumentException { ParamName: "format" })
+        {
+            log.Finding(FindingKind.BadException, $"escaped the case: {e.GetType().FullName}: {e.Message} at {CaseLog.FirstFrame(e)}");
+        }
+        finally
+        {
+            try { Directory.Delete(dir, recursive: true); } catch (IOException) { }
+        }
+        log.End();
+        return log;
+    }
+
+    // ---------------------------------------------------------------- damage
+
+    /// <summary>Edge values for a 32-bit length or dimension field.</summary>
+    private static readonly int[] EdgeInts = [0, -1, 1, 2, 3, int.MaxValue, int.MinValue, 1 << 30, 1 << 24, 65536, 0x7FFFFFFE, 1 << 20, 255, 256];
+
+    /// <summary>One damage to <paramref name="b"/>, described; <paramref name="fields"/> are offsets of 32-bit fields
+    /// (little- or big-endian) worth editing.</summary>
+    private static (byte[] Bytes, string What) Damage(Random r, byte[] b, int[] fields, bool bigEndian)
+    {
+        var d = (byte[])b.Clone();
+        switch (r.Next(7))
+        {
+            case 0:
+            {
+                int n = r.Next(0, d.Length);
+                return (d[..n], $"truncated to {n} of {d.Length} bytes");
+            }
+            case 1:
+            {
+                int flips = r.Next(1, 9);
+                var at = new List<string>();
+                for (int i = 0; i < flips && d.Length > 0; i++) { int p = r.Next(d.Length), bit = r.Next(8); d[p] ^= (byte)(1 << bit); at.Add($"{p}.{bit}"); }
+                return (d, $"bits flipped at {string.Join(",", at)}");
+            }
+            case 2 when fields.Length > 0:
+            case 3 when fields.Length > 0:
+            {
+                int at = fields[r.Next(fields.Length)];
+                if (at + 4 > d.Length) goto default;
+                int old = bigEndian ? BinaryPrimitives.ReadInt32BigEndian(d.AsSpan(at)) : BinaryPrimitives.ReadInt32LittleEndian(d.AsSpan(at));
+                int v = r.Next(3) switch { 0 => EdgeInts[r.Next(EdgeInts.Length)], 1 => old + r.Next(-2, 3), _ => old * r.Next(2, 5) };
+                if (bigEndian) BinaryPrimitives.WriteInt32BigEndian(d.AsSpan(at), v); else BinaryPrimitives.WriteInt32LittleEndian(d.AsSpan(at), v);
+                return (d, $"field at {at} {old} -> {v}");
+            }
+            case 4:
+            {
+                int at = r.Next(d.Length + 1), n = r.Next(1, 9);
+                var extra = new byte[n]; r.NextBytes(extra);
+                return ([.. d[..at], .. extra, .. d[at..]], $"{n} bytes inserted at {at}");
+            }
+            case 5 when d.Length > 0:
+            {
+                int at = r.Next(d.Length), n = Math.Min(r.Next(1, 9), d.Length - at);
+                return ([.. d[..at], .. d[(at + n)..]], $"{n} bytes deleted at {at}");
+            }
+            default:
+            {
+                if (d.Length == 0) return (d, "empty");
+                int at = r.Next(d.Length);
+                d[at] = (byte)r.Next(256);
+                return (d, $"byte {at} set to {d[at]}");
+            }
+        }
+    }
+
+    private static byte[] Gzip(byte[] raw)
+    {
+        var ms = new MemoryStream();
+        using (var gz = new GZipStream(ms, CompressionLevel.Fastest, leaveOpen: true)) gz.Write(raw);
+        return ms.ToArray();
+    }
+
+    /// <summary>Runs a reader, measuring what it allocates; returns the exception it threw, if any.</summary>
+    private static Exception? Read(CaseLog log, string what, long fileBytes, long declared, Action read)
+    {
+        long before = GC.GetTotalAllocatedBytes(precise: true);
+        Exception? thrown = null;
+        log.Step(what); log.Call();
+        try { read(); }
+        catch (Exception e) { thrown = e; }
+        long used = GC.GetTotalAllocatedBytes(precise: true) - before;
+        if (used > AllocationAllowance(fileBytes, declared))
+            log.Finding(FindingKind.HugeAllocation, $"{what}: allocated {used:N0} bytes for a file of {fileBytes:N0} bytes");
+        return thrown;
+    }
+
+    /// <summary>A refusal must be the reader's documented exception with the file named in its message.</summary>
+    private static void Refusal<TDocumented>(CaseLog log, Exception e, string what, params string[] paths) where TDocumented : Exception
+    {
+        if (e is not TDocumented)
+        {
+            log.Finding(FindingKind.BadException, $"{what}: {e.GetType().FullName} instead of {typeof(TDocumented).Name}: {e.Message} at {CaseLog.FirstFrame(e)}");
+            return;
+        }
+        if (!paths.Any(p => e.Message.Contains(p, StringComparison.Ordinal)))
+        {
+            log.Finding(FindingKind.UnnamedArgument, $"{what}: {typeof(TDocumented).Name} does not name the file: {e.Message}");
+            return;
+        }
+        log.Refused();
+    }
+
+    // ---------------------------------------------------------------- IDX
+
+    private static byte[] IdxBytes(Random r, int[] dims)
+    {
+        long n = dims.Aggregate(1L, (a, v) => a * v);
+        var b = new byte[4 + 4 * dims.Length + n];
+        b[2] = 0x08; b[3] = (byte)dims.Length;
+        for (int i = 0; i < dims.Length; i++) BinaryPrimitives.WriteInt32BigEndian(b.AsSpan(4 + 4 * i), dims[i]);
+        r.NextBytes(b.AsSpan(4 + 4 * dims.Length));
+        return b;
+    }
+
+    private void IdxCase(Random r, CaseLog log, string dir)
+    {
+        bool pair = r.Next(2) == 0;   // images [N, H, W] with labels [N] through Idx.Load, else one file through Idx.Read
+        int count = r.Next(1, 6);
+        int[] dims = pair ? [count, r.Next(1, 6), r.Next(1, 6)] : Enumerable.Range(0, r.Next(1, 5)).Select(_ => r.Next(1, 6)).ToArray();
+        var good = IdxBytes(r, dims);
+        var labels = IdxBytes(r, [count]);
+        for (int i = 8; i < labels.Length; i++) labels[i] %= 10;
+        bool damageLabels = pair && r.Next(3) == 0, valid = r.Next(100) < 8;
+        var target = damageLabels ? labels : good;
+        int[] fields = Enumerable.Range(0, (target.Length >= 4 ? target[3] : 0) + 1).Select(i => i * 4).ToArray();   // magic/type/rank, then dims
+        var (bad, what) = valid ? (target, "valid") : Damage(r, target, fields, bigEndian: true);
+        int gz = r.Next(10);   // 0-3: gzip the damaged bytes, 4: damage the gzip itself, else plain
+        if (gz == 4 && !valid) { (bad, what) = Damage(r, Gzip(target), [], false); what = "gzip " + what; }
+        else if (gz < 4) { bad = Gzip(bad); what += ", gzipped"; }
+        string img = Path.Combine(dir, "images.idx" + (gz <= 4 ? ".gz" : "")), lbl = Path.Combine(dir, "labels.idx" + (gz <= 4 ? ".gz" : ""));
+        File.WriteAllBytes(damageLabels ? lbl : img, bad);
+        if (pair) File.WriteAllBytes(damageLabels ? img : lbl, gz <= 4 ? Gzip(damageLabels ? good : labels) : damageLabels ? good : labels);
+        log.Begin($"idx {(pair ? "Load images+labels" : "Read")} {Values.Format(dims)} {(damageLabels ? "labels" : "images")} {what}");
+        long declared = good.Length;
+        string[] classes = Enumerable.Range(0, 10).Select(i => $"c{i}").ToArray();
+        (int[] Dims, byte[] Data) got = ([], []);
+        Dataset? ds = null;
+        var e = Read(log, pair ? "Idx.Load" : "Idx.Read", bad.Length, declared, () =>
+        {
+            if (pair) ds = Idx.Load("fuzz", img, lbl, classes); else got = Idx.Read(img);
+        });
+        if (e is not null)
+        {
+            if (valid) log.Finding(FindingKind.RefusedValid, $"a valid IDX file was refused: {e.GetType().Name}: {e.Message}");
+            else Refusal<DataFormatException>(log, e, "Idx", img, lbl);
+            return;
+        }
+        if (pair)
+        {
+            if (ds!.Count * (long)ds.Channels * ds.Height * ds.Width != ds.Pixels.Length || ds.Labels.Length != ds.Count || ds.Labels.Any(l => l >= classes.Length))
+                log.Finding(FindingKind.AcceptedInvalid, $"Idx.Load gave an inconsistent data set: {ds.Count} images {ds.Height}x{ds.Width}, {ds.Pixels.Length} pixel bytes, {ds.Labels.Length} labels");
+            else if (valid && (!ds.Pixels.SequenceEqual(good[16..]) || !ds.Labels.SequenceEqual(labels[8..])))
+                log.Finding(FindingKind.WrongResult, "Idx.Load of a valid pair differs from what was written");
+        }
+        else
+        {
+            long n = got.Dims.Aggregate(1L, (a, v) => a * v);
+            if (got.Dims.Length is < 1 or > 4 || got.Dims.Any(v => v <= 0) || n != got.Data.Length)
+                log.Finding(FindingKind.AcceptedInvalid, $"Idx.Read accepted dims {Values.Format(got.Dims)} with {got.Data.Length} data bytes");
+            else if (valid && (!got.Dims.SequenceEqual(dims) || !got.Data.SequenceEqual(good[(4 + 4 * dims.Length)..])))
+                log.Finding(FindingKind.WrongResult, "Idx.Read of a valid file differs from what was written");
+        }
+        log.ComparedOne();
+    }
+
+    // ---------------------------------------------------------------- CIFAR-10
+
+    private void CifarCase(Random r, CaseLog log, string dir)
+    {
+        int files = r.Next(1, 3);
+        var paths = new List<string>();
+        var written = new List<byte[]>();
+        for (int f = 0; f < files; f++)
+        {
+            int n = r.Next(1, 4);
+            var b = new byte[n * Cifar10.RecordSize];
+            r.NextBytes(b);
+            for (int i = 0; i < n; i++) b[i * Cifar10.RecordSize] = (byte)r.Next(10);
+            written.Add(b);
+            paths.Add(Path.Combine(dir, $"data_batch_{f + 1}.bin"));
+        }
+        int victim = r.Next(files);
+        bool valid = r.Next(100) < 8;
+        var target = written[victim];
+        var (bad, what) = valid ? (target, "valid") : r.Next(4) == 0
+            ? SetLabel(r, target)
+            : Damage(r, target, [], bigEndian: false);
+        for (int f = 0; f < files; f++) File.WriteAllBytes(paths[f], f == victim ? bad : written[f]);
+        log.Begin($"cifar10 {files} files, file {victim} {what}");
+        Dataset? ds = null;
+        var e = Read(log, "Cifar10.ReadBatches", written.Sum(w => w.Length) + bad.Length, 0, () => ds = Cifar10.ReadBatches("fuzz", paths));
+        if (e is not null)
+        {
+            if (valid) log.Finding(FindingKind.RefusedValid, $"valid CIFAR-10 batches were refused: {e.GetType().Name}: {e.Message}");
+            else Refusal<DataFormatException>(log, e, "Cifar10", [.. paths]);
+            return;
+        }
+        long records = written.Select((w, f) => (long)(f == victim ? bad.Length : w.Length)).Sum() / Cifar10.RecordSize;
+        if (ds!.Count != records || ds.Labels.Any(l => l > 9) || ds.Pixels.Length != records * Cifar10.ImageBytes)
+            log.Finding(FindingKind.AcceptedInvalid, $"Cifar10.ReadBatches gave {ds.Count} images, {ds.Pixels.Length} pixel bytes for {records} records");
+        log.ComparedOne();
+    }
+
+    private static (byte[], string) SetLabel(Random r, byte[] b)
+    {
+        var d = (byte[])b.Clone();
+        int rec = r.Next(d.Length / Cifar10.RecordSize);
+        d[rec * Cifar10.RecordSize] = (byte)r.Next(10, 256);
+        return (d, $"record {rec} label {d[rec * Cifar10.RecordSize]}");
+    }
+
+    // ---------------------------------------------------------------- checkpoints
+
+    private const int CheckpointHeader = 8 + 4 + 8 + 32;
+
+    private void CheckpointCase(Random r, CaseLog log, string dir)
+    {
+        var settings = new RunSettings { Epochs = r.Next(1, 50), Batch = r.Next(1, 256), Seed = r.Next() }.ToDictionary();
+        var tensors = new List<(string, int[], float[])>();
+        for (int i = r.Next(0, 5); i > 0; i--)
+        {
+            var shape = Enumerable.Range(0, r.Next(1, 4)).Select(_ => r.Next(1, 5)).ToArray();
+            tensors.Add(($"layer{tensors.Count}.w", shape, Values.Uniform(r, shape.Aggregate(1, (a, v) => a * v))));
+        }
+        var ck = new Checkpoint
+        {
+            Model = r.Next(2) == 0 ? "lenet" : "[conv3-8,relu],pool2,fc", InputShape = [1, r.Next(1, 30), r.Next(1, 30)],
+            ClassNames = Enumerable.Range(0, r.Next(2, 5)).Select(i => $"class {i}").ToArray(),
+            Normalization = new Normalization([(float)r.NextDouble()], [1f]), Settings = settings, Epoch = r.Next(0, 10), Step = r.Next(),
+            BestValidationAccuracy = r.NextDouble(), BestEpoch = r.Next(0, 10),
+            History = Enumerable.Range(1, r.Next(0, 3)).Select(e => new EpochMetrics(e, 0.1, 1, 0.5, 1, 0.5, 2, 100)).ToList(),
+            Tensors = tensors,
+        };
+        string path = Path.Combine(dir, "fuzz.ckpt");
+        ck.Save(path);
+        var good = File.ReadAllBytes(path);
+        int mode = r.Next(100);
+        bool valid = mode < 6, rehash = mode >= 40;
+        byte[] bad; string what;
+        if (valid) (bad, what) = (good, "valid");
+        else if (!rehash) (bad, what) = Damage(r, good, [8, 12, 16], bigEndian: false);
+        else
+        {
+            // edit the payload, then frame it again: length and SHA-256 match, only the parser stands in the way
+            var payload = good[CheckpointHeader..];
+            var fields = Enumerable.Range(0, Math.Max(0, payload.Length - 3)).Where(i => r.Next(8) == 0).ToArray();
+            (var edited, what) = r.Next(5) == 0 ? StringLength(r, payload) : Damage(r, payload, fields, bigEndian: false);
+            bad = Frame(good, edited);
+            what = "re-checksummed payload " + what;
+        }
+        File.WriteAllBytes(path, bad);
+        log.Begin($"checkpoint {ck.Tensors.Count} tensors, {good.Length} bytes, {what}");
+        Checkpoint? got = null;
+        var e = Read(log, "Checkpoint.Load", bad.Length, good.Length, () => got = Checkpoint.Load(path));
+        if (e is not null)
+        {
+            if (valid) log.Finding(FindingKind.RefusedValid, $"a valid checkpoint was refused: {e.GetType().Name}: {e.Message}");
+            else Refusal<CheckpointException>(log, e, "Checkpoint.Load", path);
+            return;
+        }
+        foreach (var (name, shape, data) in got!.Tensors)
+            if (shape.Any(v => v <= 0) || shape.Aggregate(1L, (a, v) => a * v) != data.Length)
+                log.Finding(FindingKind.AcceptedInvalid, $"Checkpoint.Load accepted tensor '{name}' of shape {Values.Format(shape)} with {data.Length} values");
+        if (got.Tensors.Select(t => t.Name).Distinct().Count() != got.Tensors.Count)
+            log.Finding(FindingKind.AcceptedInvalid, "Checkpoint.Load accepted a tensor name twice");
+        if (valid && (got.Model != ck.Model || !got.Tensors.Select(t => t.Data).SelectMany(d => d).SequenceEqual(tensors.SelectMany(t => t.Item3))))
+            log.Finding(FindingKind.WrongResult, "a valid checkpoint loaded with other contents");
+        // what eval and --resume do next: the settings are parsed
+        log.Step("RunSettings.FromDictionary"); log.Call();
+        try { _ = RunSettings.FromDictionary(got.Settings); }
+        catch (Exception s)
+        {
+            if (valid) log.Finding(FindingKind.RefusedValid, $"the settings of a valid checkpoint were refused: {s.Message}");
+            else if (s is not CheckpointException) log.Finding(FindingKind.BadException, $"RunSettings.FromDictionary: {s.GetType().FullName}: {s.Message} at {CaseLog.FirstFrame(s)}");
+            else log.Refused();
+        }
+        log.ComparedOne();
+    }
+
+    /// <summary>The header of <paramref name="framed"/> with its length and SHA-256 recomputed for <paramref name="payload"/>.</summary>
+    private static byte[] Frame(byte[] framed, byte[] payload)
+    {
+        var head = framed[..CheckpointHeader];
+        BinaryPrimitives.WriteInt64LittleEndian(head.AsSpan(12), payload.Length);
+        SHA256.HashData(payload).CopyTo(head, 20);
+        return [.. head, .. payload];
+    }
+
+    /// <summary>The first string's 7-bit length prefix replaced by a long or malformed one.</summary>
+    private static (byte[], string) StringLength(Random r, byte[] payload)
+    {
+        byte[][] prefixes = [[0xFF, 0xFF, 0xFF, 0xFF, 0x0F], [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01], [0x80, 0x80, 0x80, 0x80, 0x80, 0x80], [0x7F], [0xFF, 0x7F]];
+        var p = prefixes[r.Next(prefixes.Length)];
+        return ([.. p, .. payload[1..]], $"string length prefix {Convert.ToHexString(p)}");
+    }
+
+    // ---------------------------------------------------------------- image folders
+
+    private static byte[] Image(Random r, string ext)
+    {
+        int w = r.Next(2, 12), h = r.Next(2, 12);
+        using var bmp = new SKBitmap(new SKImageInfo(w, h, SKColorType.Rgba8888, SKAlphaType.Opaque));
+        var px = bmp.GetPixelSpan();
+        r.NextBytes(px);
+        for (int i = 3; i < px.Length; i += 4) px[i] = 255;
+        var format = ext switch { ".jpg" => SKEncodedImageFormat.Jpeg, ".webp" => SKEncodedImageFormat.Webp, _ => SKEncodedImageFormat.Png };
+        using var data = bmp.Encode(format, 90);
+        return data.ToArray();
+    }
+
+    private void FolderCase(Random r, CaseLog log, string dir)
+    {
+        string root = Path.Combine(dir, "images"), cache = Path.Combine(dir, "cache");
+        var files = new List<string>();
+        int classes = r.Next(2, 4);
+        for (int c = 0; c < classes; c++)
+        {
+            string cd = Path.Combine(root, $"class{c}");
+            Directory.CreateDirectory(cd);
+            for (int i = r.Next(2, 4); i > 0; i--)
+            {
+                string ext = new[] { ".png", ".jpg", ".webp" }[r.Next(3)];
+                string p = Path.Combine(cd, $"img{i}{ext}");
+                File.WriteAllBytes(p, Image(r, ext));
+                files.Add(p);
+            }
+        }
+        var options = new ImageFolderOptions { CacheDir = cache, SkipBadImages = r.Next(2) == 0, ImageSize = r.Next(2) == 0 ? null : r.Next(1, 9) };
+        bool damageCache = r.Next(2) == 0, rehash = false;
+        ImageFolderData? first = null;
+        string what;
+        if (damageCache)
+        {
+            // decode once (writes the cache), damage the cache: the next load must give the same data sets
+            first = ImageFolder.Load(root, options);
+            string cacheFile = Directory.EnumerateFiles(cache, "*.fcimg").Single();
+            var good = File.ReadAllBytes(cacheFile);
+            rehash = r.Next(100) < 70;
+            byte[] bad;
+            if (rehash)
+            {
+                var payload = good[CheckpointHeader..];
+                var fields = Enumerable.Range(0, Math.Max(0, payload.Length - 3)).Where(i => r.Next(6) == 0).ToArray();
+                (var edited, what) = Damage(r, payload, fields, bigEndian: false);
+                bad = Frame(good, edited);
+                what = "cache re-checksummed " + what;
+            }
+            else { (bad, what) = Damage(r, good, [8, 12, 16], bigEndian: false); what = "cache " + what; }
+            File.WriteAllBytes(cacheFile, bad);
+        }
+        else
+        {
+            string victim = files[r.Next(files.Count)];
+            var (bad, w) = r.Next(8) == 0 ? ([], "emptied") : Damage(r, File.ReadAllBytes(victim), [], bigEndian: false);
+            File.WriteAllBytes(victim, bad);
+            what = $"{Path.GetFileName(victim)} {w}";
+        }
+        log.Begin($"imagefolder {classes} classes, {files.Count} images, skip bad {options.SkipBadImages}, size {options.ImageSize?.ToString() ?? "auto"}, {what}");
+        ImageFolderData? got = null;
+        var e = Read(log, "ImageFolder.Load", files.Sum(f => new FileInfo(f).Length), 0, () => got = ImageFolder.Load(root, options));
+        if (e is not null)
+        {
+            // a cache whose checksum fails must be ignored; one re-checksummed is another writer's cache: it may say an image is bad
+            if (damageCache && !rehash) log.Finding(FindingKind.RefusedValid, $"a damaged decode cache made a good folder fail: {e.GetType().Name}: {e.Message}");
+            else Refusal<ImageFolderException>(log, e, "ImageFolder.Load", root);
+            return;
+        }
+        foreach (var ds in new[] { got!.Train, got.Test })
+            if (ds.Pixels.LongLength != (long)ds.Count * ds.Channels * ds.Height * ds.Width || ds.Labels.Any(l => l >= classes))
+                log.Finding(FindingKind.AcceptedInvalid, $"ImageFolder.Load gave an inconsistent {ds.Name}");
+        if (first is not null && !rehash && (!first.Train.Pixels.SequenceEqual(got.Train.Pixels) || !first.Test.Pixels.SequenceEqual(got.Test.Pixels)
+                                  || first.ImageSize != got.ImageSize || first.Channels != got.Channels))
+            log.Finding(FindingKind.WrongResult, $"a damaged decode cache changed the data set ({what})");
+        log.ComparedOne();
+    }
+}
