@@ -47,14 +47,14 @@ public abstract class Backend : IBackend
     public IConv2dPlan CreateConv2d(in Conv2dDesc desc)
     {
         CheckUsable();
-        if (!Supports(desc)) throw new NotSupportedException(Unsupported(desc) ?? $"Backend '{Name}' does not support {desc}.");
+        if (!Supports(desc)) throw new NotSupportedException(Unsupported(desc) is { } why ? $"Backend '{Name}': {why}" : $"Backend '{Name}' does not support {desc}.");
         return CreateConv2dCore(desc);
     }
 
     public IPool2dPlan CreatePool2d(in Pool2dDesc desc)
     {
         CheckUsable();
-        if (!Supports(desc)) throw new NotSupportedException(Unsupported(desc) ?? $"Backend '{Name}' does not support {desc}.");
+        if (!Supports(desc)) throw new NotSupportedException(Unsupported(desc) is { } why ? $"Backend '{Name}': {why}" : $"Backend '{Name}' does not support {desc}.");
         return CreatePool2dCore(desc);
     }
 
