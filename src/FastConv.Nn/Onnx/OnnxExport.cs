@@ -114,20 +114,13 @@ public static class OnnxExport
         if (dir is not null && !Directory.Exists(dir))
             throw new DirectoryNotFoundException($"ONNX export: the folder {dir} does not exist.");
         if (Directory.Exists(full)) throw new IOException($"ONNX export: {full} is a folder; name a file such as model.onnx.");
-        string tmp = full + $".tmp-{Environment.ProcessId}";
-        try
+        // the temporary-file-and-rename that checkpoints and run files use
+        RunFiles.Atomic(full, tmp =>
         {
-            using (var f = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None))
-            {
-                proto.WriteTo(f);
-                f.Flush(flushToDisk: true);
-            }
-            File.Move(tmp, full, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(tmp)) File.Delete(tmp);
-        }
+            using var f = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None);
+            proto.WriteTo(f);
+            f.Flush(flushToDisk: true);
+        });
     }
 
     /// <summary>Nodes and initialisers, each named after the FastConv layer or parameter it comes from.</summary>

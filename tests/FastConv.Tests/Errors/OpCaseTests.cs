@@ -26,7 +26,7 @@ public class OpCaseTests
     private static void DisposeAll(Tensor?[] ts) { foreach (var t in ts) t?.Dispose(); }
 
     /// <summary>The call with argument <paramref name="arg"/> replaced by <paramref name="with"/>; the rest valid.</summary>
-    private static TestDelegate With(IBackend be, OpCase c, int arg, Tensor? with) => () =>
+    private static Action With(IBackend be, OpCase c, int arg, Tensor? with) => () =>
     {
         var ts = Valid(be, c);
         ts[arg]!.Dispose();
