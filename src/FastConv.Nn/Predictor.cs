@@ -61,6 +61,8 @@ public sealed class Predictor : IDisposable
         var onnx = Onnx.OnnxModel.Load(onnxPath, be);
         try
         {
+            if (onnx.InputNames.Count != 1)
+                throw new Onnx.OnnxModelException($"{onnxPath}: the graph has {onnx.InputNames.Count} inputs ({string.Join(", ", onnx.InputNames)}); predict runs models whose one input is the image batch.");
             if (onnx.InputShape is not [_, > 0, > 0, > 0])
                 throw new Onnx.OnnxModelException($"{onnxPath}: input '{onnx.InputName}' is [{string.Join(", ", onnx.InputShape)}]; predict takes [N, C, H, W] with C, H and W fixed.");
             int[] input = onnx.InputShape[1..];

@@ -9,7 +9,7 @@ namespace FastConv.Nn.Onnx;
 
 /// <summary>An ONNX file FastConv cannot read or run: names the file, and the node, its op type and what is missing
 /// when one node is the reason. Thrown at <see cref="OnnxModel.Load"/> for what the graph declares and at
-/// <see cref="OnnxModel.Forward"/> for what depends on the input's shape; never a wrong answer instead.</summary>
+/// <see cref="OnnxModel.Forward(IReadOnlyList{Tensor})"/> for what depends on the input's shape; never a wrong answer instead.</summary>
 public sealed class OnnxModelException(string message, string? node = null, string? opType = null) : IOException(message)
 {
     public string? Node { get; } = node;
@@ -18,13 +18,15 @@ public sealed class OnnxModelException(string message, string? node = null, stri
 
 /// <summary>
 /// An ONNX CNN run for inference on any FastConv backend: Conv (pads, strides, dilations; group 1), Relu, MaxPool,
-/// AveragePool (count_include_pad either way), GlobalAveragePool, BatchNormalization (inference), Gemm, MatMul (2-D),
-/// Add (same shapes, or a per-channel or per-feature bias), Concat (channels), Flatten, Reshape, Dropout (the identity),
-/// Softmax (last axis), Identity and Constant, over float32 tensors, with initialisers as constants. The graph is
+/// AveragePool (count_include_pad either way), GlobalAveragePool, BatchNormalization (inference), Gemm, MatMul (2-D,
+/// and batched with broadcast batch axes), Add (numpy broadcasting), Concat (any axis), Flatten, Reshape (to a constant
+/// shape), Dropout (the identity), Softmax (any axis, with opset &lt; 13's flattening), Identity and Constant, over
+/// float32 tensors, with initialisers as constants; one or more float32 graph inputs and one output. The graph is
 /// checked at load: an op, attribute or data type outside that set is one <see cref="OnnxModelException"/> naming the
 /// node, its op type and what is missing.
-/// <para>Softmax and AveragePool with count_include_pad = 0 over padding finish on the host (the backend has no such
-/// kernel): the tensor is read back, computed with TensorPrimitives and written again.</para>
+/// <para>Some steps finish on the host, where the backend has no such kernel: Softmax, AveragePool with
+/// count_include_pad = 0 over padding, an Add whose broadcast is not a per-channel bias, and MatMul with a batched
+/// right operand. The tensor is read back, computed with TensorPrimitives and written again.</para>
 /// </summary>
 public sealed class OnnxModel : IDisposable
 {
@@ -52,19 +54,22 @@ public sealed class OnnxModel : IDisposable
         if (_opset < 7) throw new OnnxModelException($"{path}: the model imports ONNX opset {_opset}; FastConv reads opset 7 and later.");
         foreach (var t in g.Initializer) _consts[t.Name] = ReadTensor(t, $"initializer '{t.Name}'", null, null);
         var inputs = g.Input.Where(i => !_consts.ContainsKey(i.Name)).ToArray();
-        if (inputs.Length != 1)
-            throw new OnnxModelException($"{path}: the graph has {inputs.Length} inputs that are not initialisers ({string.Join(", ", inputs.Select(i => i.Name))}); FastConv runs models with one.");
         if (g.Output.Count != 1)
             throw new OnnxModelException($"{path}: the graph has {g.Output.Count} outputs; FastConv runs models with one.");
-        InputName = inputs[0].Name; OutputName = g.Output[0].Name;
-        var tt = inputs[0].Type?.TensorType;
-        if (tt is null || tt.ElemType != (int)TensorProto.Types.DataType.Float)
-            throw new OnnxModelException($"{path}: input '{InputName}' is {(tt is null ? "not a tensor" : $"of data type {(TensorProto.Types.DataType)tt.ElemType}")}; FastConv runs float32 inputs.");
-        InputShape = tt.Shape?.Dim.Select(d => d.HasDimValue ? (int)d.DimValue : -1).ToArray() ?? [];
+        OutputName = g.Output[0].Name;
+        foreach (var i in inputs)
+        {
+            var tt = i.Type?.TensorType;
+            if (tt is null || tt.ElemType != (int)TensorProto.Types.DataType.Float)
+                throw new OnnxModelException($"{path}: input '{i.Name}' is {(tt is null ? "not a tensor" : $"of data type {(TensorProto.Types.DataType)tt.ElemType}")}; FastConv runs float32 inputs.");
+        }
+        InputNames = [.. inputs.Select(i => i.Name)];
+        InputShapes = [.. inputs.Select(i => i.Type.TensorType.Shape?.Dim.Select(d => d.HasDimValue && d.DimValue is >= 0 and <= int.MaxValue ? (int)d.DimValue : -1).ToArray() ?? [])];
         Metadata = m.MetadataProps.ToDictionary(p => p.Key, p => p.Value);
 
         // Every node is checked here, in order, so an unsupported one is refused before anything runs.
-        var defined = new HashSet<string>(_consts.Keys) { InputName };
+        var defined = new HashSet<string>(_consts.Keys);
+        defined.UnionWith(InputNames);
         _nodes = [.. g.Node];
         foreach (var n in _nodes)
         {
@@ -84,10 +89,15 @@ public sealed class OnnxModel : IDisposable
     }
 
     public IBackend Backend { get; }
-    public string InputName { get; }
+    /// <summary>The graph inputs that are not initialisers, in the file's order: what <see cref="Forward(IReadOnlyList{Tensor})"/> takes.</summary>
+    public IReadOnlyList<string> InputNames { get; }
+    /// <summary>Each input's shape as the file declares it, -1 for a dynamic dimension (the batch).</summary>
+    public IReadOnlyList<int[]> InputShapes { get; }
+    /// <summary>The first input (a CNN's image batch); an <see cref="OnnxModelException"/> for a graph without inputs (a constant).</summary>
+    public string InputName => InputNames.Count > 0 ? InputNames[0] : throw new OnnxModelException($"{_path}: the graph has no inputs (every value is a constant).");
+    /// <summary>The first input's declared shape, -1 for a dynamic dimension (the batch).</summary>
+    public int[] InputShape => InputShapes.Count > 0 ? InputShapes[0] : throw new OnnxModelException($"{_path}: the graph has no inputs (every value is a constant).");
     public string OutputName { get; }
-    /// <summary>The input's shape as the file declares it, -1 for a dynamic dimension (the batch).</summary>
-    public int[] InputShape { get; }
     public IReadOnlyDictionary<string, string> Metadata { get; }
     /// <summary>Whether the graph output comes from a Softmax node (probabilities rather than logits).</summary>
     public bool EndsInSoftmax => _nodes.Any(n => n.OpType == "Softmax" && n.Output.Contains(OutputName));
@@ -116,17 +126,34 @@ public sealed class OnnxModel : IDisposable
         return new OnnxModel(backend, path, m);
     }
 
-    /// <summary>The graph on <paramref name="x"/> (on this model's backend). The returned tensor belongs to the model and
-    /// is freed by the next call or <see cref="Dispose"/>.</summary>
+    /// <summary>The graph on <paramref name="x"/> (on this model's backend), for a graph with one input. The returned
+    /// tensor belongs to the model and is freed by the next call or <see cref="Dispose"/>.</summary>
     public Tensor Forward(Tensor x)
     {
-        ArgumentNullException.ThrowIfNull(x);
-        if (!ReferenceEquals(x.Backend, Backend))
-            throw new ArgumentException($"OnnxModel: the input is on backend '{x.Backend.Name}', the model on '{Backend.Name}'.", nameof(x));
-        if (InputShape.Length > 0 && (x.Rank != InputShape.Length || InputShape.Where((d, i) => d >= 0 && d != x.Dim(i)).Any()))
-            throw new ArgumentException($"OnnxModel: input '{InputName}' is declared [{string.Join(", ", InputShape.Select(d => d < 0 ? "?" : d.ToString()))}], got {ShapeMath.Format(x.Shape)}.", nameof(x));
+        if (InputNames.Count != 1)
+            throw new ArgumentException($"OnnxModel: the graph has {InputNames.Count} inputs ({string.Join(", ", InputNames)}); give one tensor for each.", nameof(x));
+        return Forward([x]);
+    }
+
+    /// <summary>The graph on <paramref name="inputs"/>, one tensor for each of <see cref="InputNames"/> in that order (on
+    /// this model's backend). The returned tensor belongs to the model and is freed by the next call or <see cref="Dispose"/>.</summary>
+    public Tensor Forward(IReadOnlyList<Tensor> inputs)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        if (inputs.Count != InputNames.Count)
+            throw new ArgumentException($"OnnxModel: the graph has {InputNames.Count} inputs ({string.Join(", ", InputNames)}), got {inputs.Count} tensors.", nameof(inputs));
+        var values = new Dictionary<string, Tensor>();
+        for (int k = 0; k < inputs.Count; k++)
+        {
+            var x = inputs[k] ?? throw new ArgumentNullException(nameof(inputs), $"OnnxModel: the tensor for input '{InputNames[k]}' is null.");
+            int[] declared = InputShapes[k];
+            if (!ReferenceEquals(x.Backend, Backend))
+                throw new ArgumentException($"OnnxModel: input '{InputNames[k]}' is on backend '{x.Backend.Name}', the model on '{Backend.Name}'.", nameof(inputs));
+            if (declared.Length > 0 && (x.Rank != declared.Length || declared.Where((d, i) => d >= 0 && d != x.Dim(i)).Any()))
+                throw new ArgumentException($"OnnxModel: input '{InputNames[k]}' is declared [{string.Join(", ", declared.Select(d => d < 0 ? "?" : d.ToString()))}], got {ShapeMath.Format(x.Shape)}.", nameof(inputs));
+            values[InputNames[k]] = x;
+        }
         FreeLive();
-        var values = new Dictionary<string, Tensor> { [InputName] = x };
         foreach (var n in _nodes)
         {
             if (n.OpType == "Constant") continue;
@@ -202,7 +229,6 @@ public sealed class OnnxModel : IDisposable
                 if (Int(n, "group", 1) != 1) throw Unsupported(n, $"group = {Int(n, "group", 1)}: FastConv has no grouped convolution");
                 CheckPads(n);
                 if (Ints(n, "kernel_shape") is { } ks && ks.Length != 2) throw Unsupported(n, $"kernel_shape of rank {ks.Length}: only 2-D convolutions run");
-                if (!_consts.ContainsKey(n.Input[1])) throw Unsupported(n, "its weight is computed by the graph, not an initialiser");
                 break;
             case "MaxPool" or "AveragePool":
                 if (Ints(n, "kernel_shape") is not { Length: 2 }) throw Unsupported(n, "kernel_shape must give 2 sizes (2-D pooling)");
@@ -213,10 +239,6 @@ public sealed class OnnxModel : IDisposable
                 break;
             case "BatchNormalization":
                 if (Int(n, "training_mode", 0) != 0) throw Unsupported(n, "training_mode = 1: FastConv imports for inference");
-                foreach (var i in n.Input.Skip(1)) if (!_consts.ContainsKey(i)) throw Unsupported(n, $"its input '{i}' is computed by the graph, not an initialiser");
-                break;
-            case "Gemm":
-                if (n.Input.Count == 3 && n.Input[2].Length > 0 && !_consts.ContainsKey(n.Input[2])) throw Unsupported(n, "its C input is computed by the graph, not an initialiser");
                 break;
             case "Reshape":
                 if (Int(n, "allowzero", 0) != 0) throw Unsupported(n, "allowzero = 1");
@@ -306,34 +328,44 @@ public sealed class OnnxModel : IDisposable
                 v[output] = y;
                 return;
             }
+            case "MatMul" when In(0).Rank != 2 || In(1).Rank != 2:
+                v[output] = BatchedMatMul(In(0), In(1));
+                return;
             case "Gemm" or "MatMul":
             {
                 bool gemm = n.OpType == "Gemm";
                 var a = In(0); var b = In(1);
-                if (a.Rank != 2 || b.Rank != 2) throw new ArgumentException($"inputs {ShapeMath.Format(a.Shape)} and {ShapeMath.Format(b.Shape)}: only 2-D matrices multiply here.");
+                if (a.Rank != 2 || b.Rank != 2) throw new ArgumentException($"inputs {ShapeMath.Format(a.Shape)} and {ShapeMath.Format(b.Shape)}: Gemm multiplies 2-D matrices.");
                 bool ta = gemm && Int(n, "transA", 0) != 0, tb = gemm && Int(n, "transB", 0) != 0;
                 int m = ta ? a.Dim(1) : a.Dim(0), ka = ta ? a.Dim(0) : a.Dim(1), kb = tb ? b.Dim(1) : b.Dim(0), cols = tb ? b.Dim(0) : b.Dim(1);
                 if (ka != kb) throw new ArgumentException($"{ShapeMath.Format(a.Shape)}{(ta ? "ᵀ" : "")} times {ShapeMath.Format(b.Shape)}{(tb ? "ᵀ" : "")}: inner sizes {ka} and {kb} differ.");
                 var y = New([m, cols]);
                 float alpha = gemm ? Float(n, "alpha", 1f) : 1f, beta = gemm ? Float(n, "beta", 1f) : 0f;
                 Backend.Gemm(a, b, y, ta, tb, alpha);
-                if (gemm && n.Input.Count > 2 && n.Input[2].Length > 0 && beta != 0f) AddBias(y, _consts[n.Input[2]], beta, n.Input[2]);
+                if (gemm && n.Input.Count > 2 && n.Input[2].Length > 0 && beta != 0f) AddBroadcast(y, HostValue(v, n.Input[2], n), beta, n.Input[2]);
                 v[output] = y;
                 return;
             }
             case "Add":
             {
-                string an = n.Input[0], bn = n.Input[1];
-                if (!In(0).Shape.SequenceEqual(In(1).Shape) && _consts.ContainsKey(an) && !_consts.ContainsKey(bn)) (an, bn) = (bn, an);
-                Tensor a = Value(v, an, n), b = Value(v, bn, n);
-                var y = New(a.Shape);
-                if (a.Shape.SequenceEqual(b.Shape)) Backend.AddForward(a, b, y);
-                else if (_consts.TryGetValue(bn, out var c))
+                Tensor a = In(0), b = In(1);
+                if (a.Shape.SequenceEqual(b.Shape))
                 {
-                    Backend.AddForward(a, a, y, 0f);   // y = a, on the device
-                    AddBias(y, c, 1f, bn);
+                    var same = New(a.Shape);
+                    Backend.AddForward(a, b, same);
+                    v[output] = same;
+                    return;
                 }
-                else throw new ArgumentException($"{ShapeMath.Format(a.Shape)} + {ShapeMath.Format(b.Shape)}: FastConv adds equal shapes, or a constant per-channel bias.");
+                // Numpy broadcasting: the output has the broadcast shape; an operand of that shape is copied on the device
+                // and the other added to it, broadcast (a per-channel bias on the device, anything else expanded on the host).
+                int[] shape = BroadcastShape(a.Shape.ToArray(), b.Shape.ToArray())
+                    ?? throw new ArgumentException($"{ShapeMath.Format(a.Shape)} + {ShapeMath.Format(b.Shape)}: the shapes do not broadcast.");
+                string bn = n.Input[1];
+                if (b.Shape.SequenceEqual(shape) && !a.Shape.SequenceEqual(shape)) { (a, b) = (b, a); bn = n.Input[0]; }
+                var y = New(shape);
+                if (a.Shape.SequenceEqual(shape)) Backend.AddForward(a, a, y, 0f);   // y = a, on the device
+                else y.CopyFrom(BroadcastTo(a.ToArray(), a.Shape.ToArray(), shape));
+                AddBroadcast(y, HostValue(v, bn, n), 1f, bn);
                 v[output] = y;
                 return;
             }
@@ -343,14 +375,26 @@ public sealed class OnnxModel : IDisposable
                 long axis = Int(n, "axis", 1);
                 int rank = xs[0].Rank;
                 if (axis < 0) axis += rank;
-                if (axis != 1) throw new ArgumentException($"axis {Int(n, "axis", 1)} of rank-{rank} inputs: FastConv concatenates along the channels (axis 1).");
+                if (axis < 0 || axis >= rank) throw new ArgumentException($"axis {Int(n, "axis", 1)} is outside rank-{rank} inputs.");
+                int ax = (int)axis;
                 foreach (var t in xs)
-                    if (t.Rank != rank || t.Dim(0) != xs[0].Dim(0) || !t.Shape[2..].SequenceEqual(xs[0].Shape[2..]))
-                        throw new ArgumentException($"inputs {string.Join(", ", xs.Select(t => ShapeMath.Format(t.Shape)))} differ outside axis 1.");
+                    if (t.Rank != rank || !t.Shape[..ax].SequenceEqual(xs[0].Shape[..ax]) || !t.Shape[(ax + 1)..].SequenceEqual(xs[0].Shape[(ax + 1)..]))
+                        throw new ArgumentException($"inputs {string.Join(", ", xs.Select(t => ShapeMath.Format(t.Shape)))} differ outside axis {ax}.");
                 int[] shape = xs[0].Shape.ToArray();
-                shape[1] = xs.Sum(t => t.Dim(1));
+                long total = xs.Sum(t => (long)t.Dim(ax));
+                if (total > int.MaxValue) throw new ArgumentException($"the inputs' axis {ax} adds up to {total}, beyond {int.MaxValue}.");
+                shape[ax] = (int)total;
                 var y = New(shape);
-                Backend.ConcatForward(xs, y);
+                if (ax == 1 && rank >= 2) Backend.ConcatForward(xs, y);
+                else
+                {
+                    // Any axis is the channel concatenation of [outer, size, inner] views: outer is the product of the
+                    // dimensions before the axis, inner of those after it.
+                    int outer = 1, inner = 1;
+                    for (int i = 0; i < ax; i++) outer *= shape[i];
+                    for (int i = ax + 1; i < rank; i++) inner *= shape[i];
+                    Backend.ConcatForward(xs.Select(t => View(t, [outer, t.Dim(ax), inner])).ToArray(), View(y, [outer, shape[ax], inner]));
+                }
                 v[output] = y;
                 return;
             }
@@ -392,11 +436,23 @@ public sealed class OnnxModel : IDisposable
                 var x = In(0);
                 long axis = Int(n, "axis", _opset >= 13 ? -1 : 1);
                 if (axis < 0) axis += x.Rank;
-                // Opset < 13 flattens to 2-D at axis; from 13 it is the one axis. Both are "the last axis" when axis = rank - 1.
-                if (axis != x.Rank - 1) throw new ArgumentException($"axis {Int(n, "axis", -1)} of a rank-{x.Rank} input: FastConv's Softmax runs over the last axis.");
-                int row = x.Dim(x.Rank - 1);
-                float[] a = x.ToArray(), r = new float[a.Length];
-                for (int i = 0; i < a.Length; i += row) TensorPrimitives.SoftMax(a.AsSpan(i, row), r.AsSpan(i, row));
+                if (axis < 0 || axis >= x.Rank) throw new ArgumentException($"axis {Int(n, "axis", -1)} is outside a rank-{x.Rank} input.");
+                // Opset < 13 flattens to 2-D at axis and normalises each row (every dimension from axis on); from 13 it
+                // normalises along the one axis, which is strided unless it is the last.
+                int size = x.Dim((int)axis), inner = 1;
+                for (int i = (int)axis + 1; i < x.Rank; i++) inner *= x.Dim(i);
+                if (_opset < 13) { size *= inner; inner = 1; }
+                float[] a = x.ToArray(), r = new float[a.Length], line = new float[size], soft = new float[size];
+                for (int start = 0; start < a.Length; start += size * inner)
+                    for (int j = 0; j < inner; j++)
+                    {
+                        for (int k = 0; k < size; k++) line[k] = a[start + k * inner + j];
+                        // Shifted by the maximum first (softmax is shift-invariant): TensorPrimitives.SoftMax exponentiates
+                        // as given, which overflows to NaN from about 88 on (the node test softmax_large_number).
+                        TensorPrimitives.Subtract(line, TensorPrimitives.Max(line), line);
+                        TensorPrimitives.SoftMax(line, soft);
+                        for (int k = 0; k < size; k++) r[start + k * inner + j] = soft[k];
+                    }
                 var y = New(x.Shape);
                 y.CopyFrom(r);
                 v[output] = y;
@@ -406,31 +462,117 @@ public sealed class OnnxModel : IDisposable
         throw new ArgumentException($"no runner for {n.OpType}.");   // Load refused it already
     }
 
-    /// <summary>y += scale · c, with c a constant bias broadcast the way FastConv can: [C] or [1, C] over a rank-2 y, or
-    /// [C], [C, 1, 1] or [1, C, 1, 1] over the channels of a rank-4 y; a c of y's own shape is added whole.</summary>
-    private void AddBias(Tensor y, Const c, float scale, string name)
+    /// <summary>A value's shape and data on the host: a constant as it is, a computed tensor read back.</summary>
+    private Const HostValue(Dictionary<string, Tensor> v, string name, NodeProto n)
+    {
+        if (!v.ContainsKey(name) && _consts.TryGetValue(name, out var c))
+            return c.Floats is null ? throw new ArgumentException($"'{name}' is an int64 tensor where a float32 one is needed.") : c;
+        var t = Value(v, name, n);
+        return new Const(t.Shape.ToArray(), t.ToArray(), null);
+    }
+
+    /// <summary>y += scale · c, c broadcast to y's shape the numpy way (unidirectionally: y's shape is the result).
+    /// A c of y's shape is added on the device, a per-channel bias ([C] or [1, C] over a rank-2 y; [C, 1, 1] or
+    /// [1, C, 1, 1] over a rank-4 y) through BiasAddForward, and any other broadcast is expanded on the host first.</summary>
+    private void AddBroadcast(Tensor y, Const c, float scale, string name)
     {
         float[] data = c.Floats ?? throw new ArgumentException($"'{name}' is not a float tensor.");
-        int channels = y.Dim(1);
-        if (c.Shape.SequenceEqual(y.Shape.ToArray()))
-        {
-            using var t = Backend.Allocate(y.Shape);
-            t.CopyFrom(data);
-            Backend.AddForward(y, t, y, scale);
-            return;
-        }
-        // Numpy broadcasting aligns the last axes: [C] and [1, C] reach the features of [N, C]; [C, 1, 1] and [1, C, 1, 1]
-        // the channels of [N, C, H, W] (a [C] there would run along W, which FastConv does not do).
-        int[] cs = c.Shape;
+        int[] ys = y.Shape.ToArray(), cs = c.Shape;
+        if (BroadcastShape(ys, cs) is not { } r || !r.SequenceEqual(ys))
+            throw new ArgumentException($"'{name}' {ShapeMath.Format(cs)} does not broadcast to {ShapeMath.Format(ys)}.");
+        int channels = y.Rank >= 2 ? y.Dim(1) : 0;
         bool perChannel = y.Rank == 2 ? cs.SequenceEqual(new[] { channels }) || cs.SequenceEqual(new[] { 1, channels })
                         : y.Rank == 4 && (cs.SequenceEqual(new[] { channels, 1, 1 }) || cs.SequenceEqual(new[] { 1, channels, 1, 1 }));
-        if (!perChannel)
-            throw new ArgumentException($"the constant '{name}' {ShapeMath.Format(c.Shape)} does not broadcast over {ShapeMath.Format(y.Shape)} as a per-channel bias, the one broadcast FastConv runs.");
-        using var bias = Backend.Allocate([channels]);
-        var scaled = new float[channels];
-        TensorPrimitives.Multiply(data, scale, scaled);
-        bias.CopyFrom(scaled);
-        Backend.BiasAddForward(y, bias);
+        if (perChannel)
+        {
+            using var bias = Backend.Allocate([channels]);
+            var scaled = new float[channels];
+            TensorPrimitives.Multiply(data, scale, scaled);
+            bias.CopyFrom(scaled);
+            Backend.BiasAddForward(y, bias);
+            return;
+        }
+        using var t = Backend.Allocate(ys);
+        t.CopyFrom(cs.SequenceEqual(ys) ? data : BroadcastTo(data, cs, ys));
+        Backend.AddForward(y, t, y, scale);
+    }
+
+    /// <summary>The numpy broadcast of two shapes (aligned at their last axes; a 1 stretches), or null when they do not.</summary>
+    private static int[]? BroadcastShape(int[] a, int[] b)
+    {
+        int rank = Math.Max(a.Length, b.Length);
+        var r = new int[rank];
+        for (int i = 0; i < rank; i++)
+        {
+            int da = i < rank - a.Length ? 1 : a[i - (rank - a.Length)], db = i < rank - b.Length ? 1 : b[i - (rank - b.Length)];
+            if (da != db && da != 1 && db != 1) return null;
+            r[i] = da == 1 ? db : da;
+        }
+        return r;
+    }
+
+    /// <summary><paramref name="data"/> of <paramref name="shape"/> expanded to <paramref name="target"/> (which
+    /// <see cref="BroadcastShape"/> made from it).</summary>
+    private static float[] BroadcastTo(float[] data, int[] shape, int[] target)
+    {
+        int rank = target.Length, lead = rank - shape.Length;
+        // The source stride of each target axis: 0 where the source has no such axis or a 1 there.
+        var stride = new long[rank];
+        long s = 1;
+        for (int i = rank - 1; i >= lead; i--)
+        {
+            stride[i] = shape[i - lead] == 1 ? 0 : s;
+            s *= shape[i - lead];
+        }
+        var r = new float[ShapeMath.ElementCount(target, "the broadcast")];
+        var index = new int[rank];
+        long src = 0;
+        for (long k = 0; k < r.Length; k++)
+        {
+            r[k] = data[src];
+            for (int i = rank - 1; i >= 0; i--)   // the odometer: the next index, and the source offset with it
+            {
+                if (++index[i] < target[i]) { src += stride[i]; break; }
+                src -= stride[i] * (index[i] - 1);
+                index[i] = 0;
+            }
+        }
+        return r;
+    }
+
+    /// <summary>MatMul of rank 3 and more (numpy's matmul: the last two axes multiply, the ones before broadcast). A
+    /// 2-D right operand is one Gemm on the device over the left one's rows; batches of both are multiplied on the host.</summary>
+    private Tensor BatchedMatMul(Tensor a, Tensor b)
+    {
+        if (a.Rank < 2 || b.Rank < 2)
+            throw new ArgumentException($"inputs {ShapeMath.Format(a.Shape)} and {ShapeMath.Format(b.Shape)}: MatMul of a 1-D operand does not run here; give matrices.");
+        int m = a.Dim(a.Rank - 2), k = a.Dim(a.Rank - 1), kb = b.Dim(b.Rank - 2), cols = b.Dim(b.Rank - 1);
+        if (k != kb) throw new ArgumentException($"{ShapeMath.Format(a.Shape)} times {ShapeMath.Format(b.Shape)}: inner sizes {k} and {kb} differ.");
+        int[] batchA = a.Shape[..^2].ToArray(), batchB = b.Shape[..^2].ToArray();
+        int[] batch = BroadcastShape(batchA, batchB)
+            ?? throw new ArgumentException($"{ShapeMath.Format(a.Shape)} times {ShapeMath.Format(b.Shape)}: the batch dimensions do not broadcast.");
+        int[] shape = [.. batch, m, cols];
+        if (b.Rank == 2)
+        {
+            int rows = (int)(a.Length / k);
+            var flat = New([rows, cols]);
+            Backend.Gemm(View(a, [rows, k]), b, flat, false, false, 1f);
+            return View(flat, shape);
+        }
+        // Each operand expanded to the common batch, then one m×k by k×cols product per batch entry, row by row.
+        float[] ha = BroadcastTo(a.ToArray(), a.Shape.ToArray(), [.. batch, m, k]), hb = BroadcastTo(b.ToArray(), b.Shape.ToArray(), [.. batch, k, cols]);
+        var r = new float[ShapeMath.ElementCount(shape, "the MatMul output")];
+        long batches = r.Length / ((long)m * cols);
+        for (long p = 0; p < batches; p++)
+            for (int i = 0; i < m; i++)
+            {
+                var row = r.AsSpan((int)((p * m + i) * cols), cols);
+                for (int j = 0; j < k; j++)
+                    TensorPrimitives.MultiplyAdd(hb.AsSpan((int)((p * k + j) * cols), cols), ha[(p * m + i) * k + j], row, row);
+            }
+        var y = New(shape);
+        y.CopyFrom(r);
+        return y;
     }
 
     /// <summary>count_include_pad = 0: each output times kernel area / the window's cells inside the image.</summary>

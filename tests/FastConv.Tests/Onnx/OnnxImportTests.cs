@@ -73,6 +73,44 @@ public class OnnxImportTests : TempDirectoryTests
         Assert.That(ours.Sum(), Is.EqualTo(2f).Within(1e-4), "two softmax rows");
     }
 
+    /// <summary>Two graph inputs, broadcasts the node tests do not reach ([2, 3, 1, 5] + [4, 1]: both operands
+    /// stretch; a batched MatMul whose batch axes broadcast; a concatenation along the last axis; Softmax over a middle
+    /// axis), against ONNX Runtime on every backend.</summary>
+    [TestCaseSource(typeof(TestBackends), nameof(TestBackends.AllNames))]
+    public void TwoInputs_Broadcasts_AgreeWithOnnxRuntime(string backend)
+    {
+        var rng = new Random(9);
+        var g = new GraphProto { Name = "broadcasts" };
+        g.Input.Add(ValueInfo("a", 2, 3, 1, 5));
+        g.Input.Add(ValueInfo("b", 4, 1));
+        g.Output.Add(ValueInfo("y", 2, 3, 4, 9));
+        Init(g, "m", [3, 5, 6], rng);
+        g.Node.Add(Node("Add", "add", ["a", "b"], ["s"]));                   // [2, 3, 4, 5]
+        g.Node.Add(Node("MatMul", "mm", ["s", "m"], ["p"]));                 // [2, 3, 4, 6], m broadcast over the batch of 2
+        g.Node.Add(Node("Concat", "cat", ["p", "s"], ["c"], new AttributeProto { Name = "axis", Type = AttributeProto.Types.AttributeType.Int, I = -1 }));
+        g.Node.Add(Node("Softmax", "soft", ["c"], ["y"], new AttributeProto { Name = "axis", Type = AttributeProto.Types.AttributeType.Int, I = 1 }));
+        string path = Write(g, "broadcasts.onnx");
+
+        float[] a = Random(2 * 3 * 5, 10), b = Random(4, 11);
+        using var onnx = OnnxModel.Load(path, TestBackends.Get(backend));
+        Assert.That(onnx.InputNames, Is.EqualTo(new[] { "a", "b" }));
+        using var ta = onnx.Backend.Allocate([2, 3, 1, 5]);
+        using var tb = onnx.Backend.Allocate([4, 1]);
+        ta.CopyFrom(a); tb.CopyFrom(b);
+        var y = onnx.Forward([ta, tb]);
+        Assert.That(y.Shape.ToArray(), Is.EqualTo(new[] { 2, 3, 4, 11 }));
+        float[] ours = y.ToArray();
+        using var session = new InferenceSession(path);
+        using var r = session.Run([NamedOnnxValue.CreateFromTensor("a", new DenseTensor<float>(a, [2, 3, 1, 5])),
+                                   NamedOnnxValue.CreateFromTensor("b", new DenseTensor<float>(b, [4, 1]))]);
+        OnnxExportTests.AssertAgree(ours, r.Single().AsTensor<float>().ToArray(), $"broadcasting graph on {backend}, FastConv against ORT", tolerance: 1e-5);
+
+        var one = Assert.Throws<ArgumentException>(() => onnx.Forward(ta));
+        Assert.That(one!.Message, Does.Contain("2 inputs (a, b)"));
+        var e = Assert.Throws<OnnxModelException>(() => Predictor.LoadOnnx(path, onnx.Backend));
+        Assert.That(e!.Message, Does.Contain("2 inputs (a, b)").And.Contain("predict"));
+    }
+
     [TestCase("Sigmoid", "", "FastConv has no Sigmoid op")]
     [TestCase("Conv", "group", "group = 2: FastConv has no grouped convolution")]
     [TestCase("Conv", "pads", "pads [0, 1, 1, 0]: FastConv pads the same at both ends")]
