@@ -18,7 +18,7 @@ public sealed class OnnxModelException(string message, string? node = null, stri
 
 /// <summary>
 /// An ONNX CNN run for inference on any FastConv backend: Conv (pads, strides, dilations; group 1), Relu, MaxPool,
-/// AveragePool (count_include_pad either way), GlobalAveragePool, BatchNormalization (inference), Gemm, MatMul (2-D,
+/// AveragePool (count_include_pad either way; explicit pads or auto_pad, padded the same at both ends), GlobalAveragePool, BatchNormalization (inference), Gemm, MatMul (2-D,
 /// and batched with broadcast batch axes), Add (numpy broadcasting), Concat (any axis), Flatten, Reshape (to a constant
 /// shape), Dropout (the identity), Softmax (any axis, with opset &lt; 13's flattening), Identity and Constant, over
 /// float32 tensors, with initialisers as constants; one or more float32 graph inputs and one output. The graph is
@@ -51,7 +51,9 @@ public sealed class OnnxModel : IDisposable
         Backend = backend; _path = path;
         var g = m.Graph ?? throw new OnnxModelException($"{path}: the model has no graph.");
         _opset = m.OpsetImport.Where(o => o.Domain is "" or "ai.onnx").Select(o => o.Version).DefaultIfEmpty(0).Max();
-        if (_opset < 7) throw new OnnxModelException($"{path}: the model imports ONNX opset {_opset}; FastConv reads opset 7 and later.");
+        // Every op FastConv runs means the same from opset 1 on, except where an old version has an attribute FastConv
+        // does not know (consumed_inputs, broadcast, is_test, Reshape's shape), which Check refuses by name.
+        if (_opset < 1) throw new OnnxModelException($"{path}: the model imports no version of the standard ONNX opset (its domains: {string.Join(", ", m.OpsetImport.Select(o => $"'{o.Domain}' {o.Version}"))}).");
         foreach (var t in g.Initializer) _consts[t.Name] = ReadTensor(t, $"initializer '{t.Name}'", null, null);
         var inputs = g.Input.Where(i => !_consts.ContainsKey(i.Name)).ToArray();
         if (g.Output.Count != 1)
@@ -257,7 +259,8 @@ public sealed class OnnxModel : IDisposable
     private void CheckPads(NodeProto n)
     {
         string autoPad = Str(n, "auto_pad", "NOTSET");
-        if (autoPad is not ("NOTSET" or "VALID")) throw Unsupported(n, $"auto_pad = {autoPad}: give explicit pads");
+        if (autoPad is not ("NOTSET" or "VALID" or "SAME_UPPER" or "SAME_LOWER")) throw Unsupported(n, $"auto_pad = {autoPad} is not an ONNX value");
+        if (autoPad != "NOTSET" && Ints(n, "pads") is not null) throw Unsupported(n, $"it gives both auto_pad = {autoPad} and pads");
         if (Ints(n, "pads") is { } p && (p.Length != 4 || p[0] != p[2] || p[1] != p[3]))
             throw Unsupported(n, $"pads [{string.Join(", ", p)}]: FastConv pads the same at both ends of an axis");
     }
@@ -285,7 +288,8 @@ public sealed class OnnxModel : IDisposable
             {
                 var x = In(0); var w = In(1);
                 if (x.Rank != 4 || w.Rank != 4) throw new ArgumentException($"input {ShapeMath.Format(x.Shape)} and weight {ShapeMath.Format(w.Shape)}: only 2-D convolutions (rank 4) run.");
-                var (ph, pw) = Pads(n); var (sh, sw) = Pair(n, "strides"); var (dh, dw) = Pair(n, "dilations");
+                var (sh, sw) = Pair(n, "strides"); var (dh, dw) = Pair(n, "dilations");
+                var (ph, pw) = Pads(n, x, w.Dim(2), w.Dim(3), sh, sw, dh, dw);
                 if (Ints(n, "kernel_shape") is { } ks && (ks[0] != w.Dim(2) || ks[1] != w.Dim(3)))
                     throw new ArgumentException($"kernel_shape [{ks[0]}, {ks[1]}] does not match the weight {ShapeMath.Format(w.Shape)}.");
                 if (w.Dim(1) != x.Dim(1)) throw new ArgumentException($"the weight {ShapeMath.Format(w.Shape)} expects {w.Dim(1)} input channels, the input {ShapeMath.Format(x.Shape)} has {x.Dim(1)}.");
@@ -302,7 +306,8 @@ public sealed class OnnxModel : IDisposable
                 var x = In(0);
                 if (x.Rank != 4) throw new ArgumentException($"input {ShapeMath.Format(x.Shape)}: only 2-D pooling (rank 4) runs.");
                 var k = Ints(n, "kernel_shape")!;
-                var (ph, pw) = Pads(n); var (sh, sw) = Pair(n, "strides");
+                var (sh, sw) = Pair(n, "strides");
+                var (ph, pw) = Pads(n, x, (int)k[0], (int)k[1], sh, sw, 1, 1);
                 var d = new Pool2dDesc(n.OpType == "MaxPool" ? PoolKind.Max : PoolKind.Average, x.Dim(0), x.Dim(1), x.Dim(2), x.Dim(3),
                                        (int)k[0], (int)k[1], sh, sw, ph, pw);
                 var y = New(d.OutputShape);
@@ -678,5 +683,21 @@ public sealed class OnnxModel : IDisposable
     private static (int, int) Pair(NodeProto n, string name) =>
         Ints(n, name) is { } v ? v.Length == 2 ? ((int)v[0], (int)v[1]) : throw new ArgumentException($"{name} gives {v.Length} values; 2-D ops take 2.") : (1, 1);
 
-    private static (int, int) Pads(NodeProto n) => Ints(n, "pads") is { } p ? ((int)p[0], (int)p[1]) : (0, 0);
+    /// <summary>The padding of each spatial axis: the pads attribute, 0 for VALID, or for SAME_UPPER / SAME_LOWER what
+    /// makes the output ceil(size / stride), when that padding is the same at both ends (FastConv pads symmetrically).</summary>
+    private static (int, int) Pads(NodeProto n, Tensor x, int kh, int kw, int sh, int sw, int dh, int dw)
+    {
+        string autoPad = Str(n, "auto_pad", "NOTSET");
+        if (autoPad is not ("SAME_UPPER" or "SAME_LOWER"))
+            return Ints(n, "pads") is { } p ? ((int)p[0], (int)p[1]) : (0, 0);
+        int Same(int size, int k, int s, int d, string axis)
+        {
+            if (s < 1 || d < 1) throw new ArgumentException($"strides and dilations must be at least 1, got {s} and {d} along {axis}.");
+            long outSize = (size + (long)s - 1) / s, total = Math.Max(0, (outSize - 1) * s + (long)(k - 1) * d + 1 - size);
+            if (total % 2 != 0)
+                throw new ArgumentException($"auto_pad = {autoPad} pads {axis} by {total / 2} and {total - total / 2} at its two ends (size {size}, kernel {k}, stride {s}); FastConv pads the same at both ends.");
+            return (int)(total / 2);
+        }
+        return (Same(x.Dim(2), kh, sh, dh, "the height"), Same(x.Dim(3), kw, sw, dw, "the width"));
+    }
 }

@@ -115,7 +115,7 @@ public class OnnxImportTests : TempDirectoryTests
     [TestCase("Conv", "group", "group = 2: FastConv has no grouped convolution")]
     [TestCase("Conv", "pads", "pads [0, 1, 1, 0]: FastConv pads the same at both ends")]
     [TestCase("MaxPool", "ceil_mode", "ceil_mode = 1")]
-    [TestCase("Conv", "auto_pad", "auto_pad = SAME_UPPER")]
+    [TestCase("Conv", "auto_pad", "auto_pad = SAME is not an ONNX value")]
     public void Unsupported_IsOneErrorNamingNodeOpAndWhat(string op, string attribute, string message)
     {
         var rng = new Random(1);
@@ -128,7 +128,7 @@ public class OnnxImportTests : TempDirectoryTests
             "group" => new[] { new AttributeProto { Name = "group", Type = AttributeProto.Types.AttributeType.Int, I = 2 } },
             "pads" => [Ints("pads", 0, 1, 1, 0)],
             "ceil_mode" => [Ints("kernel_shape", 2, 2), new AttributeProto { Name = "ceil_mode", Type = AttributeProto.Types.AttributeType.Int, I = 1 }],
-            "auto_pad" => [new AttributeProto { Name = "auto_pad", Type = AttributeProto.Types.AttributeType.String, S = ByteString.CopyFromUtf8("SAME_UPPER") }],
+            "auto_pad" => [new AttributeProto { Name = "auto_pad", Type = AttributeProto.Types.AttributeType.String, S = ByteString.CopyFromUtf8("SAME") }],
             _ => [],
         };
         g.Node.Add(Node(op, "the_node", op == "Conv" ? ["x", "w"] : ["x"], ["y"], attrs));
