@@ -188,4 +188,29 @@ public class FuzzFindingTests : TempDirectoryTests
         File.WriteAllBytes(c.File, Reframe(c.Raw, c.Raw[52..^2]));
         Assert.That(ImageCache.Read(c.File, c.Folder), Is.Null);
     }
+
+    // api opencl seed 2 case 7599 (long mode): PoCL contracted Adam's g + wd·w into one fma. Where that sum cancels,
+    // Adam divides by sqrt(v) ≈ |g + wd·w|, so the one rounding's difference grew into a wrong weight (-114.958 against
+    // -114.899). Here g = -fl(wd·w): the reference's sum is exactly 0, a contracted one is wd·w's rounding error.
+    [TestCaseSource(typeof(TestBackends), nameof(TestBackends.AllNames))]
+    public void AdamUpdate_CancellingWeightDecay_AgreesWithTheReference(string backend)
+    {
+        var be = TestBackends.Get(backend);
+        const int n = 64;
+        const float wd = 1.0000009536743164f;
+        var rng = new Random(7599);
+        float[] w = Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 4 - 2)).ToArray();
+        float[] g = w.Select(x => -(wd * x)).ToArray();
+        float[] m = Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
+        float[] Run(IBackend b)
+        {
+            using var tw = b.Allocate([n]); using var tg = b.Allocate([n]); using var tm = b.Allocate([n]); using var tv = b.Allocate([n]);
+            tw.CopyFrom(w); tg.CopyFrom(g); tm.CopyFrom(m); tv.CopyFrom(new float[n]);
+            b.AdamUpdate(tw, tg, tm, tv, 0.0085f, 0.8f, 0.999f, 1e-8f, 1, wd);
+            return tw.ToArray();
+        }
+        float[] got = Run(be), expected = Run(TestBackends.Reference);
+        for (int i = 0; i < n; i++)
+            Assert.That(got[i], Is.EqualTo(expected[i]).Within(1e-5 * Math.Abs(expected[i]) + 1e-6), $"{backend} weight {i} (w = {w[i]})");
+    }
 }
