@@ -2,6 +2,9 @@ using System.Buffers.Binary;
 using System.Security.Cryptography;
 using FastConv.Nn;
 using FastConv.Nn.Data;
+using FastConv.Nn.Onnx;
+using FastConv.Nn.Onnx.Proto;
+using Google.Protobuf;
 using FastConv.Tests.Support;
 
 namespace FastConv.Tests.Errors;
@@ -212,5 +215,29 @@ public class FuzzFindingTests : TempDirectoryTests
         float[] got = Run(be), expected = Run(TestBackends.Reference);
         for (int i = 0; i < n; i++)
             Assert.That(got[i], Is.EqualTo(expected[i]).Within(1e-5 * Math.Abs(expected[i]) + 1e-6), $"{backend} weight {i} (w = {w[i]})");
+    }
+
+    // files onnx case 401: an initialiser dimension edited to 0 threw ShapeMath's ArgumentException, naming neither the
+    // file nor the model; and a raw_data whose length is no multiple of 4 was cut to whole floats without a word
+    [TestCase("zero-dim", "must be >= 1")]
+    [TestCase("odd-raw", "not a whole number of 4-byte values")]
+    public void OnnxInitializer_ZeroDimOrOddRawData_IsRefusedNamingTheFile(string edit, string expected)
+    {
+        var be = TestBackends.Reference;
+        string path = Path.Combine(Dir, "m.onnx");
+        using (var model = ModelZoo.Create("[conv3-4,relu],gap,fc", be, [1, 8, 9], 3, seed: 1)) model.ExportOnnx(path);
+        var m = ModelProto.Parser.ParseFrom(File.ReadAllBytes(path));
+        var w = m.Graph.Initializer.First(t => t.Name == "conv1.weight");
+        if (edit == "zero-dim") w.Dims[3] = 0;
+        else
+        {
+            // 4 bytes more than the shape's 36 floats would pass as 37 and be refused by count; 3 more were silently dropped
+            var raw = w.RawData.Length > 0 ? w.RawData.ToByteArray() : w.FloatData.SelectMany(BitConverter.GetBytes).ToArray();
+            w.FloatData.Clear();
+            w.RawData = ByteString.CopyFrom([.. raw, 0, 0, 0]);
+        }
+        File.WriteAllBytes(path, m.ToByteArray());
+        var ex = Assert.Throws<OnnxModelException>(() => OnnxModel.Load(path, be).Dispose());
+        Assert.That(ex!.Message, Does.Contain(path).And.Contain("conv1.weight").And.Contain(expected));
     }
 }
