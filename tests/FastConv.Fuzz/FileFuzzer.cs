@@ -3,21 +3,24 @@ using System.IO.Compression;
 using System.Security.Cryptography;
 using FastConv.Nn;
 using FastConv.Nn.Data;
+using FastConv.Nn.Onnx;
+using FastConv.Nn.Onnx.Proto;
+using Google.Protobuf;
 using SkiaSharp;
 
 namespace FastConv.Fuzz;
 
 /// <summary>
 /// The file fuzzers (issue 19, 2c): case i of a seed writes a valid IDX file (plain or gzipped), CIFAR-10 batch,
-/// checkpoint or image folder, damages it (truncation, bit flips, length and dimension fields overwritten with edge values,
+/// checkpoint, image folder or exported ONNX model, damages it (truncation, bit flips, length and dimension fields overwritten with edge values,
 /// bytes inserted or deleted; checkpoints and the image folder's decode cache also with the checksum recomputed after the
 /// edit, so the parser itself is reached) and reads it back. A reader must load a valid file (and give back what was
 /// written) or throw its documented exception naming the file (DataFormatException, CheckpointException,
-/// ImageFolderException); any other exception, a hang or an allocation far beyond the file's size is a finding.
+/// ImageFolderException, OnnxModelException; ONNX also ArgumentException, NotSupportedException); any other exception, a hang or an allocation far beyond the file's size is a finding.
 /// </summary>
 public sealed class FileFuzzer(string format, long seed, TextWriter output, string workDir)
 {
-    public static readonly string[] Formats = ["idx", "cifar10", "checkpoint", "imagefolder"];
+    public static readonly string[] Formats = ["idx", "cifar10", "checkpoint", "imagefolder", "onnx"];
 
     /// <summary>What a reader may allocate for a file of n bytes: a few copies of it (an IDX gzip inflates to at most its
     /// header's size, which the header's own dimensions bound) plus a fixed allowance.</summary>
@@ -37,6 +40,7 @@ public sealed class FileFuzzer(string format, long seed, TextWriter output, stri
                 case "cifar10": CifarCase(r, log, dir); break;
                 case "checkpoint": CheckpointCase(r, log, dir); break;
                 case "imagefolder": FolderCase(r, log, dir); break;
+                case "onnx": OnnxCase(r, log, dir); break;
                 default: throw new ArgumentException($"unknown file format '{format}': use {string.Join(", ", Formats)}", nameof(format));
             }
         }
@@ -416,5 +420,157 @@ public sealed class FileFuzzer(string format, long seed, TextWriter output, stri
                                   || first.ImageSize != got.ImageSize || first.Channels != got.Channels))
             log.Finding(FindingKind.WrongResult, $"a damaged decode cache changed the data set ({what})");
         log.ComparedOne();
+    }
+
+    // ---------------------------------------------------------------- ONNX
+
+    private static readonly string[] OnnxSpecs = ["[conv3-4,relu],pool2,fc", "conv3-4,bn,relu,avgpool2,fc", "[conv3-4,relu],gap,fc", "fc-8,relu,fc"];
+    private static readonly string[] OnnxOps = ["Conv", "Relu", "MaxPool", "AveragePool", "GlobalAveragePool", "BatchNormalization", "Gemm", "MatMul",
+                                                 "Add", "Concat", "Flatten", "Reshape", "Dropout", "Softmax", "Identity", "Constant", "Sigmoid", ""];
+    private static readonly long[] EdgeLongs = [0, -1, 1, 2, int.MaxValue, (long)int.MaxValue + 1, int.MinValue, long.MaxValue, long.MinValue, 1L << 40, 65536, 1 << 30];
+
+    private void OnnxCase(Random r, CaseLog log, string dir)
+    {
+        var be = BackendRegistry.Get("reference");
+        string spec = OnnxSpecs[r.Next(OnnxSpecs.Length)];
+        int[] input = [r.Next(1, 3), r.Next(6, 10), r.Next(6, 10)];
+        string path = Path.Combine(dir, "m.onnx");
+        float[] x = Values.Uniform(r, 2L * input[0] * input[1] * input[2]);
+        float[] expected;
+        using (var model = ModelZoo.Create(spec, be, input, 3, seed: r.Next()))
+        {
+            model.ExportOnnx(path);
+            using var t = be.Allocate([2, .. input]);
+            t.CopyFrom(x);
+            expected = model.Forward(t, training: false).ToArray();
+        }
+        var good = File.ReadAllBytes(path);
+        int mode = r.Next(100);
+        bool valid = mode < 6;
+        byte[] bad; string what;
+        if (valid) (bad, what) = (good, "valid");
+        else if (mode < 45) (bad, what) = Damage(r, good, [], bigEndian: false);
+        else
+        {
+            var m = ModelProto.Parser.ParseFrom(good);
+            what = "proto " + EditProto(r, m);
+            bad = m.ToByteArray();
+        }
+        File.WriteAllBytes(path, bad);
+        log.Begin($"onnx {spec} input {Values.Format(input)}, {good.Length} bytes, {what}");
+        float[]? got = null;
+        bool ran = false;
+        var e = Read(log, "OnnxModel.Load+Forward", bad.Length, good.Length, () =>
+        {
+            using var onnx = OnnxModel.Load(path, be);
+            // the declared shape, batch 2 where it is dynamic; a declared shape too large to feed is not run
+            int[] shape = onnx.InputShape.Length == 0 ? [2, .. input] : onnx.InputShape.Select(d => d < 0 ? 2 : d).ToArray();
+            if (shape.Any(d => d <= 0) || shape.Aggregate(1L, (a, d) => a * d) > 1 << 16) return;
+            var data = shape.Aggregate(1L, (a, d) => a * d) == x.Length ? x : Values.Uniform(r, shape.Aggregate(1L, (a, d) => a * d));
+            got = onnx.Run(data, shape);
+            ran = true;
+        });
+        if (e is not null)
+        {
+            if (valid) { log.Finding(FindingKind.RefusedValid, $"a valid ONNX file was refused: {e.GetType().Name}: {e.Message}"); return; }
+            if (e is not (OnnxModelException or ArgumentException or NotSupportedException or OutOfMemoryException))
+                log.Finding(FindingKind.BadException, $"OnnxModel: {e.GetType().FullName}: {e.Message} at {CaseLog.FirstFrame(e)}");
+            else if (e is not OutOfMemoryException && !e.Message.Contains(path, StringComparison.Ordinal) && !e.Message.Contains("OnnxModel", StringComparison.Ordinal))
+                log.Finding(FindingKind.UnnamedArgument, $"OnnxModel: {e.GetType().Name} names neither the file nor the model: {e.Message}");
+            else log.Refused();
+            return;
+        }
+        if (valid)
+        {
+            if (!ran || got!.Length != expected.Length) { log.Finding(FindingKind.WrongResult, $"a valid ONNX file gave {got?.Length ?? 0} outputs for {expected.Length}"); return; }
+            double diff = 0, norm = 0;
+            for (int i = 0; i < got.Length; i++) { diff += (got[i] - expected[i]) * (double)(got[i] - expected[i]); norm += expected[i] * (double)expected[i]; }
+            if (Math.Sqrt(diff) > 1e-4 * Math.Sqrt(norm) + 1e-30)
+                log.Finding(FindingKind.WrongResult, $"a valid ONNX file gave outputs {Math.Sqrt(diff / Math.Max(norm, 1e-30)):E2} (relative L2) from the model's");
+        }
+        log.ComparedOne();
+    }
+
+    /// <summary>One edit that keeps the protobuf parseable: initialiser dims, data, type or location; a node's op,
+    /// attributes, inputs or outputs; the node order; the input's declared shape.</summary>
+    private static string EditProto(Random r, ModelProto m)
+    {
+        var g = m.Graph;
+        long Edge(long old) => r.Next(3) switch { 0 => EdgeLongs[r.Next(EdgeLongs.Length)], 1 => old + r.Next(-2, 3), _ => old * r.Next(2, 5) };
+        TensorProto? Init() => g.Initializer.Count == 0 ? null : g.Initializer[r.Next(g.Initializer.Count)];
+        NodeProto N() => g.Node[r.Next(g.Node.Count)];
+        switch (r.Next(12))
+        {
+            case 0 when Init() is { Dims.Count: > 0 } t:
+            {
+                int i = r.Next(t.Dims.Count); long old = t.Dims[i]; t.Dims[i] = Edge(old);
+                return $"initializer '{t.Name}' dim {i} {old} -> {t.Dims[i]}";
+            }
+            case 1 when Init() is { } t:
+                g.Initializer.Remove(t);
+                return $"initializer '{t.Name}' removed";
+            case 2:
+            {
+                var n = N(); string old = n.OpType; n.OpType = OnnxOps[r.Next(OnnxOps.Length)];
+                return $"node '{n.Name}' op {old} -> {n.OpType}";
+            }
+            case 3:
+            case 4:
+            {
+                var n = N();
+                string[] names = ["kernel_shape", "strides", "pads", "dilations", "group", "axis", "transA", "transB", "epsilon", "alpha", "count_include_pad"];
+                string name = names[r.Next(names.Length)];
+                var a = n.Attribute.FirstOrDefault(a => a.Name == name);
+                if (a is null) { a = new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Ints }; n.Attribute.Add(a); }
+                if (r.Next(2) == 0 || name is "group" or "axis" or "transA" or "transB" or "count_include_pad") { a.Type = AttributeProto.Types.AttributeType.Int; a.I = Edge(a.I); a.Ints.Clear(); }
+                else
+                {
+                    if (a.Ints.Count == 0) for (int i = r.Next(1, 5); i > 0; i--) a.Ints.Add(1);
+                    int i2 = r.Next(a.Ints.Count); a.Ints[i2] = Edge(a.Ints[i2]);
+                    if (r.Next(4) == 0) a.Ints.Add(Edge(1));
+                }
+                if (name is "epsilon" or "alpha") { a.Type = AttributeProto.Types.AttributeType.Float; a.F = new[] { float.NaN, -1f, 0f, float.PositiveInfinity, 1e30f }[r.Next(5)]; }
+                return $"node '{n.Name}' ({n.OpType}) {name} = {(a.Type == AttributeProto.Types.AttributeType.Ints ? "[" + string.Join(",", a.Ints) + "]" : a.Type == AttributeProto.Types.AttributeType.Float ? a.F.ToString() : a.I.ToString())}";
+            }
+            case 5 when g.Node.Count > 1:
+            {
+                var a = N(); var b = N(); a.Output[0] = b.Output[0];
+                return $"node '{a.Name}' writes '{b.Output[0]}' too";
+            }
+            case 6 when g.Node.Count > 1:
+            {
+                int i = r.Next(g.Node.Count), j = r.Next(g.Node.Count);
+                (g.Node[i], g.Node[j]) = (g.Node[j], g.Node[i]);
+                return $"nodes {i} and {j} swapped";
+            }
+            case 7 when Init() is { } t:
+            {
+                int cut = r.Next(1, 4);
+                if (t.RawData.Length > 0) { var raw = t.RawData.ToByteArray(); t.RawData = ByteString.CopyFrom(r.Next(2) == 0 ? raw[..^Math.Min(cut, raw.Length)] : [.. raw, .. new byte[cut]]); }
+                else if (r.Next(2) == 0 && t.FloatData.Count > 0) t.FloatData.RemoveAt(t.FloatData.Count - 1);
+                else t.FloatData.Add(1f);
+                return $"initializer '{t.Name}' data length changed ({cut})";
+            }
+            case 8 when Init() is { } t:
+                t.DataType = r.Next(0, 18);
+                return $"initializer '{t.Name}' data type {t.DataType}";
+            case 9 when Init() is { } t:
+                t.DataLocation = TensorProto.Types.DataLocation.External;
+                t.ExternalData.Add(new StringStringEntryProto { Key = "location", Value = "weights.bin" });
+                return $"initializer '{t.Name}' external";
+            case 10:
+            {
+                var n = N();
+                if (r.Next(2) == 0 && n.Input.Count > 0) { n.Input.RemoveAt(r.Next(n.Input.Count)); return $"node '{n.Name}' lost an input"; }
+                n.Input.Add(r.Next(2) == 0 ? "" : n.Input.Count > 0 ? n.Input[0] : "nothing");
+                return $"node '{n.Name}' got an input";
+            }
+            default:
+            {
+                var dims = g.Input[0].Type.TensorType.Shape.Dim;
+                int i = r.Next(dims.Count); long old = dims[i].DimValue; dims[i].DimValue = Edge(old);
+                return $"input dim {i} -> {dims[i].DimValue}";
+            }
+        }
     }
 }

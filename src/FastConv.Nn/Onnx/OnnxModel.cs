@@ -648,7 +648,12 @@ public sealed class OnnxModel : IDisposable
         if (t.HasDataLocation && t.DataLocation == TensorProto.Types.DataLocation.External)
             throw new OnnxModelException($"{_path}: {what} keeps its data in an external file; FastConv reads models with the data inside.", node, op);
         int[] shape = t.Dims.Select(d => d is < 0 or > int.MaxValue ? throw new OnnxModelException($"{_path}: {what} has the dimension {d}.", node, op) : (int)d).ToArray();
-        long count = ShapeMath.ElementCount(shape, what);
+        long count;
+        try { count = ShapeMath.ElementCount(shape, what); }
+        catch (ArgumentException e) { throw new OnnxModelException($"{_path}: {e.Message}", node, op); }
+        int size = (TensorProto.Types.DataType)t.DataType switch { TensorProto.Types.DataType.Float => 4, TensorProto.Types.DataType.Int64 => 8, _ => 1 };
+        if (t.HasRawData && t.RawData.Length % size != 0)
+            throw new OnnxModelException($"{_path}: {what} has {t.RawData.Length} bytes of raw data, not a whole number of {size}-byte values.", node, op);
         var type = (TensorProto.Types.DataType)t.DataType;
         switch (type)
         {

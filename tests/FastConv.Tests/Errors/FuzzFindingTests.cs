@@ -2,6 +2,9 @@ using System.Buffers.Binary;
 using System.Security.Cryptography;
 using FastConv.Nn;
 using FastConv.Nn.Data;
+using FastConv.Nn.Onnx;
+using FastConv.Nn.Onnx.Proto;
+using Google.Protobuf;
 using FastConv.Tests.Support;
 
 namespace FastConv.Tests.Errors;
@@ -187,5 +190,54 @@ public class FuzzFindingTests : TempDirectoryTests
         var c = OneEntryCache();
         File.WriteAllBytes(c.File, Reframe(c.Raw, c.Raw[52..^2]));
         Assert.That(ImageCache.Read(c.File, c.Folder), Is.Null);
+    }
+
+    // api opencl seed 2 case 7599 (long mode): PoCL contracted Adam's g + wd·w into one fma. Where that sum cancels,
+    // Adam divides by sqrt(v) ≈ |g + wd·w|, so the one rounding's difference grew into a wrong weight (-114.958 against
+    // -114.899). Here g = -fl(wd·w): the reference's sum is exactly 0, a contracted one is wd·w's rounding error.
+    [TestCaseSource(typeof(TestBackends), nameof(TestBackends.AllNames))]
+    public void AdamUpdate_CancellingWeightDecay_AgreesWithTheReference(string backend)
+    {
+        var be = TestBackends.Get(backend);
+        const int n = 64;
+        const float wd = 1.0000009536743164f;
+        var rng = new Random(7599);
+        float[] w = Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 4 - 2)).ToArray();
+        float[] g = w.Select(x => -(wd * x)).ToArray();
+        float[] m = Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
+        float[] Run(IBackend b)
+        {
+            using var tw = b.Allocate([n]); using var tg = b.Allocate([n]); using var tm = b.Allocate([n]); using var tv = b.Allocate([n]);
+            tw.CopyFrom(w); tg.CopyFrom(g); tm.CopyFrom(m); tv.CopyFrom(new float[n]);
+            b.AdamUpdate(tw, tg, tm, tv, 0.0085f, 0.8f, 0.999f, 1e-8f, 1, wd);
+            return tw.ToArray();
+        }
+        float[] got = Run(be), expected = Run(TestBackends.Reference);
+        for (int i = 0; i < n; i++)
+            Assert.That(got[i], Is.EqualTo(expected[i]).Within(1e-5 * Math.Abs(expected[i]) + 1e-6), $"{backend} weight {i} (w = {w[i]})");
+    }
+
+    // files onnx case 401: an initialiser dimension edited to 0 threw ShapeMath's ArgumentException, naming neither the
+    // file nor the model; and a raw_data whose length is no multiple of 4 was cut to whole floats without a word
+    [TestCase("zero-dim", "must be >= 1")]
+    [TestCase("odd-raw", "not a whole number of 4-byte values")]
+    public void OnnxInitializer_ZeroDimOrOddRawData_IsRefusedNamingTheFile(string edit, string expected)
+    {
+        var be = TestBackends.Reference;
+        string path = Path.Combine(Dir, "m.onnx");
+        using (var model = ModelZoo.Create("[conv3-4,relu],gap,fc", be, [1, 8, 9], 3, seed: 1)) model.ExportOnnx(path);
+        var m = ModelProto.Parser.ParseFrom(File.ReadAllBytes(path));
+        var w = m.Graph.Initializer.First(t => t.Name == "conv1.weight");
+        if (edit == "zero-dim") w.Dims[3] = 0;
+        else
+        {
+            // 4 bytes more than the shape's 36 floats would pass as 37 and be refused by count; 3 more were silently dropped
+            var raw = w.RawData.Length > 0 ? w.RawData.ToByteArray() : w.FloatData.SelectMany(BitConverter.GetBytes).ToArray();
+            w.FloatData.Clear();
+            w.RawData = ByteString.CopyFrom([.. raw, 0, 0, 0]);
+        }
+        File.WriteAllBytes(path, m.ToByteArray());
+        var ex = Assert.Throws<OnnxModelException>(() => OnnxModel.Load(path, be).Dispose());
+        Assert.That(ex!.Message, Does.Contain(path).And.Contain("conv1.weight").And.Contain(expected));
     }
 }
