@@ -432,16 +432,28 @@ public sealed class FileFuzzer(string format, long seed, TextWriter output, stri
     private void OnnxCase(Random r, CaseLog log, string dir)
     {
         var be = BackendRegistry.Get("reference");
-        string spec = OnnxSpecs[r.Next(OnnxSpecs.Length)];
-        int[] input = [r.Next(1, 3), r.Next(6, 10), r.Next(6, 10)];
         string path = Path.Combine(dir, "m.onnx");
-        float[] x = Values.Uniform(r, 2L * input[0] * input[1] * input[2]);
-        float[] expected;
-        using (var model = ModelZoo.Create(spec, be, input, 3, seed: r.Next()))
+        string spec;
+        int[][] shapes; float[][] xs; float[] expected;
+        if (r.Next(3) == 0)
         {
+            // A graph export never writes (two inputs, broadcast Add, batched MatMul, Concat and Softmax along a random
+            // axis, Reshape, Gemm); its valid form is compared between the reference and the managed backend.
+            (spec, shapes) = OnnxGraph(r, path);
+            xs = [.. shapes.Select(sh => Values.Uniform(r, sh.Aggregate(1L, (a, d) => a * d)))];
+            using var onnx = OnnxModel.Load(path, BackendRegistry.Get("managed"));
+            expected = RunOnnx(onnx, shapes, xs);
+        }
+        else
+        {
+            spec = OnnxSpecs[r.Next(OnnxSpecs.Length)];
+            int[] input = [r.Next(1, 3), r.Next(6, 10), r.Next(6, 10)];
+            shapes = [[2, .. input]];
+            xs = [Values.Uniform(r, 2L * input[0] * input[1] * input[2])];
+            using var model = ModelZoo.Create(spec, be, input, 3, seed: r.Next());
             model.ExportOnnx(path);
-            using var t = be.Allocate([2, .. input]);
-            t.CopyFrom(x);
+            using var t = be.Allocate(shapes[0]);
+            t.CopyFrom(xs[0]);
             expected = model.Forward(t, training: false).ToArray();
         }
         var good = File.ReadAllBytes(path);
@@ -457,17 +469,26 @@ public sealed class FileFuzzer(string format, long seed, TextWriter output, stri
             bad = m.ToByteArray();
         }
         File.WriteAllBytes(path, bad);
-        log.Begin($"onnx {spec} input {Values.Format(input)}, {good.Length} bytes, {what}");
+        log.Begin($"onnx {spec} inputs {string.Join(" ", shapes.Select(sh => Values.Format(sh)))}, {good.Length} bytes, {what}");
         float[]? got = null;
         bool ran = false;
         var e = Read(log, "OnnxModel.Load+Forward", bad.Length, good.Length, () =>
         {
             using var onnx = OnnxModel.Load(path, be);
-            // the declared shape, batch 2 where it is dynamic; a declared shape too large to feed is not run
-            int[] shape = onnx.InputShape.Length == 0 ? [2, .. input] : onnx.InputShape.Select(d => d < 0 ? 2 : d).ToArray();
-            if (shape.Any(d => d <= 0) || shape.Aggregate(1L, (a, d) => a * d) > 1 << 16) return;
-            var data = shape.Aggregate(1L, (a, d) => a * d) == x.Length ? x : Values.Uniform(r, shape.Aggregate(1L, (a, d) => a * d));
-            got = onnx.Run(data, shape);
+            // each input at its declared shape, the original size where it is dynamic; a declared shape too large to
+            // feed is not run
+            var feed = new int[onnx.InputNames.Count][];
+            var data = new float[feed.Length][];
+            for (int k = 0; k < feed.Length; k++)
+            {
+                int[] original = k < shapes.Length ? shapes[k] : [2];
+                int[] declared = onnx.InputShapes[k];
+                feed[k] = declared.Length == 0 ? original : declared.Select((d, i) => d >= 0 ? d : i < original.Length ? original[i] : 2).ToArray();
+                long count = feed[k].Aggregate(1L, (a, d) => a * d);
+                if (feed[k].Any(d => d <= 0) || count > 1 << 16) return;
+                data[k] = k < xs.Length && count == xs[k].Length ? xs[k] : Values.Uniform(r, count);
+            }
+            got = RunOnnx(onnx, feed, data);
             ran = true;
         });
         if (e is not null)
@@ -489,6 +510,63 @@ public sealed class FileFuzzer(string format, long seed, TextWriter output, stri
                 log.Finding(FindingKind.WrongResult, $"a valid ONNX file gave outputs {Math.Sqrt(diff / Math.Max(norm, 1e-30)):E2} (relative L2) from the model's");
         }
         log.ComparedOne();
+    }
+
+    /// <summary>The graph's output on host inputs.</summary>
+    private static float[] RunOnnx(OnnxModel onnx, int[][] shapes, float[][] xs)
+    {
+        var ts = new List<Tensor>();
+        try
+        {
+            for (int k = 0; k < shapes.Length; k++) { ts.Add(onnx.Backend.Allocate(shapes[k])); ts[k].CopyFrom(xs[k]); }
+            return onnx.Forward(ts).ToArray();
+        }
+        finally { foreach (var t in ts) t.Dispose(); }
+    }
+
+    /// <summary>Writes a graph of two inputs a [n, c, 1, w] and b [h, 1]: s = a + b ([n, c, h, w], both broadcast),
+    /// p = s · m (m [c, w, q]: a MatMul batched over c, broadcast over n), Concat(p, s) along the last axis, Softmax
+    /// along a random axis, Reshape to [n, -1] and Gemm to 3 outputs. Returns its description and the input shapes.</summary>
+    private static (string, int[][]) OnnxGraph(Random r, string path)
+    {
+        int n = r.Next(1, 3), c = r.Next(1, 4), h = r.Next(1, 4), w = r.Next(1, 5), q = r.Next(1, 5), axis = r.Next(-4, 4);
+        var g = new GraphProto { Name = "fuzz" };
+        ValueInfoProto Info(string name, params int[] dims)
+        {
+            var shape = new TensorShapeProto();
+            foreach (int d in dims) shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = d });
+            return new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float, Shape = shape } } };
+        }
+        void Init(string name, int[] dims)
+        {
+            var t = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Float };
+            foreach (int d in dims) t.Dims.Add(d);
+            t.FloatData.Add(Values.Uniform(r, dims.Aggregate(1L, (x, d) => x * d)));
+            g.Initializer.Add(t);
+        }
+        NodeProto Node(string op, string[] inputs, string output, long? axisValue = null)
+        {
+            var node = new NodeProto { OpType = op, Name = op.ToLowerInvariant() };
+            node.Input.Add(inputs); node.Output.Add(output);
+            if (axisValue is { } v) node.Attribute.Add(new AttributeProto { Name = "axis", Type = AttributeProto.Types.AttributeType.Int, I = v });
+            return node;
+        }
+        g.Input.Add(Info("a", n, c, 1, w)); g.Input.Add(Info("b", h, 1));
+        g.Output.Add(Info("y", n, 3));
+        Init("m", [c, w, q]); Init("fc", [c * h * (q + w), 3]); Init("fb", [3]);
+        var shape = new TensorProto { Name = "shape", DataType = (int)TensorProto.Types.DataType.Int64 };
+        shape.Dims.Add(2); shape.Int64Data.Add([n, -1]);
+        g.Initializer.Add(shape);
+        g.Node.Add(Node("Add", ["a", "b"], "s"));
+        g.Node.Add(Node("MatMul", ["s", "m"], "p"));
+        g.Node.Add(Node("Concat", ["p", "s"], "cat", -1));
+        g.Node.Add(Node("Softmax", ["cat"], "soft", axis));
+        g.Node.Add(Node("Reshape", ["soft", "shape"], "flat"));
+        g.Node.Add(Node("Gemm", ["flat", "fc", "fb"], "y"));
+        var m = new ModelProto { IrVersion = 8, Graph = g, ProducerName = "FastConv.Fuzz" };
+        m.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = 13 });
+        File.WriteAllBytes(path, m.ToByteArray());
+        return ($"graph(add,matmul,concat,softmax axis {axis},reshape,gemm)", [[n, c, 1, w], [h, 1]]);
     }
 
     /// <summary>One edit that keeps the protobuf parseable: initialiser dims, data, type or location; a node's op,

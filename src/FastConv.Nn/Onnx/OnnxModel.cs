@@ -18,12 +18,12 @@ public sealed class OnnxModelException(string message, string? node = null, stri
 
 /// <summary>
 /// An ONNX CNN run for inference on any FastConv backend: Conv (pads, strides, dilations; group 1), Relu, MaxPool,
-/// AveragePool (count_include_pad either way; explicit pads or auto_pad, padded the same at both ends), GlobalAveragePool, BatchNormalization (inference), Gemm, MatMul (2-D,
+/// AveragePool (count_include_pad either way), GlobalAveragePool, BatchNormalization (inference), Gemm, MatMul (2-D,
 /// and batched with broadcast batch axes), Add (numpy broadcasting), Concat (any axis), Flatten, Reshape (to a constant
 /// shape), Dropout (the identity), Softmax (any axis, with opset &lt; 13's flattening), Identity and Constant, over
-/// float32 tensors, with initialisers as constants; one or more float32 graph inputs and one output. The graph is
+/// float32 tensors, with initialisers as constants; float32 graph inputs (any number) and one output. The graph is
 /// checked at load: an op, attribute or data type outside that set is one <see cref="OnnxModelException"/> naming the
-/// node, its op type and what is missing.
+/// node, its op type and what is missing. Padding is explicit pads or auto_pad, and the same at both ends of an axis.
 /// <para>Some steps finish on the host, where the backend has no such kernel: Softmax, AveragePool with
 /// count_include_pad = 0 over padding, an Add whose broadcast is not a per-channel bias, and MatMul with a batched
 /// right operand. The tensor is read back, computed with TensorPrimitives and written again.</para>
