@@ -347,7 +347,7 @@ public sealed class OnnxModel : IDisposable
                 var y = New([m, cols]);
                 float alpha = gemm ? Float(n, "alpha", 1f) : 1f, beta = gemm ? Float(n, "beta", 1f) : 0f;
                 Backend.Gemm(a, b, y, ta, tb, alpha);
-                if (gemm && n.Input.Count > 2 && n.Input[2].Length > 0 && beta != 0f) AddBroadcast(y, HostValue(v, n.Input[2], n), beta, n.Input[2]);
+                if (gemm && n.Input.Count > 2 && n.Input[2].Length > 0 && beta != 0f) AddBroadcast(y, HostValue(v, n.Input[2], n), beta, n.Input[2], y);
                 v[output] = y;
                 return;
             }
@@ -361,16 +361,15 @@ public sealed class OnnxModel : IDisposable
                     v[output] = same;
                     return;
                 }
-                // Numpy broadcasting: the output has the broadcast shape; an operand of that shape is copied on the device
-                // and the other added to it, broadcast (a per-channel bias on the device, anything else expanded on the host).
+                // Numpy broadcasting: the output has the broadcast shape. An operand of that shape is added to the other,
+                // broadcast; when neither has it, the first is expanded into the output on the host and the second added.
                 int[] shape = BroadcastShape(a.Shape.ToArray(), b.Shape.ToArray())
                     ?? throw new ArgumentException($"{ShapeMath.Format(a.Shape)} + {ShapeMath.Format(b.Shape)}: the shapes do not broadcast.");
                 string bn = n.Input[1];
                 if (b.Shape.SequenceEqual(shape) && !a.Shape.SequenceEqual(shape)) { (a, b) = (b, a); bn = n.Input[0]; }
                 var y = New(shape);
-                if (a.Shape.SequenceEqual(shape)) Backend.AddForward(a, a, y, 0f);   // y = a, on the device
-                else y.CopyFrom(BroadcastTo(a.ToArray(), a.Shape.ToArray(), shape));
-                AddBroadcast(y, HostValue(v, bn, n), 1f, bn);
+                if (!a.Shape.SequenceEqual(shape)) { y.CopyFrom(BroadcastTo(a.ToArray(), a.Shape.ToArray(), shape)); a = y; }
+                AddBroadcast(a, HostValue(v, bn, n), 1f, bn, y);
                 v[output] = y;
                 return;
             }
@@ -390,16 +389,12 @@ public sealed class OnnxModel : IDisposable
                 if (total > int.MaxValue) throw new ArgumentException($"the inputs' axis {ax} adds up to {total}, beyond {int.MaxValue}.");
                 shape[ax] = (int)total;
                 var y = New(shape);
-                if (ax == 1 && rank >= 2) Backend.ConcatForward(xs, y);
-                else
-                {
-                    // Any axis is the channel concatenation of [outer, size, inner] views: outer is the product of the
-                    // dimensions before the axis, inner of those after it.
-                    int outer = 1, inner = 1;
-                    for (int i = 0; i < ax; i++) outer *= shape[i];
-                    for (int i = ax + 1; i < rank; i++) inner *= shape[i];
-                    Backend.ConcatForward(xs.Select(t => View(t, [outer, t.Dim(ax), inner])).ToArray(), View(y, [outer, shape[ax], inner]));
-                }
+                // Any axis is the channel concatenation of [outer, size, inner] views: outer is the product of the
+                // dimensions before the axis, inner of those after it.
+                int outer = 1, inner = 1;
+                for (int i = 0; i < ax; i++) outer *= shape[i];
+                for (int i = ax + 1; i < rank; i++) inner *= shape[i];
+                Backend.ConcatForward(xs.Select(t => View(t, [outer, t.Dim(ax), inner])).ToArray(), View(y, [outer, shape[ax], inner]));
                 v[output] = y;
                 return;
             }
@@ -476,10 +471,11 @@ public sealed class OnnxModel : IDisposable
         return new Const(t.Shape.ToArray(), t.ToArray(), null);
     }
 
-    /// <summary>y += scale · c, c broadcast to y's shape the numpy way (unidirectionally: y's shape is the result).
-    /// A c of y's shape is added on the device, a per-channel bias ([C] or [1, C] over a rank-2 y; [C, 1, 1] or
-    /// [1, C, 1, 1] over a rank-4 y) through BiasAddForward, and any other broadcast is expanded on the host first.</summary>
-    private void AddBroadcast(Tensor y, Const c, float scale, string name)
+    /// <summary>y = a + scale · c, with a of y's shape (or y itself) and c broadcast to it the numpy way
+    /// (unidirectionally: y's shape is the result). In place (a is y), a per-channel bias ([C] or [1, C] over a rank-2
+    /// y; [C, 1, 1] or [1, C, 1, 1] over a rank-4 y) goes through BiasAddForward; otherwise c is expanded on the host to
+    /// y's shape and added on the device.</summary>
+    private void AddBroadcast(Tensor a, Const c, float scale, string name, Tensor y)
     {
         float[] data = c.Floats ?? throw new ArgumentException($"'{name}' is not a float tensor.");
         int[] ys = y.Shape.ToArray(), cs = c.Shape;
@@ -488,7 +484,7 @@ public sealed class OnnxModel : IDisposable
         int channels = y.Rank >= 2 ? y.Dim(1) : 0;
         bool perChannel = y.Rank == 2 ? cs.SequenceEqual(new[] { channels }) || cs.SequenceEqual(new[] { 1, channels })
                         : y.Rank == 4 && (cs.SequenceEqual(new[] { channels, 1, 1 }) || cs.SequenceEqual(new[] { 1, channels, 1, 1 }));
-        if (perChannel)
+        if (perChannel && ReferenceEquals(a, y))
         {
             using var bias = Backend.Allocate([channels]);
             var scaled = new float[channels];
@@ -499,7 +495,7 @@ public sealed class OnnxModel : IDisposable
         }
         using var t = Backend.Allocate(ys);
         t.CopyFrom(cs.SequenceEqual(ys) ? data : BroadcastTo(data, cs, ys));
-        Backend.AddForward(y, t, y, scale);
+        Backend.AddForward(a, t, y, scale);
     }
 
     /// <summary>The numpy broadcast of two shapes (aligned at their last axes; a 1 stretches), or null when they do not.</summary>
@@ -701,6 +697,7 @@ public sealed class OnnxModel : IDisposable
             long outSize = (size + (long)s - 1) / s, total = Math.Max(0, (outSize - 1) * s + (long)(k - 1) * d + 1 - size);
             if (total % 2 != 0)
                 throw new ArgumentException($"auto_pad = {autoPad} pads {axis} by {total / 2} and {total - total / 2} at its two ends (size {size}, kernel {k}, stride {s}); FastConv pads the same at both ends.");
+            if (total / 2 > int.MaxValue) throw new ArgumentException($"auto_pad = {autoPad} pads {axis} by {total / 2} at each end, beyond {int.MaxValue}.");
             return (int)(total / 2);
         }
         return (Same(x.Dim(2), kh, sh, dh, "the height"), Same(x.Dim(3), kw, sw, dw, "the width"));

@@ -111,6 +111,27 @@ public class OnnxImportTests : TempDirectoryTests
         Assert.That(e!.Message, Does.Contain("2 inputs (a, b)").And.Contain("predict"));
     }
 
+    /// <summary>A broadcast Add keeps an infinite input infinite: the output was once made a copy of the input as
+    /// x + 0·x, which turns ∞ into NaN.</summary>
+    [TestCaseSource(typeof(TestBackends), nameof(TestBackends.AllNames))]
+    public void BroadcastAdd_OfAnInfiniteInput_StaysInfinite(string backend)
+    {
+        var g = new GraphProto { Name = "inf" };
+        g.Input.Add(ValueInfo("x", 1, 2, 2, 2));
+        g.Output.Add(ValueInfo("y", 1, 2, 2, 2));
+        var bias = new TensorProto { Name = "b", DataType = (int)TensorProto.Types.DataType.Float };
+        bias.Dims.Add([1, 2, 1, 1]); bias.FloatData.Add([1f, -1f]);
+        var row = new TensorProto { Name = "r", DataType = (int)TensorProto.Types.DataType.Float };
+        row.Dims.Add(2); row.FloatData.Add([0.5f, 0.25f]);
+        g.Initializer.Add(bias); g.Initializer.Add(row);
+        g.Node.Add(Node("Add", "per_channel", ["x", "b"], ["s"]));
+        g.Node.Add(Node("Add", "along_w", ["s", "r"], ["y"]));
+        string path = Write(g, "inf.onnx");
+        using var onnx = OnnxModel.Load(path, TestBackends.Get(backend));
+        float[] y = onnx.Run([float.PositiveInfinity, 1, 2, 3, 4, 5, float.NegativeInfinity, 7], [1, 2, 2, 2]);
+        Assert.That(y, Is.EqualTo(new[] { float.PositiveInfinity, 2.25f, 3.5f, 4.25f, 3.5f, 4.25f, float.NegativeInfinity, 6.25f }));
+    }
+
     [TestCase("Sigmoid", "", "FastConv has no Sigmoid op")]
     [TestCase("Conv", "group", "group = 2: FastConv has no grouped convolution")]
     [TestCase("Conv", "pads", "pads [0, 1, 1, 0]: FastConv pads the same at both ends")]
