@@ -144,6 +144,24 @@ FC_API fc_status fc_f32_bias_add_fwd(fc_isa isa, int32_t n, int32_t c, int64_t i
 /* dbias [c] = sum over n and inner of dy [n, c, inner] */
 FC_API fc_status fc_f32_bias_add_bwd(fc_isa isa, int32_t n, int32_t c, int64_t inner, const float* dy, float* dbias);
 
+/* ---- spatial batch normalisation, per channel c of x [n, c, hw] over its n*hw values (m of them)
+ * training: mean = sum x / m, var = sum (x - mean)^2 / m (two passes), inv_std = 1 / sqrt(var + epsilon),
+ * y = (x - mean) * gamma * inv_std + beta; saves mean and inv_std for the backward pass and updates
+ * running = (1 - momentum) * running + momentum * batch (the variance unbiased, * m / (m - 1)). Threads take whole
+ * channels, so the result does not depend on the thread count. */
+FC_API fc_status fc_f32_batch_norm_fwd_training(fc_isa isa, int32_t n, int32_t c, int64_t hw, const float* x, const float* gamma,
+                                                const float* beta, float* y, float* save_mean, float* save_inv_std,
+                                                float* running_mean, float* running_var, float momentum, float epsilon);
+/* y = (x - running_mean) * gamma / sqrt(running_var + epsilon) + beta */
+FC_API fc_status fc_f32_batch_norm_fwd_inference(fc_isa isa, int32_t n, int32_t c, int64_t hw, const float* x, const float* gamma,
+                                                 const float* beta, const float* running_mean, const float* running_var,
+                                                 float* y, float epsilon);
+/* dbeta = sum dy, dgamma = sum dy * xhat, dx = gamma * inv_std / m * (m * dy - dbeta - xhat * dgamma), with
+ * xhat = (x - save_mean) * save_inv_std (overwriting dx, dgamma and dbeta) */
+FC_API fc_status fc_f32_batch_norm_bwd(fc_isa isa, int32_t n, int32_t c, int64_t hw, const float* x, const float* dy,
+                                       const float* gamma, const float* save_mean, const float* save_inv_std, float* dx,
+                                       float* dgamma, float* dbeta);
+
 /* Element-wise ops with one scalar, listed once (FastConv's EltwiseOp): FWD(op, expr) declares
  *   fc_status fc_f32_<op>(fc_isa isa, int64_t count, const float* x, float* y, float alpha);   y[i] = expr
  * and BWD(op, expr)

@@ -264,6 +264,21 @@ FC_DECLARE_ELTWISE(scalar)
 FC_DECLARE_ELTWISE(avx2)
 FC_DECLARE_ELTWISE(avx512)
 
+#define FC_DECLARE_BNORM(isa)                                                                                         \
+    FC_HIDDEN void fc_f32_batch_norm_fwd_training__##isa(int n, int c, int hw, const float* x, const float* gamma,    \
+                                                         const float* beta, float* y, float* save_mean,              \
+                                                         float* save_inv_std, float* running_mean, float* running_var, \
+                                                         float momentum, float epsilon);                              \
+    FC_HIDDEN void fc_f32_batch_norm_fwd_inference__##isa(int n, int c, int hw, const float* x, const float* gamma,   \
+                                                          const float* beta, const float* running_mean,              \
+                                                          const float* running_var, float* y, float epsilon);        \
+    FC_HIDDEN void fc_f32_batch_norm_bwd__##isa(int n, int c, int hw, const float* x, const float* dy,                \
+                                                const float* gamma, const float* save_mean, const float* save_inv_std, \
+                                                float* dx, float* dgamma, float* dbeta);
+FC_DECLARE_BNORM(scalar)
+FC_DECLARE_BNORM(avx2)
+FC_DECLARE_BNORM(avx512)
+
 /* the calling thread's range of [0, count) when `workers` share it */
 static inline void fc_range(int64_t count, int t, int workers, int64_t* begin, int64_t* end)
 {

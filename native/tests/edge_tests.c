@@ -354,6 +354,79 @@ static void eltwise_list(fc_isa isa)
         }
 }
 
+/* |got - want| <= ops * eps * max(max |want|, 1) over n values: the parity tests' element-wise rule (Tolerance.cs) */
+static int within(const float* got, const double* want, size_t n, double ops, size_t* at)
+{
+    double scale = 1.0;
+    for (size_t i = 0; i < n; i++) scale = fmax(scale, fabs(want[i]));
+    for (size_t i = 0; i < n; i++)
+        if (!(fabs(got[i] - want[i]) <= ops * 0x1p-24 * scale)) { *at = i; return 0; }
+    return 1;
+}
+
+/* batch norm (training forward, inference forward, backward) of every variant against the formulas in double, on
+ * planes around the vector widths and a batch above the threading threshold; the bounds are the C# parity tests' (an
+ * m-term sum, 4m where a square root and products follow), plus 8 roundings of the per-channel arithmetic after it:
+ * the running-statistics update, the constants of dx */
+static void bnorm_case(fc_isa isa, int n, int c, int hw)
+{
+    size_t total = (size_t)n * c * hw;
+    double m = (double)n * hw;
+    float *x = filled(total), *dy = filled(total), *y = malloc(total * sizeof(float)), *dx = malloc(total * sizeof(float));
+    float *gamma = filled(c), *beta = filled(c), *mean = malloc(c * sizeof(float)), *inv = malloc(c * sizeof(float));
+    float *rm = filled(c), *rv = malloc(c * sizeof(float)), *dg = malloc(c * sizeof(float)), *db = malloc(c * sizeof(float));
+    double *wy = malloc(total * sizeof(double)), *wdx = malloc(total * sizeof(double)), *wm = malloc(c * sizeof(double));
+    double *wi = malloc(c * sizeof(double)), *wrm = malloc(c * sizeof(double)), *wrv = malloc(c * sizeof(double));
+    double *wdg = malloc(c * sizeof(double)), *wdb = malloc(c * sizeof(double)), *wiy = malloc(total * sizeof(double));
+    for (int ch = 0; ch < c; ch++) { rv[ch] = 1.0f + fabsf(small_int()); gamma[ch] += 0.5f; }
+    for (int ch = 0; ch < c; ch++) {
+        double s = 0, q = 0, g = 0, d = 0;
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < hw; j++) s += x[((size_t)i * c + ch) * hw + j];
+        double mu = s / m;
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < hw; j++) q += (x[((size_t)i * c + ch) * hw + j] - mu) * (x[((size_t)i * c + ch) * hw + j] - mu);
+        double var = q / m, is = 1 / sqrt(var + 1e-5);
+        double iscale = gamma[ch] / sqrt((double)rv[ch] + 1e-5);
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < hw; j++) {
+                size_t at = ((size_t)i * c + ch) * hw + j;
+                wy[at] = gamma[ch] * (x[at] - mu) * is + beta[ch];
+                wiy[at] = (x[at] - rm[ch]) * iscale + beta[ch];
+                g += dy[at];
+                d += dy[at] * (x[at] - mu) * is;
+            }
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < hw; j++) {
+                size_t at = ((size_t)i * c + ch) * hw + j;
+                wdx[at] = gamma[ch] * is / m * (m * dy[at] - g - (x[at] - mu) * is * d);
+            }
+        wm[ch] = mu; wi[ch] = is; wdg[ch] = d; wdb[ch] = g;
+        wrm[ch] = 0.9 * rm[ch] + 0.1 * mu;
+        wrv[ch] = 0.9 * rv[ch] + 0.1 * (m > 1 ? var * m / (m - 1) : var);
+    }
+    size_t at = 0;
+    /* inference first: the training call updates the running statistics it reads */
+    EXPECT(fc_f32_batch_norm_fwd_inference(isa, n, c, hw, x, gamma, beta, rm, rv, y, 1e-5f) == FC_OK, "bn inference: %s", fc_last_error());
+    EXPECT(within(y, wiy, total, 8, &at), "%s bn inference n%d c%d hw%d at %zu", fc_isa_name(isa), n, c, hw, at);
+    EXPECT(fc_f32_batch_norm_fwd_training(isa, n, c, hw, x, gamma, beta, y, mean, inv, rm, rv, 0.1f, 1e-5f) == FC_OK,
+           "bn training: %s", fc_last_error());
+    EXPECT(within(y, wy, total, 4 * hw, &at), "%s bn training y n%d c%d hw%d at %zu", fc_isa_name(isa), n, c, hw, at);
+    EXPECT(within(mean, wm, c, m + 8, &at) && within(inv, wi, c, 4 * m + 8, &at), "%s bn statistics n%d c%d hw%d at %zu", fc_isa_name(isa), n, c, hw, at);
+    EXPECT(within(rm, wrm, c, m + 8, &at) && within(rv, wrv, c, 4 * m + 8, &at), "%s bn running statistics n%d c%d hw%d at %zu", fc_isa_name(isa), n, c, hw, at);
+    EXPECT(fc_f32_batch_norm_bwd(isa, n, c, hw, x, dy, gamma, mean, inv, dx, dg, db) == FC_OK, "bn backward: %s", fc_last_error());
+    EXPECT(within(db, wdb, c, m + 8, &at) && within(dg, wdg, c, 4 * m + 8, &at), "%s bn dgamma/dbeta n%d c%d hw%d at %zu", fc_isa_name(isa), n, c, hw, at);
+    EXPECT(within(dx, wdx, total, 8 * m, &at), "%s bn dx n%d c%d hw%d at %zu", fc_isa_name(isa), n, c, hw, at);
+    free(x); free(dy); free(y); free(dx); free(gamma); free(beta); free(mean); free(inv); free(rm); free(rv); free(dg); free(db);
+    free(wy); free(wdx); free(wm); free(wi); free(wrm); free(wrv); free(wdg); free(wdb); free(wiy);
+}
+
+static void bnorm_cases(fc_isa isa)
+{
+    const int shapes[][3] = { { 1, 1, 1 }, { 2, 3, 7 }, { 3, 2, 16 }, { 2, 5, 17 }, { 1, 4, 33 }, { 2, 3, 100 }, { 4, 16, 1024 }, { 3, 9, 1300 } };
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) bnorm_case(isa, shapes[i][0], shapes[i][1], shapes[i][2]);
+}
+
 static void invalid_inputs(void)
 {
     fc_conv2d_plan* plan = (fc_conv2d_plan*)1;
@@ -421,6 +494,14 @@ static void invalid_inputs(void)
     EXPECT(fc_f32_gemm(FC_ISA_AUTO, 0, 0, 1, 1, 1, NAN, buf, 1, buf, 1, 0, buf, 1) == FC_ERR_INVALID_ARGUMENT, "gemm alpha NaN");
     EXPECT(fc_f32_relu_fwd(FC_ISA_AUTO, -1, buf, buf) == FC_ERR_INVALID_ARGUMENT, "relu negative count");
     EXPECT(fc_f32_bias_add_fwd(FC_ISA_AUTO, 1, 0, 1, buf, buf) == FC_ERR_INVALID_ARGUMENT, "bias c = 0");
+    EXPECT(fc_f32_batch_norm_bwd(FC_ISA_AUTO, 1, 0, 1, buf, buf, buf, buf, buf, buf, buf, buf) == FC_ERR_INVALID_ARGUMENT &&
+               strstr(fc_last_error(), "n, c and hw must be >= 1") != NULL, "bn c = 0: %s", fc_last_error());
+    EXPECT(fc_f32_batch_norm_fwd_training(FC_ISA_AUTO, 1, 1, 1, buf, buf, buf, buf, buf, buf, buf, buf, 0.1f, 0.0f) ==
+               FC_ERR_INVALID_ARGUMENT && strstr(fc_last_error(), "epsilon") != NULL, "bn epsilon 0: %s", fc_last_error());
+    EXPECT(fc_f32_batch_norm_fwd_training(FC_ISA_AUTO, 1, 1, 1, buf, buf, buf, buf, buf, buf, buf, buf, NAN, 1e-5f) ==
+               FC_ERR_INVALID_ARGUMENT && strstr(fc_last_error(), "momentum") != NULL, "bn momentum NaN: %s", fc_last_error());
+    EXPECT(fc_f32_batch_norm_fwd_inference(FC_ISA_AUTO, 1, 1, 1, buf, buf, buf, buf, NULL, buf, 1e-5f) == FC_ERR_INVALID_ARGUMENT &&
+               strstr(fc_last_error(), "running_var is null") != NULL, "bn null running_var: %s", fc_last_error());
     EXPECT(fc_set_num_threads(0) == FC_ERR_INVALID_ARGUMENT, "0 threads");
     EXPECT(strcmp(fc_version(), "0.3.0") == 0, "version %s", fc_version());
 }
@@ -441,6 +522,7 @@ int main(void)
             fc_isa isa = isas[v];
             if (!fc_isa_supported(isa)) { printf("skip %s: not supported by this CPU\n", fc_isa_name(isa)); continue; }
             eltwise_list(isa);
+            bnorm_cases(isa);
             /* n, c, h, w, k, r, s, stride h/w, pad h/w, dilation h/w, activation */
             fc_conv2d_desc convs[] = {
                 { 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 0 },      /* one element */

@@ -3,10 +3,11 @@ using FastConv.Native.Interop;
 namespace FastConv.Native;
 
 /// <summary>
-/// The native backend: convolution, pooling, GEMM, bias and ReLU run in libfastconv.so (C with AVX2/AVX-512 variants
+/// The native backend: convolution, pooling, GEMM, bias, ReLU and batch norm run in libfastconv.so (C with AVX2/AVX-512 variants
 /// chosen at load, or the one asked for). Tensors are the shared host storage, so nothing is copied. Its kernel table is
-/// the kernels it overrides below; every other op (batch norm, dropout, softmax, optimizers, global average pooling)
-/// falls back to <see cref="HostBackend"/>'s default, the managed kernel, on the same memory.
+/// the kernels it overrides below (with batch norm and the element-wise ops of libfastconv's list); every other op
+/// (dropout, softmax, optimizers, global average pooling) falls back to <see cref="HostBackend"/>'s default, the
+/// managed kernel, on the same memory.
 /// Threads: the library's OpenMP pool, sized from <see cref="Parallelism.Threads"/> before every call.
 /// </summary>
 public sealed unsafe class NativeBackend : HostBackend
@@ -138,6 +139,29 @@ public sealed unsafe class NativeBackend : HostBackend
             NativeMethods.Check(op.Backward
                 ? ((delegate* unmanaged<NativeIsa, long, float*, float*, float*, float, FcStatus>)f)(NativeIsa, x.Length, px, pdy, py, alpha)
                 : ((delegate* unmanaged<NativeIsa, long, float*, float*, float, FcStatus>)f)(NativeIsa, x.Length, px, py, alpha), op.Symbol);
+    }
+
+    // Batch norm: threads take whole channels in C, so at 2 threads it no longer runs on one core beside a halved convolution.
+    protected override void BatchNormForwardTrainingCore(int n, int c, int hw, BatchNormPointers p, float momentum, float epsilon)
+    {
+        SyncThreads();
+        NativeMethods.Check(NativeMethods.fc_f32_batch_norm_fwd_training(NativeIsa, n, c, hw, p.X, p.Gamma, p.Beta, p.Y, p.SaveMean,
+            p.SaveInvStd, p.RunningMean, p.RunningVar, momentum, epsilon), "fc_f32_batch_norm_fwd_training");
+    }
+
+    protected override void BatchNormForwardInferenceCore(int n, int c, int hw, BatchNormPointers p, float epsilon)
+    {
+        SyncThreads();
+        NativeMethods.Check(NativeMethods.fc_f32_batch_norm_fwd_inference(NativeIsa, n, c, hw, p.X, p.Gamma, p.Beta, p.RunningMean,
+            p.RunningVar, p.Y, epsilon), "fc_f32_batch_norm_fwd_inference");
+    }
+
+    protected override void BatchNormBackwardCore(int n, int c, int hw, float* x, float* dy, float* gamma, float* saveMean, float* saveInvStd,
+                                                  float* dx, float* dgamma, float* dbeta)
+    {
+        SyncThreads();
+        NativeMethods.Check(NativeMethods.fc_f32_batch_norm_bwd(NativeIsa, n, c, hw, x, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta),
+            "fc_f32_batch_norm_bwd");
     }
 
     protected override void ReluBackwardCore(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx)

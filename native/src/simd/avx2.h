@@ -10,6 +10,7 @@ typedef __m256 vf;
 #define vset1(x) _mm256_set1_ps(x)
 #define vfma(a, b, c) _mm256_fmadd_ps((a), (b), (c))
 #define vadd(a, b) _mm256_add_ps((a), (b))
+#define vsub(a, b) _mm256_sub_ps((a), (b))
 #define vmax(a, b) _mm256_max_ps((a), (b))
 /* 6 x 16: 12 accumulators of the 16 ymm registers */
 #define FC_MR 6

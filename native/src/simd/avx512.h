@@ -10,6 +10,7 @@ typedef __m512 vf;
 #define vset1(x) _mm512_set1_ps(x)
 #define vfma(a, b, c) _mm512_fmadd_ps((a), (b), (c))
 #define vadd(a, b) _mm512_add_ps((a), (b))
+#define vsub(a, b) _mm512_sub_ps((a), (b))
 #define vmax(a, b) _mm512_max_ps((a), (b))
 /* GEMM register tile: MR rows of NV vectors (8 x 32: 16 accumulators) */
 #define FC_MR 8

@@ -9,6 +9,7 @@ typedef float vf;
 #define vset1(x) (x)
 #define vfma(a, b, c) ((a) * (b) + (c))
 #define vadd(a, b) ((a) + (b))
+#define vsub(a, b) ((a) - (b))
 #define vmax(a, b) ((a) > (b) ? (a) : (b))
 /* 4 x 8 scalar accumulators */
 #define FC_MR 4

@@ -123,6 +123,18 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(Library)] public static partial FcStatus fc_f32_bias_add_fwd(NativeIsa isa, int n, int c, long inner, float* x, float* bias);
     [LibraryImport(Library)] public static partial FcStatus fc_f32_bias_add_bwd(NativeIsa isa, int n, int c, long inner, float* dy, float* dbias);
 
+    // ---- batch normalisation
+    [LibraryImport(Library)]
+    public static partial FcStatus fc_f32_batch_norm_fwd_training(NativeIsa isa, int n, int c, long hw, float* x, float* gamma, float* beta,
+                                                                  float* y, float* saveMean, float* saveInvStd, float* runningMean,
+                                                                  float* runningVar, float momentum, float epsilon);
+    [LibraryImport(Library)]
+    public static partial FcStatus fc_f32_batch_norm_fwd_inference(NativeIsa isa, int n, int c, long hw, float* x, float* gamma, float* beta,
+                                                                   float* runningMean, float* runningVar, float* y, float epsilon);
+    [LibraryImport(Library)]
+    public static partial FcStatus fc_f32_batch_norm_bwd(NativeIsa isa, int n, int c, long hw, float* x, float* dy, float* gamma,
+                                                         float* saveMean, float* saveInvStd, float* dx, float* dgamma, float* dbeta);
+
     public static string Str(nint p) => p == 0 ? "" : Marshal.PtrToStringUTF8(p) ?? "";
 
     /// <summary>Turns a failed status into the .NET exception that fits it, carrying the library's message.</summary>

@@ -129,10 +129,17 @@ public class OpParityTests
     }
 
     [TestCaseSource(nameof(Backends))]
-    public void BatchNorm_TrainingInferenceBackward(string backend)
+    public void BatchNorm_TrainingInferenceBackward(string backend) => BatchNormAgainstReference(backend, 4, 3, 5, 6);
+
+    /// <summary>Planes wider than two AVX-512 vectors with a ragged tail, and a batch past the native kernels' threading
+    /// threshold (2^15 values), so the vector loops and the channel split are both compared.</summary>
+    [TestCaseSource(nameof(Backends))]
+    public void BatchNorm_LargeBatch_VectorAndThreadedPaths(string backend) => BatchNormAgainstReference(backend, 8, 16, 9, 37);
+
+    private static void BatchNormAgainstReference(string backend, int n, int c, int h, int w)
     {
         var be = TestBackends.Get(backend);
-        int n = 4, c = 3, h = 5, w = 6, hw = h * w;
+        int hw = h * w;
         int[] shape = [n, c, h, w];
         var x = TestData.Uniform(n * c * hw, 1, 3f); var gamma = TestData.Uniform(c, 2); var beta = TestData.Uniform(c, 3);
         var dy = TestData.Uniform(n * c * hw, 4); var rm0 = TestData.Uniform(c, 5); var rv0 = Array.ConvertAll(TestData.Uniform(c, 6), v => 1 + Math.Abs(v));

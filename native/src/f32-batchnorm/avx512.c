@@ -1,0 +1,5 @@
+/* Batch normalisation compiled for the avx512 variant. */
+#pragma GCC target("avx2,fma,avx512f,avx512bw,avx512vl,avx512dq")
+#include "../internal.h"
+#include "../simd/avx512.h"
+#include "batchnorm.inc"
