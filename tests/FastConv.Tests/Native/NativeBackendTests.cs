@@ -60,20 +60,23 @@ public unsafe class NativeBackendTests
     /// <summary>Which entries an AVX-512 plan takes: Winograd for 3x3 stride 1 from 16 channels, space-to-depth for strided
     /// kernels 2s+1..3s wide, kernel splitting for stride-1 4..6 taps, the direct kernels for first layers; backward-data
     /// outside Winograd by the 16-channel direct kernel from 16 input channels (not for 1x1 stride 1), and backward-filter
-    /// by the 32-channel one from 24 output channels and a reduction C*R*S of 256, and forward by the 32-channel direct
-    /// kernel where the GEMM would run, for reductions of 256 to 2048; the GEMM's col2im gathers for stride 1.</summary>
+    /// by the 32-channel one from 24 output channels and a reduction C*R*S of 256 (128 from 16 input channels) or by its
+    /// one-vector form at exactly 16 output channels (before Winograd), and forward by the 32-channel direct kernel where
+    /// the GEMM would run, for reductions of 256 (128 from 16 input channels) to 2048; the GEMM's col2im gathers for stride 1.</summary>
     public static IEnumerable<TestCaseData> PlanChoices() =>
     [
-        new TestCaseData(new Conv2dDesc(2, 16, 10, 10, 16, 3, 3, padding: 1), Entries("winograd-2x2-3x3", "winograd-2x2-3x3", "winograd-2x2-3x3")).SetArgDisplayNames("3x3 C16"),
-        new TestCaseData(new Conv2dDesc(2, 3, 10, 10, 16, 3, 3, padding: 1), Entries("im2col-gemm", "im2col-gemm-gather", "im2col-gemm")).SetArgDisplayNames("3x3 C3"),
-        new TestCaseData(new Conv2dDesc(2, 16, 10, 10, 16, 3, 3, stride: 2, padding: 1), Entries("im2col-gemm", "lanes-c", "im2col-gemm")).SetArgDisplayNames("3x3 stride 2"),
+        new TestCaseData(new Conv2dDesc(2, 16, 10, 10, 16, 3, 3, padding: 1), Entries("winograd-2x2-3x3", "winograd-2x2-3x3", "lanes-k")).SetArgDisplayNames("3x3 C16"),
+        new TestCaseData(new Conv2dDesc(2, 3, 10, 10, 16, 3, 3, padding: 1), Entries("im2col-gemm", "im2col-gemm-gather", "lanes-k")).SetArgDisplayNames("3x3 C3"),
+        new TestCaseData(new Conv2dDesc(2, 16, 10, 10, 16, 3, 3, stride: 2, padding: 1), Entries("im2col-gemm", "lanes-c", "lanes-k")).SetArgDisplayNames("3x3 stride 2"),
         // padding 3: backward-data would need padding -1
-        new TestCaseData(new Conv2dDesc(2, 16, 4, 4, 16, 3, 3, padding: 3), Entries("im2col-gemm", "lanes-c", "im2col-gemm")).SetArgDisplayNames("3x3 pad 3"),
+        new TestCaseData(new Conv2dDesc(2, 16, 4, 4, 16, 3, 3, padding: 3), Entries("im2col-gemm", "lanes-c", "lanes-k")).SetArgDisplayNames("3x3 pad 3"),
         new TestCaseData(new Conv2dDesc(1, 3, 227, 227, 96, 11, 11, stride: 4), Entries("s2d-winograd-2x2-3x3", "s2d-winograd-2x2-3x3", "s2d-winograd-2x2-3x3")).SetArgDisplayNames("11x11 stride 4"),
         // 7 taps at stride 2 would need 4x4 phase kernels
         new TestCaseData(new Conv2dDesc(1, 3, 227, 227, 96, 7, 7, stride: 2), Entries("im2col-gemm", "im2col-gemm", "im2col-gemm")).SetArgDisplayNames("7x7 stride 2"),
         new TestCaseData(new Conv2dDesc(64, 16, 12, 12, 32, 5, 5), Entries("split-winograd-2x2-3x3", "lanes-c", "lanes-k")).SetArgDisplayNames("5x5 C16"),
-        new TestCaseData(new Conv2dDesc(2, 15, 10, 10, 16, 3, 3, stride: 2, padding: 1), Entries("im2col-gemm", "im2col-gemm", "im2col-gemm")).SetArgDisplayNames("3x3 stride 2 C15"),
+        new TestCaseData(new Conv2dDesc(2, 15, 10, 10, 16, 3, 3, stride: 2, padding: 1), Entries("im2col-gemm", "im2col-gemm", "lanes-k")).SetArgDisplayNames("3x3 stride 2 C15"),
+        // ResNet-20's stage-2 entry: a reduction of 16*3*3 = 144 from 16 input channels
+        new TestCaseData(new Conv2dDesc(4, 16, 32, 32, 32, 3, 3, stride: 2, padding: 1), Entries("lanes-k", "lanes-c", "lanes-k")).SetArgDisplayNames("3x3 stride 2 C16 K32"),
         new TestCaseData(new Conv2dDesc(2, 64, 7, 7, 32, 1, 1), Entries("gemm-1x1", "gemm-1x1", "im2col-gemm")).SetArgDisplayNames("1x1 C64"),
         new TestCaseData(new Conv2dDesc(2, 64, 20, 20, 32, 1, 1), Entries("gemm-1x1", "gemm-1x1", "gemm-1x1")).SetArgDisplayNames("1x1 C64 20x20"),
         // one image: every backward-filter item is a slice of it, read in place
