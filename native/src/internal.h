@@ -301,6 +301,14 @@ static inline int64_t fc_max64(int64_t a, int64_t b) { return a > b ? a : b; }
         else fn##__scalar(__VA_ARGS__);                                                                               \
     } while (0)
 
+/* in an entry point: `chosen`, the variant isa resolves to (FC_ISA_AUTO: the one chosen at load), or return its error */
+#define FC_RESOLVE_ISA(isa, chosen)                                                                                   \
+    fc_isa chosen;                                                                                                    \
+    do {                                                                                                              \
+        fc_status resolve_st_ = fc_resolve_isa((isa), &chosen);                                                       \
+        if (resolve_st_ != FC_OK) return resolve_st_;                                                                 \
+    } while (0)
+
 #define FC_CHECK_PTR(p, op)                                                                                            \
     do {                                                                                                              \
         if (!(p)) return fc_fail(FC_ERR_INVALID_ARGUMENT, "%s: %s is null", (op), #p);                                \

@@ -3,10 +3,6 @@
 
 #include <math.h>
 
-#define RESOLVE()                                                                                                     \
-    fc_isa chosen;                                                                                                    \
-    fc_status st = fc_resolve_isa(isa, &chosen);                                                                      \
-    if (st != FC_OK) return st;
 
 static fc_status check_shape(const char* op, int32_t n, int32_t c, int64_t hw)
 {
@@ -37,7 +33,7 @@ fc_status fc_f32_batch_norm_fwd_training(fc_isa isa, int32_t n, int32_t c, int64
         return fc_fail(FC_ERR_INVALID_ARGUMENT, "%s: momentum must be in [0, 1], got %g", op, (double)momentum);
     FC_CHECK_PTR(x, op); FC_CHECK_PTR(gamma, op); FC_CHECK_PTR(beta, op); FC_CHECK_PTR(y, op);
     FC_CHECK_PTR(save_mean, op); FC_CHECK_PTR(save_inv_std, op); FC_CHECK_PTR(running_mean, op); FC_CHECK_PTR(running_var, op);
-    RESOLVE();
+    FC_RESOLVE_ISA(isa, chosen);
     FC_CALL_VOID(chosen, fc_f32_batch_norm_fwd_training, n, c, (int)hw, x, gamma, beta, y, save_mean, save_inv_std,
                  running_mean, running_var, momentum, epsilon);
     return FC_OK;
@@ -54,7 +50,7 @@ fc_status fc_f32_batch_norm_fwd_inference(fc_isa isa, int32_t n, int32_t c, int6
     if (bad != FC_OK) return bad;
     FC_CHECK_PTR(x, op); FC_CHECK_PTR(gamma, op); FC_CHECK_PTR(beta, op);
     FC_CHECK_PTR(running_mean, op); FC_CHECK_PTR(running_var, op); FC_CHECK_PTR(y, op);
-    RESOLVE();
+    FC_RESOLVE_ISA(isa, chosen);
     FC_CALL_VOID(chosen, fc_f32_batch_norm_fwd_inference, n, c, (int)hw, x, gamma, beta, running_mean, running_var, y, epsilon);
     return FC_OK;
 }
@@ -69,7 +65,7 @@ fc_status fc_f32_batch_norm_bwd(fc_isa isa, int32_t n, int32_t c, int64_t hw, co
     if (bad != FC_OK) return bad;
     FC_CHECK_PTR(x, op); FC_CHECK_PTR(dy, op); FC_CHECK_PTR(gamma, op); FC_CHECK_PTR(save_mean, op);
     FC_CHECK_PTR(save_inv_std, op); FC_CHECK_PTR(dx, op); FC_CHECK_PTR(dgamma, op); FC_CHECK_PTR(dbeta, op);
-    RESOLVE();
+    FC_RESOLVE_ISA(isa, chosen);
     FC_CALL_VOID(chosen, fc_f32_batch_norm_bwd, n, c, (int)hw, x, dy, gamma, save_mean, save_inv_std, dx, dgamma, dbeta);
     return FC_OK;
 }

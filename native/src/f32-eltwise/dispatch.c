@@ -1,10 +1,6 @@
 /* Element-wise entry points: argument checks, ISA dispatch. */
 #include "../internal.h"
 
-#define RESOLVE(op)                                                                                                   \
-    fc_isa chosen;                                                                                                    \
-    fc_status st = fc_resolve_isa(isa, &chosen);                                                                      \
-    if (st != FC_OK) return st;
 
 fc_status fc_f32_relu_fwd(fc_isa isa, int64_t count, const float* x, float* y)
 {
@@ -12,7 +8,7 @@ fc_status fc_f32_relu_fwd(fc_isa isa, int64_t count, const float* x, float* y)
     fc_clear_error();
     if (count < 0) return fc_fail(FC_ERR_INVALID_ARGUMENT, "%s: count must be >= 0, got %lld", op, (long long)count);
     FC_CHECK_PTR(x, op); FC_CHECK_PTR(y, op);
-    RESOLVE(op);
+    FC_RESOLVE_ISA(isa, chosen);
     FC_CALL_VOID(chosen, fc_f32_relu_fwd, count, x, y);
     return FC_OK;
 }
@@ -23,7 +19,7 @@ fc_status fc_f32_relu_bwd(fc_isa isa, int64_t count, const float* x, const float
     fc_clear_error();
     if (count < 0) return fc_fail(FC_ERR_INVALID_ARGUMENT, "%s: count must be >= 0, got %lld", op, (long long)count);
     FC_CHECK_PTR(x, op); FC_CHECK_PTR(dy, op); FC_CHECK_PTR(dx, op);
-    RESOLVE(op);
+    FC_RESOLVE_ISA(isa, chosen);
     FC_CALL_VOID(chosen, fc_f32_relu_bwd, count, x, dy, dx);
     return FC_OK;
 }
@@ -43,7 +39,7 @@ fc_status fc_f32_bias_add_fwd(fc_isa isa, int32_t n, int32_t c, int64_t inner, f
     fc_status bad = check_bias(op, n, c, inner);
     if (bad != FC_OK) return bad;
     FC_CHECK_PTR(x, op); FC_CHECK_PTR(bias, op);
-    RESOLVE(op);
+    FC_RESOLVE_ISA(isa, chosen);
     FC_CALL_VOID(chosen, fc_f32_bias_add_fwd, n, c, inner, x, bias);
     return FC_OK;
 }
@@ -55,7 +51,7 @@ fc_status fc_f32_bias_add_bwd(fc_isa isa, int32_t n, int32_t c, int64_t inner, c
     fc_status bad = check_bias(op, n, c, inner);
     if (bad != FC_OK) return bad;
     FC_CHECK_PTR(dy, op); FC_CHECK_PTR(dbias, op);
-    RESOLVE(op);
+    FC_RESOLVE_ISA(isa, chosen);
     FC_CALL_VOID(chosen, fc_f32_bias_add_bwd, n, c, inner, dy, dbias);
     return FC_OK;
 }
@@ -68,7 +64,7 @@ fc_status fc_f32_bias_add_bwd(fc_isa isa, int32_t n, int32_t c, int64_t inner, c
         fc_clear_error();                                                                                             \
         if (count < 0) return fc_fail(FC_ERR_INVALID_ARGUMENT, "%s: count must be >= 0, got %lld", name, (long long)count); \
         FC_CHECK_PTR(x, name); FC_CHECK_PTR(y, name);                                                                 \
-        RESOLVE(name);                                                                                                \
+        FC_RESOLVE_ISA(isa, chosen);                                                                                  \
         FC_CALL_VOID(chosen, fc_f32_##op, count, x, y, alpha);                                                        \
         return FC_OK;                                                                                                 \
     }
@@ -79,7 +75,7 @@ fc_status fc_f32_bias_add_bwd(fc_isa isa, int32_t n, int32_t c, int64_t inner, c
         fc_clear_error();                                                                                             \
         if (count < 0) return fc_fail(FC_ERR_INVALID_ARGUMENT, "%s: count must be >= 0, got %lld", name, (long long)count); \
         FC_CHECK_PTR(x, name); FC_CHECK_PTR(dy, name); FC_CHECK_PTR(dx, name);                                        \
-        RESOLVE(name);                                                                                                \
+        FC_RESOLVE_ISA(isa, chosen);                                                                                  \
         FC_CALL_VOID(chosen, fc_f32_##op, count, x, dy, dx, alpha);                                                   \
         return FC_OK;                                                                                                 \
     }
