@@ -107,7 +107,7 @@ public static class Commands
         var seed = Opt("--seed", "Seed for initialisation, shuffling, dropout and augmentation.", d.Seed);
         var validation = Opt("--validation", "Training examples held out for validation.", d.Validation);
         var limit = Opt("--limit", "Train on only the first N training examples (0: all).", d.Limit);
-        var augment = Opt("--augment", "auto (crop-flip for cifar10, none for fashion-mnist), none, flip or crop-flip.", d.Augment);
+        var augment = Opt("--augment", "auto (crop-flip for cifar10, none for fashion-mnist), none, flip, crop-flip, erase or flip-erase (random erasing, p 0.5).", d.Augment);
         var outDir = new Option<string?>("--out") { Description = "Run folder (default: runs/<model>-<time>). Refuses one that holds a finished epoch; reuses one a run killed before it left." };
         var resume = new Option<string?>("--resume") { Description = "Continue the run in this folder from its last finished epoch (last.ckpt), repairing what a kill left." };
         var distributed = new Option<bool>("--distributed") { Description = DistributedTrain.Help, DefaultValueFactory = _ => Nn.Distributed.MpiCommunicator.LaunchedByMpi() };

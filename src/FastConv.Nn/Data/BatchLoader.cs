@@ -1,11 +1,17 @@
 namespace FastConv.Nn.Data;
 
-/// <summary>Random-crop (zero padding) and horizontal-flip augmentation, the CIFAR-10 recipe.</summary>
-public sealed record Augmentation(int CropPadding, bool HorizontalFlip)
+/// <summary>Random-crop (zero padding) and horizontal-flip augmentation, the CIFAR-10 recipe; and random erasing
+/// (Zhong et al. 2017, "Random Erasing Data Augmentation"): with probability <see cref="EraseProbability"/> one
+/// rectangle of 2–40 % of the image, aspect ratio 0.3–3.3, is set to 0 in normalised space (each channel's mean,
+/// the paper's RE-M; torchvision's RandomErasing default, whose log-uniform aspect ratio this draws too), after the
+/// crop and the flip.</summary>
+public sealed record Augmentation(int CropPadding, bool HorizontalFlip, double EraseProbability = 0)
 {
     public static readonly Augmentation None = new(0, false);
     public static readonly Augmentation Cifar = new(4, true);
-    public bool IsNone => CropPadding == 0 && !HorizontalFlip;
+    /// <summary>The paper's area range (as a fraction of the image) and aspect-ratio range of the erased rectangle.</summary>
+    public const double EraseMinArea = 0.02, EraseMaxArea = 0.4, EraseMinAspect = 0.3;
+    public bool IsNone => CropPadding == 0 && !HorizontalFlip && EraseProbability == 0;
 }
 
 /// <summary>
@@ -80,10 +86,16 @@ public sealed class BatchLoader
 
     private void Augment(Span<float> image, Random rng)
     {
-        int h = _data.Height, w = _data.Width, p = Augmentation.CropPadding;
+        int p = Augmentation.CropPadding;
         int dy = p > 0 ? rng.Next(-p, p + 1) : 0, dx = p > 0 ? rng.Next(-p, p + 1) : 0;
         bool flip = Augmentation.HorizontalFlip && rng.Next(2) == 1;
-        if (dy == 0 && dx == 0 && !flip) return;
+        if (dy != 0 || dx != 0 || flip) ShiftAndFlip(image, dy, dx, flip);
+        if (Augmentation.EraseProbability > 0) Erase(image, rng);
+    }
+
+    private void ShiftAndFlip(Span<float> image, int dy, int dx, bool flip)
+    {
+        int h = _data.Height, w = _data.Width;
         Span<float> tmp = stackalloc float[h * w];
         for (int c = 0; c < _data.Channels; c++)
         {
@@ -96,6 +108,26 @@ public sealed class BatchLoader
                     int sy = y + dy, sx = (flip ? w - 1 - xx : xx) + dx;
                     plane[y * w + xx] = sy >= 0 && sy < h && sx >= 0 && sx < w ? tmp[sy * w + sx] : 0f;
                 }
+        }
+    }
+
+    /// <summary>Erases one rectangle with the set probability: area and aspect ratio drawn as the paper draws them,
+    /// redrawn until the rectangle fits (the paper's loop; at most 10 tries here, then the image is left whole).</summary>
+    private void Erase(Span<float> image, Random rng)
+    {
+        if (rng.NextDouble() >= Augmentation.EraseProbability) return;
+        int h = _data.Height, w = _data.Width;
+        for (int attempt = 0; attempt < 10; attempt++)
+        {
+            double area = h * w * (Augmentation.EraseMinArea + rng.NextDouble() * (Augmentation.EraseMaxArea - Augmentation.EraseMinArea));
+            // log-uniform aspect ratio in [0.3, 1/0.3], so tall and wide rectangles are equally likely
+            double logR = Math.Log(Augmentation.EraseMinAspect), aspect = Math.Exp(logR + rng.NextDouble() * -2 * logR);
+            int eh = (int)Math.Round(Math.Sqrt(area * aspect)), ew = (int)Math.Round(Math.Sqrt(area / aspect));
+            if (eh < 1 || ew < 1 || eh >= h || ew >= w) continue;
+            int y0 = rng.Next(h - eh + 1), x0 = rng.Next(w - ew + 1);
+            for (int c = 0; c < _data.Channels; c++)
+                for (int y = y0; y < y0 + eh; y++) image.Slice(c * h * w + y * w + x0, ew).Clear();
+            return;
         }
     }
 }

@@ -35,7 +35,8 @@ public sealed record RunSettings
     public int Validation { get; init; } = 5000;
     /// <summary>Use only the first N training examples (0: all) — for quick runs and tests.</summary>
     public int Limit { get; init; }
-    /// <summary>none, flip, crop-flip, or auto (crop-flip for CIFAR-10, none for Fashion-MNIST).</summary>
+    /// <summary>none, flip, crop-flip, erase, flip-erase (random erasing with probability 0.5, alone or after a flip), or
+    /// auto (crop-flip for CIFAR-10, none for Fashion-MNIST).</summary>
     public string Augment { get; init; } = "auto";
 
     /// <summary>The published training recipe of a preset, scaled to the run, for the settings a user did not give:
@@ -52,6 +53,8 @@ public sealed record RunSettings
         "none" => Augmentation.None,
         "flip" => new Augmentation(0, true),
         "crop-flip" => Data == "cifar10" ? Augmentation.Cifar : new Augmentation(2, true),
+        "erase" => new Augmentation(0, false, 0.5),
+        "flip-erase" => new Augmentation(0, true, 0.5),
         _ => Data == "cifar10" ? Augmentation.Cifar : Augmentation.None,
     };
 
@@ -77,7 +80,8 @@ public sealed record RunSettings
         Need(Loss is "softmax" or "svm", nameof(Loss), $"'{Loss}' is not a loss: use softmax or svm.");
         Need(Validation >= 1, nameof(Validation), $"must be at least 1, got {Validation}.");
         Need(Limit >= 0, nameof(Limit), $"must be at least 0, got {Limit}.");
-        Need(Augment is "auto" or "none" or "flip" or "crop-flip", nameof(Augment), $"'{Augment}' is not an augmentation: use auto, none, flip or crop-flip.");
+        Need(Augment is "auto" or "none" or "flip" or "crop-flip" or "erase" or "flip-erase", nameof(Augment),
+            $"'{Augment}' is not an augmentation: use auto, none, flip, crop-flip, erase or flip-erase.");
     }
 
     public Dictionary<string, string> ToDictionary() => new()

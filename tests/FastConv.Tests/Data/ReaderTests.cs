@@ -201,6 +201,41 @@ public class AugmentationAndCifarRunTests : TempDirectoryTests
     }
 
     [Test]
+    public void Erase_ZeroesOneRectangleOfTwoToFortyPercent_InEveryChannel_AboutHalfTheTime()
+    {
+        // a 2-channel 10x10 image of distinct nonzero pixels; normalisation leaves the byte values
+        const int h = 10, w = 10;
+        var px = Enumerable.Range(1, 2 * h * w).Select(i => (byte)i).ToArray();
+        var ds = new Dataset("d", px, [0], 2, h, w, ["a", "b"]);
+        var norm = new Normalization([0f, 0f], [1f / 255f, 1f / 255f]);
+        var be = BackendRegistry.Get("reference");
+        using var x = be.Allocate([1, 2, h, w]);
+        using var y = be.Allocate([1]);
+        var erase = new BatchLoader(ds, 1, norm, new Augmentation(0, false, 0.5));
+        var rng = new Random(3);
+        int erased = 0;
+        const int trials = 400;
+        for (int t = 0; t < trials; t++)
+        {
+            erase.Fill([0], 0, x, y, rng);
+            var v = x.ToArray().Select(f => (int)MathF.Round(f)).ToArray();
+            // each pixel is its own value or 0, and both channels have the same pixels erased
+            for (int i = 0; i < v.Length; i++) Assert.That(v[i], Is.EqualTo(px[i]).Or.EqualTo(0));
+            var zero = Enumerable.Range(0, h * w).Where(i => v[i] == 0).ToArray();
+            Assert.That(Enumerable.Range(0, h * w).Where(i => v[h * w + i] == 0), Is.EqualTo(zero));
+            if (zero.Length == 0) continue;
+            erased++;
+            // the zeros form one filled rectangle of 2–40 % of the image (rounding the sides may add up to a row and a column)
+            int y0 = zero.Min(i => i / w), y1 = zero.Max(i => i / w), x0 = zero.Min(i => i % w), x1 = zero.Max(i => i % w);
+            Assert.That(zero.Length, Is.EqualTo((y1 - y0 + 1) * (x1 - x0 + 1)), "erased pixels form a rectangle");
+            Assert.That(zero.Length, Is.InRange(1, (int)(0.4 * h * w) + h + w));
+        }
+        // 0.5 of 400 trials: a binomial sd of 10, and a few draws that do not fit leave the image whole
+        Assert.That(erased, Is.InRange(150, 230));
+        Assert.That(new FastConv.Nn.RunSettings { Augment = "flip-erase" }.Augmentation, Is.EqualTo(new Augmentation(0, true, 0.5)));
+    }
+
+    [Test]
     public void TrainingRun_OnCifar10Files()
     {
         string dir = Dir;
