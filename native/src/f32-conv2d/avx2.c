@@ -6,5 +6,6 @@
 #include <string.h>
 #include "direct-common.inc"
 #include "direct-avx2.inc"
+#include "transpose-avx2.inc"
 #include "lanes-avx2.inc"
 #include "conv2d.inc"

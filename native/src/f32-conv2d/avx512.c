@@ -5,5 +5,6 @@
 #include <omp.h>
 #include <string.h>
 #include "direct-common.inc"
+#include "transpose-avx2.inc"
 #include "direct-avx512.inc"
 #include "conv2d.inc"
