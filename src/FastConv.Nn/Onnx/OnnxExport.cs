@@ -14,8 +14,8 @@ namespace FastConv.Nn.Onnx;
 /// kernel area), GlobalAvgPool2d → GlobalAveragePool + Flatten, BatchNorm2d → BatchNormalization with the running
 /// statistics (inference form), Linear → Gemm (transB = 1), Flatten → Flatten, Dropout → nothing (the identity at
 /// inference), ResidualBlock → its two chains joined by Add (then Relu), InceptionBlock → its branches joined by Concat
-/// on the channels, ChannelPadShortcut → a 1x1 Conv of its stride with the fixed 0/1 identity-pad weight (the way FastConv
-/// itself runs it, and an op every ONNX runtime and FastConv's own importer run).</para>
+/// on the channels, ChannelPadShortcut → a 1x1 Conv of its stride with the fixed 0/1 identity-pad weight (the same map as FastConv's
+/// pool-and-concatenate, in one op every ONNX runtime and FastConv's own importer run).</para>
 /// <para>The normalisation is recorded in metadata_props ("normalization_mean", "normalization_std", "preprocessing"),
 /// not folded into the first convolution: a folded convolution would treat its zero padding as black pixels instead of
 /// the channel mean that FastConv pads with in normalised space, so border outputs would differ. Class names are the

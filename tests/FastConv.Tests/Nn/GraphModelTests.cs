@@ -124,6 +124,41 @@ public class GraphModelTests : TempDirectoryTests
 
     public static IEnumerable<string> AllBackends() => TrainingTests.AllBackends();
 
+    /// <summary>Option A on every backend, against the definition: y[n, k, i, j] = x[n, k, s·i, s·j] for k &lt; C, else 0;
+    /// dx[n, c, s·i, s·j] = dy[n, c, i, j], 0 at the positions the subsample skips (odd sizes too: ceil(H / s) rows).</summary>
+    [TestCaseSource(nameof(AllBackends))]
+    public void ChannelPadShortcut_SubsamplesAndZeroPads_ForwardAndBackward(string backend)
+    {
+        var be = TestBackends.Get(backend);
+        foreach (var (c, k, h, w, st) in new[] { (3, 5, 7, 6, 2), (2, 2, 5, 5, 1), (2, 4, 4, 5, 1), (1, 3, 9, 4, 3) })
+        {
+            const int n = 2;
+            int oh = (h - 1) / st + 1, ow = (w - 1) / st + 1;
+            var xv = Enumerable.Range(0, n * c * h * w).Select(i => (float)(i % 13 - 6)).ToArray();
+            var dyv = Enumerable.Range(0, n * k * oh * ow).Select(i => (float)(i % 11 - 5) + 0.5f).ToArray();
+            using var layer = new ChannelPadShortcut(be, c, k, st);
+            using var x = TestData.Tensor(be, [n, c, h, w], xv);
+            using var dy = TestData.Tensor(be, [n, k, oh, ow], dyv);
+            for (int rep = 0; rep < 2; rep++)   // the second step reuses the buffers
+            {
+                var y = layer.Forward(x, training: true).ToArray();
+                var dx = layer.Backward(dy)!.ToArray();
+                var wantY = new float[n * k * oh * ow];
+                var wantDx = new float[n * c * h * w];
+                for (int b = 0; b < n; b++)
+                    for (int ch = 0; ch < c; ch++)
+                        for (int i = 0; i < oh; i++)
+                            for (int j = 0; j < ow; j++)
+                            {
+                                wantY[((b * k + ch) * oh + i) * ow + j] = xv[((b * c + ch) * h + st * i) * w + st * j];
+                                wantDx[((b * c + ch) * h + st * i) * w + st * j] = dyv[((b * k + ch) * oh + i) * ow + j];
+                            }
+                Assert.That(y, Is.EqualTo(wantY), $"{backend}: forward C{c} K{k} {h}x{w} stride {st}");
+                Assert.That(dx, Is.EqualTo(wantDx), $"{backend}: backward C{c} K{k} {h}x{w} stride {st}");
+            }
+        }
+    }
+
     /// <summary>CS231n's sanity check on ResNet-20 itself (the preset: 19 convolutions, batch norm, option-A shortcuts, residual
     /// adds, global average pool), on 50 real Fashion-MNIST images pooled 4x4 to 7x7 so the reference backend runs it too.</summary>
     [TestCaseSource(nameof(AllBackends))]
