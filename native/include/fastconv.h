@@ -151,16 +151,21 @@ FC_API fc_status fc_f32_bias_add_bwd(fc_isa isa, int32_t n, int32_t c, int64_t i
  * channels, so the result does not depend on the thread count. */
 FC_API fc_status fc_f32_batch_norm_fwd_training(fc_isa isa, int32_t n, int32_t c, int64_t hw, const float* x, const float* gamma,
                                                 const float* beta, float* y, float* save_mean, float* save_inv_std,
-                                                float* running_mean, float* running_var, float momentum, float epsilon);
+                                                float* running_mean, float* running_var, float momentum, float epsilon,
+                                                int32_t relu);
 /* y = (x - running_mean) * gamma / sqrt(running_var + epsilon) + beta */
 FC_API fc_status fc_f32_batch_norm_fwd_inference(fc_isa isa, int32_t n, int32_t c, int64_t hw, const float* x, const float* gamma,
                                                  const float* beta, const float* running_mean, const float* running_var,
-                                                 float* y, float epsilon);
-/* dbeta = sum dy, dgamma = sum dy * xhat, dx = gamma * inv_std / m * (m * dy - dbeta - xhat * dgamma), with
- * xhat = (x - save_mean) * save_inv_std (overwriting dx, dgamma and dbeta) */
+                                                 float* y, float epsilon, int32_t relu);
+/* dbeta = sum g, dgamma = sum g * xhat, dx = gamma * inv_std / m * (m * g - dbeta - xhat * dgamma), with
+ * xhat = (x - save_mean) * save_inv_std (overwriting dx, dgamma and dbeta); g = dy, or with relu the gradient through
+ * the forward's max(0, .): dy where (x - save_mean) * gamma * save_inv_std + beta > 0 (recomputed from x as the
+ * training forward computed it, so the same elements as relu_bwd on its output), else 0. beta may be NULL without relu.
+ * relu (0 or 1) in all three: the forward wrote max(0, y), the batch norm and ReLU of a conv - bn - relu chain in one
+ * pass over the data each way. */
 FC_API fc_status fc_f32_batch_norm_bwd(fc_isa isa, int32_t n, int32_t c, int64_t hw, const float* x, const float* dy,
-                                       const float* gamma, const float* save_mean, const float* save_inv_std, float* dx,
-                                       float* dgamma, float* dbeta);
+                                       const float* gamma, const float* beta, const float* save_mean,
+                                       const float* save_inv_std, float* dx, float* dgamma, float* dbeta, int32_t relu);
 
 /* Element-wise ops with one scalar, listed once (FastConv's EltwiseOp): FWD(op, expr) declares
  *   fc_status fc_f32_<op>(fc_isa isa, int64_t count, const float* x, float* y, float alpha);   y[i] = expr

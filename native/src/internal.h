@@ -268,13 +268,14 @@ FC_DECLARE_ELTWISE(avx512)
     FC_HIDDEN void fc_f32_batch_norm_fwd_training__##isa(int n, int c, int hw, const float* x, const float* gamma,    \
                                                          const float* beta, float* y, float* save_mean,              \
                                                          float* save_inv_std, float* running_mean, float* running_var, \
-                                                         float momentum, float epsilon);                              \
+                                                         float momentum, float epsilon, int relu);                    \
     FC_HIDDEN void fc_f32_batch_norm_fwd_inference__##isa(int n, int c, int hw, const float* x, const float* gamma,   \
                                                           const float* beta, const float* running_mean,              \
-                                                          const float* running_var, float* y, float epsilon);        \
+                                                          const float* running_var, float* y, float epsilon, int relu); \
     FC_HIDDEN void fc_f32_batch_norm_bwd__##isa(int n, int c, int hw, const float* x, const float* dy,                \
-                                                const float* gamma, const float* save_mean, const float* save_inv_std, \
-                                                float* dx, float* dgamma, float* dbeta);
+                                                const float* gamma, const float* beta, const float* save_mean,       \
+                                                const float* save_inv_std, float* dx, float* dgamma, float* dbeta,   \
+                                                int relu);
 FC_DECLARE_BNORM(scalar)
 FC_DECLARE_BNORM(avx2)
 FC_DECLARE_BNORM(avx512)

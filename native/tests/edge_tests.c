@@ -407,14 +407,34 @@ static void bnorm_case(fc_isa isa, int n, int c, int hw)
     }
     size_t at = 0;
     /* inference first: the training call updates the running statistics it reads */
-    EXPECT(fc_f32_batch_norm_fwd_inference(isa, n, c, hw, x, gamma, beta, rm, rv, y, 1e-5f) == FC_OK, "bn inference: %s", fc_last_error());
+    EXPECT(fc_f32_batch_norm_fwd_inference(isa, n, c, hw, x, gamma, beta, rm, rv, y, 1e-5f, 0) == FC_OK, "bn inference: %s", fc_last_error());
     EXPECT(within(y, wiy, total, 8, &at), "%s bn inference n%d c%d hw%d at %zu", fc_isa_name(isa), n, c, hw, at);
-    EXPECT(fc_f32_batch_norm_fwd_training(isa, n, c, hw, x, gamma, beta, y, mean, inv, rm, rv, 0.1f, 1e-5f) == FC_OK,
+    /* with relu: bit for bit max(0, y) of the same call without it (the running statistics restored in between) */
+    float *yr = malloc(total * sizeof(float)), *ref = malloc(total * sizeof(float)), *rm0 = malloc(c * sizeof(float));
+    float *rv0 = malloc(c * sizeof(float)), *dxr = malloc(total * sizeof(float)), *g = malloc(total * sizeof(float));
+    memcpy(rm0, rm, c * sizeof(float)); memcpy(rv0, rv, c * sizeof(float));
+    EXPECT(fc_f32_batch_norm_fwd_inference(isa, n, c, hw, x, gamma, beta, rm, rv, yr, 1e-5f, 1) == FC_OK, "bn inference relu: %s", fc_last_error());
+    EXPECT(fc_f32_relu_fwd(isa, (int64_t)total, y, ref) == FC_OK && memcmp(yr, ref, total * sizeof(float)) == 0,
+           "%s bn inference relu n%d c%d hw%d: not relu of the plain call", fc_isa_name(isa), n, c, hw);
+    EXPECT(fc_f32_batch_norm_fwd_training(isa, n, c, hw, x, gamma, beta, yr, mean, inv, rm, rv, 0.1f, 1e-5f, 1) == FC_OK,
+           "bn training relu: %s", fc_last_error());
+    memcpy(rm, rm0, c * sizeof(float)); memcpy(rv, rv0, c * sizeof(float));
+    EXPECT(fc_f32_batch_norm_fwd_training(isa, n, c, hw, x, gamma, beta, y, mean, inv, rm, rv, 0.1f, 1e-5f, 0) == FC_OK,
            "bn training: %s", fc_last_error());
+    EXPECT(fc_f32_relu_fwd(isa, (int64_t)total, y, ref) == FC_OK && memcmp(yr, ref, total * sizeof(float)) == 0,
+           "%s bn training relu n%d c%d hw%d: not relu of the plain call", fc_isa_name(isa), n, c, hw);
     EXPECT(within(y, wy, total, 4 * hw, &at), "%s bn training y n%d c%d hw%d at %zu", fc_isa_name(isa), n, c, hw, at);
     EXPECT(within(mean, wm, c, m + 8, &at) && within(inv, wi, c, 4 * m + 8, &at), "%s bn statistics n%d c%d hw%d at %zu", fc_isa_name(isa), n, c, hw, at);
     EXPECT(within(rm, wrm, c, m + 8, &at) && within(rv, wrv, c, 4 * m + 8, &at), "%s bn running statistics n%d c%d hw%d at %zu", fc_isa_name(isa), n, c, hw, at);
-    EXPECT(fc_f32_batch_norm_bwd(isa, n, c, hw, x, dy, gamma, mean, inv, dx, dg, db) == FC_OK, "bn backward: %s", fc_last_error());
+    /* with relu: bit for bit the plain backward of relu_bwd(y, dy) */
+    float *dgr = malloc(c * sizeof(float)), *dbr = malloc(c * sizeof(float));
+    EXPECT(fc_f32_batch_norm_bwd(isa, n, c, hw, x, dy, gamma, beta, mean, inv, dxr, dgr, dbr, 1) == FC_OK, "bn backward relu: %s", fc_last_error());
+    EXPECT(fc_f32_relu_bwd(isa, (int64_t)total, y, dy, g) == FC_OK &&
+           fc_f32_batch_norm_bwd(isa, n, c, hw, x, g, gamma, NULL, mean, inv, dx, dg, db, 0) == FC_OK &&
+           memcmp(dxr, dx, total * sizeof(float)) == 0 && memcmp(dgr, dg, c * sizeof(float)) == 0 && memcmp(dbr, db, c * sizeof(float)) == 0,
+           "%s bn backward relu n%d c%d hw%d: not the plain backward of the masked gradient", fc_isa_name(isa), n, c, hw);
+    free(yr); free(ref); free(rm0); free(rv0); free(dxr); free(g); free(dgr); free(dbr);
+    EXPECT(fc_f32_batch_norm_bwd(isa, n, c, hw, x, dy, gamma, NULL, mean, inv, dx, dg, db, 0) == FC_OK, "bn backward: %s", fc_last_error());
     EXPECT(within(db, wdb, c, m + 8, &at) && within(dg, wdg, c, 4 * m + 8, &at), "%s bn dgamma/dbeta n%d c%d hw%d at %zu", fc_isa_name(isa), n, c, hw, at);
     EXPECT(within(dx, wdx, total, 8 * m, &at), "%s bn dx n%d c%d hw%d at %zu", fc_isa_name(isa), n, c, hw, at);
     free(x); free(dy); free(y); free(dx); free(gamma); free(beta); free(mean); free(inv); free(rm); free(rv); free(dg); free(db);
@@ -494,13 +514,17 @@ static void invalid_inputs(void)
     EXPECT(fc_f32_gemm(FC_ISA_AUTO, 0, 0, 1, 1, 1, NAN, buf, 1, buf, 1, 0, buf, 1) == FC_ERR_INVALID_ARGUMENT, "gemm alpha NaN");
     EXPECT(fc_f32_relu_fwd(FC_ISA_AUTO, -1, buf, buf) == FC_ERR_INVALID_ARGUMENT, "relu negative count");
     EXPECT(fc_f32_bias_add_fwd(FC_ISA_AUTO, 1, 0, 1, buf, buf) == FC_ERR_INVALID_ARGUMENT, "bias c = 0");
-    EXPECT(fc_f32_batch_norm_bwd(FC_ISA_AUTO, 1, 0, 1, buf, buf, buf, buf, buf, buf, buf, buf) == FC_ERR_INVALID_ARGUMENT &&
+    EXPECT(fc_f32_batch_norm_bwd(FC_ISA_AUTO, 1, 1, 1, buf, buf, buf, NULL, buf, buf, buf, buf, buf, 1) == FC_ERR_INVALID_ARGUMENT &&
+               strstr(fc_last_error(), "beta is null") != NULL, "bn relu without beta: %s", fc_last_error());
+    EXPECT(fc_f32_batch_norm_fwd_training(FC_ISA_AUTO, 1, 1, 1, buf, buf, buf, buf, buf, buf, buf, buf, 0.1f, 1e-5f, 2) ==
+               FC_ERR_INVALID_ARGUMENT && strstr(fc_last_error(), "relu must be 0 or 1") != NULL, "bn relu 2: %s", fc_last_error());
+    EXPECT(fc_f32_batch_norm_bwd(FC_ISA_AUTO, 1, 0, 1, buf, buf, buf, buf, buf, buf, buf, buf, buf, 0) == FC_ERR_INVALID_ARGUMENT &&
                strstr(fc_last_error(), "n, c and hw must be >= 1") != NULL, "bn c = 0: %s", fc_last_error());
-    EXPECT(fc_f32_batch_norm_fwd_training(FC_ISA_AUTO, 1, 1, 1, buf, buf, buf, buf, buf, buf, buf, buf, 0.1f, 0.0f) ==
+    EXPECT(fc_f32_batch_norm_fwd_training(FC_ISA_AUTO, 1, 1, 1, buf, buf, buf, buf, buf, buf, buf, buf, 0.1f, 0.0f, 0) ==
                FC_ERR_INVALID_ARGUMENT && strstr(fc_last_error(), "epsilon") != NULL, "bn epsilon 0: %s", fc_last_error());
-    EXPECT(fc_f32_batch_norm_fwd_training(FC_ISA_AUTO, 1, 1, 1, buf, buf, buf, buf, buf, buf, buf, buf, NAN, 1e-5f) ==
+    EXPECT(fc_f32_batch_norm_fwd_training(FC_ISA_AUTO, 1, 1, 1, buf, buf, buf, buf, buf, buf, buf, buf, NAN, 1e-5f, 0) ==
                FC_ERR_INVALID_ARGUMENT && strstr(fc_last_error(), "momentum") != NULL, "bn momentum NaN: %s", fc_last_error());
-    EXPECT(fc_f32_batch_norm_fwd_inference(FC_ISA_AUTO, 1, 1, 1, buf, buf, buf, buf, NULL, buf, 1e-5f) == FC_ERR_INVALID_ARGUMENT &&
+    EXPECT(fc_f32_batch_norm_fwd_inference(FC_ISA_AUTO, 1, 1, 1, buf, buf, buf, buf, NULL, buf, 1e-5f, 0) == FC_ERR_INVALID_ARGUMENT &&
                strstr(fc_last_error(), "running_var is null") != NULL, "bn null running_var: %s", fc_last_error());
     EXPECT(fc_set_num_threads(0) == FC_ERR_INVALID_ARGUMENT, "0 threads");
     EXPECT(strcmp(fc_version(), "0.3.0") == 0, "version %s", fc_version());

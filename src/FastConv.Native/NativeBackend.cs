@@ -142,26 +142,26 @@ public sealed unsafe class NativeBackend : HostBackend
     }
 
     // Batch norm: threads take whole channels in C, so at 2 threads it no longer runs on one core beside a halved convolution.
-    protected override void BatchNormForwardTrainingCore(int n, int c, int hw, BatchNormPointers p, float momentum, float epsilon)
+    protected override void BatchNormForwardTrainingCore(int n, int c, int hw, BatchNormPointers p, float momentum, float epsilon, bool relu)
     {
         SyncThreads();
         NativeMethods.Check(NativeMethods.fc_f32_batch_norm_fwd_training(NativeIsa, n, c, hw, p.X, p.Gamma, p.Beta, p.Y, p.SaveMean,
-            p.SaveInvStd, p.RunningMean, p.RunningVar, momentum, epsilon), "fc_f32_batch_norm_fwd_training");
+            p.SaveInvStd, p.RunningMean, p.RunningVar, momentum, epsilon, relu ? 1 : 0), "fc_f32_batch_norm_fwd_training");
     }
 
-    protected override void BatchNormForwardInferenceCore(int n, int c, int hw, BatchNormPointers p, float epsilon)
+    protected override void BatchNormForwardInferenceCore(int n, int c, int hw, BatchNormPointers p, float epsilon, bool relu)
     {
         SyncThreads();
         NativeMethods.Check(NativeMethods.fc_f32_batch_norm_fwd_inference(NativeIsa, n, c, hw, p.X, p.Gamma, p.Beta, p.RunningMean,
-            p.RunningVar, p.Y, epsilon), "fc_f32_batch_norm_fwd_inference");
+            p.RunningVar, p.Y, epsilon, relu ? 1 : 0), "fc_f32_batch_norm_fwd_inference");
     }
 
-    protected override void BatchNormBackwardCore(int n, int c, int hw, float* x, float* dy, float* gamma, float* saveMean, float* saveInvStd,
-                                                  float* dx, float* dgamma, float* dbeta)
+    protected override void BatchNormBackwardCore(int n, int c, int hw, float* x, float* dy, float* gamma, float* reluBeta, float* saveMean,
+                                                  float* saveInvStd, float* dx, float* dgamma, float* dbeta)
     {
         SyncThreads();
-        NativeMethods.Check(NativeMethods.fc_f32_batch_norm_bwd(NativeIsa, n, c, hw, x, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta),
-            "fc_f32_batch_norm_bwd");
+        NativeMethods.Check(NativeMethods.fc_f32_batch_norm_bwd(NativeIsa, n, c, hw, x, dy, gamma, reluBeta, saveMean, saveInvStd, dx,
+            dgamma, dbeta, reluBeta is null ? 0 : 1), "fc_f32_batch_norm_bwd");
     }
 
     protected override void ReluBackwardCore(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx)

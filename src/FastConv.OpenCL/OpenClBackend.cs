@@ -145,24 +145,27 @@ public sealed class OpenClBackend : Backend, IAutoChoice, IDisposable
         Run(PoolFile, "fc_f32_global_avgpool2d_bwd", [dx.Length], dx.Length, hw, Mem(dy), Mem(dx));
 
     protected override void BatchNormForwardTrainingKernel(int n, int c, int hw, Tensor x, Tensor gamma, Tensor beta, Tensor y,
-        Tensor saveMean, Tensor saveInvStd, Tensor runningMean, Tensor runningVar, float momentum, float epsilon)
+        Tensor saveMean, Tensor saveInvStd, Tensor runningMean, Tensor runningVar, float momentum, float epsilon, bool relu)
     {
         ClMem sm = Mem(saveMean), si = Mem(saveInvStd);
         Run(BatchNormFile, "fc_f32_batchnorm_stats", [c], n, c, hw, momentum, epsilon, Mem(x), sm, si, Mem(runningMean), Mem(runningVar));
-        Run(BatchNormFile, "fc_f32_batchnorm_apply", [x.Length], x.Length, c, hw, Mem(x), Mem(gamma), Mem(beta), sm, si, Mem(y));
+        Run(BatchNormFile, "fc_f32_batchnorm_apply", [x.Length], x.Length, c, hw, relu ? 1 : 0, Mem(x), Mem(gamma), Mem(beta), sm, si, Mem(y));
     }
 
     protected override void BatchNormForwardInferenceKernel(int n, int c, int hw, Tensor x, Tensor gamma, Tensor beta,
-        Tensor runningMean, Tensor runningVar, Tensor y, float epsilon) =>
-        Run(BatchNormFile, "fc_f32_batchnorm_fwd_infer", [x.Length], x.Length, c, hw, epsilon, Mem(x), Mem(gamma), Mem(beta),
+        Tensor runningMean, Tensor runningVar, Tensor y, float epsilon, bool relu) =>
+        Run(BatchNormFile, "fc_f32_batchnorm_fwd_infer", [x.Length], x.Length, c, hw, relu ? 1 : 0, epsilon, Mem(x), Mem(gamma), Mem(beta),
             Mem(runningMean), Mem(runningVar), Mem(y));
 
     protected override void BatchNormBackwardKernel(int n, int c, int hw, Tensor x, Tensor dy, Tensor gamma, Tensor saveMean,
-        Tensor saveInvStd, Tensor dx, Tensor dgamma, Tensor dbeta)
+        Tensor saveInvStd, Tensor dx, Tensor dgamma, Tensor dbeta, Tensor? reluBeta)
     {
-        ClMem pdy = Mem(dy), m = Mem(saveMean), s = Mem(saveInvStd), dg = Mem(dgamma), db = Mem(dbeta);
-        Run(BatchNormFile, "fc_f32_batchnorm_bwd_reduce", [c], n, c, hw, Mem(x), pdy, m, s, dg, db);
-        Run(BatchNormFile, "fc_f32_batchnorm_bwd_data", [x.Length], x.Length, c, hw, (float)n * hw, Mem(x), pdy, Mem(gamma), m, s, dg, db, Mem(dx));
+        ClMem pdy = Mem(dy), m = Mem(saveMean), s = Mem(saveInvStd), dg = Mem(dgamma), db = Mem(dbeta), g = Mem(gamma);
+        // without the ReLU the kernels never read beta: gamma stands in for the argument
+        int relu = reluBeta is null ? 0 : 1;
+        ClMem b = reluBeta is null ? g : Mem(reluBeta);
+        Run(BatchNormFile, "fc_f32_batchnorm_bwd_reduce", [c], n, c, hw, relu, Mem(x), pdy, g, b, m, s, dg, db);
+        Run(BatchNormFile, "fc_f32_batchnorm_bwd_data", [x.Length], x.Length, c, hw, relu, (float)n * hw, Mem(x), pdy, g, b, m, s, dg, db, Mem(dx));
     }
 
     protected override void DropoutForwardKernel(Tensor x, Tensor y, Tensor mask, float p, ulong seed) =>

@@ -216,7 +216,7 @@ public abstract class Backend : IBackend
     protected abstract void GlobalAvgPool2dBackwardKernel(int n, int c, int hw, Tensor dy, Tensor dx);
 
     public void BatchNormForwardTraining(Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor saveMean, Tensor saveInvStd,
-                                         Tensor runningMean, Tensor runningVar, float momentum, float epsilon)
+                                         Tensor runningMean, Tensor runningVar, float momentum, float epsilon, bool relu = false)
     {
         const string op = nameof(BatchNormForwardTraining);
         var (n, c, hw) = Channels(x, nameof(x), op);
@@ -225,11 +225,12 @@ public abstract class Backend : IBackend
         Arg(saveMean, nameof(saveMean), ch, op); Arg(saveInvStd, nameof(saveInvStd), ch, op);
         Arg(runningMean, nameof(runningMean), ch, op); Arg(runningVar, nameof(runningVar), ch, op);
         OpCheck.BatchNormTraining(momentum, epsilon, op);
-        using var verbose = Log("batchnorm_fwd_train", x);
-        BatchNormForwardTrainingKernel(n, c, hw, x, gamma, beta, y, saveMean, saveInvStd, runningMean, runningVar, momentum, epsilon);
+        using var verbose = Log(relu ? "batchnorm_relu_fwd_train" : "batchnorm_fwd_train", x);
+        BatchNormForwardTrainingKernel(n, c, hw, x, gamma, beta, y, saveMean, saveInvStd, runningMean, runningVar, momentum, epsilon, relu);
     }
 
-    public void BatchNormForwardInference(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar, Tensor y, float epsilon)
+    public void BatchNormForwardInference(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar, Tensor y, float epsilon,
+                                          bool relu = false)
     {
         const string op = nameof(BatchNormForwardInference);
         var (n, c, hw) = Channels(x, nameof(x), op);
@@ -237,11 +238,12 @@ public abstract class Backend : IBackend
         Arg(gamma, nameof(gamma), ch, op); Arg(beta, nameof(beta), ch, op); Arg(y, nameof(y), x.Shape, op);
         Arg(runningMean, nameof(runningMean), ch, op); Arg(runningVar, nameof(runningVar), ch, op);
         OpCheck.Finite(epsilon, nameof(epsilon), op, positive: true);
-        using var verbose = Log("batchnorm_fwd_infer", x);
-        BatchNormForwardInferenceKernel(n, c, hw, x, gamma, beta, runningMean, runningVar, y, epsilon);
+        using var verbose = Log(relu ? "batchnorm_relu_fwd_infer" : "batchnorm_fwd_infer", x);
+        BatchNormForwardInferenceKernel(n, c, hw, x, gamma, beta, runningMean, runningVar, y, epsilon, relu);
     }
 
-    public void BatchNormBackward(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvStd, Tensor dx, Tensor dgamma, Tensor dbeta)
+    public void BatchNormBackward(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvStd, Tensor dx, Tensor dgamma, Tensor dbeta,
+                                  bool relu = false, Tensor? beta = null)
     {
         const string op = nameof(BatchNormBackward);
         var (n, c, hw) = Channels(x, nameof(x), op);
@@ -249,16 +251,22 @@ public abstract class Backend : IBackend
         Arg(dy, nameof(dy), x.Shape, op); Arg(gamma, nameof(gamma), ch, op);
         Arg(saveMean, nameof(saveMean), ch, op); Arg(saveInvStd, nameof(saveInvStd), ch, op);
         Arg(dx, nameof(dx), x.Shape, op); Arg(dgamma, nameof(dgamma), ch, op); Arg(dbeta, nameof(dbeta), ch, op);
-        using var verbose = Log("batchnorm_bwd", x);
-        BatchNormBackwardKernel(n, c, hw, x, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta);
+        if (relu)
+        {
+            if (beta is null) throw new ArgumentNullException(nameof(beta), $"{op}: relu needs the forward's beta, to know where its output was 0.");
+            Arg(beta, nameof(beta), ch, op);
+        }
+        using var verbose = Log(relu ? "batchnorm_relu_bwd" : "batchnorm_bwd", x);
+        BatchNormBackwardKernel(n, c, hw, x, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta, relu ? beta : null);
     }
 
     protected abstract void BatchNormForwardTrainingKernel(int n, int c, int hw, Tensor x, Tensor gamma, Tensor beta, Tensor y,
-        Tensor saveMean, Tensor saveInvStd, Tensor runningMean, Tensor runningVar, float momentum, float epsilon);
+        Tensor saveMean, Tensor saveInvStd, Tensor runningMean, Tensor runningVar, float momentum, float epsilon, bool relu);
     protected abstract void BatchNormForwardInferenceKernel(int n, int c, int hw, Tensor x, Tensor gamma, Tensor beta,
-        Tensor runningMean, Tensor runningVar, Tensor y, float epsilon);
+        Tensor runningMean, Tensor runningVar, Tensor y, float epsilon, bool relu);
+    /// <summary><paramref name="reluBeta"/>: null without the ReLU; with it, the β the forward's mask is recomputed with.</summary>
     protected abstract void BatchNormBackwardKernel(int n, int c, int hw, Tensor x, Tensor dy, Tensor gamma, Tensor saveMean,
-        Tensor saveInvStd, Tensor dx, Tensor dgamma, Tensor dbeta);
+        Tensor saveInvStd, Tensor dx, Tensor dgamma, Tensor dbeta, Tensor? reluBeta);
 
     public void DropoutForward(Tensor x, Tensor y, Tensor mask, float p, ulong seed)
     {

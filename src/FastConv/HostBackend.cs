@@ -61,18 +61,19 @@ public abstract unsafe class HostBackend : Backend
         ManagedKernels.GlobalAvgPool2dBackward(n, c, hw, dy, dx);
 
     protected override void BatchNormForwardTrainingKernel(int n, int c, int hw, Tensor x, Tensor gamma, Tensor beta, Tensor y,
-        Tensor saveMean, Tensor saveInvStd, Tensor runningMean, Tensor runningVar, float momentum, float epsilon) =>
+        Tensor saveMean, Tensor saveInvStd, Tensor runningMean, Tensor runningVar, float momentum, float epsilon, bool relu) =>
         BatchNormForwardTrainingCore(n, c, hw, new BatchNormPointers(P(x), P(gamma), P(beta), P(y), P(saveMean), P(saveInvStd),
-            P(runningMean), P(runningVar)), momentum, epsilon);
+            P(runningMean), P(runningVar)), momentum, epsilon, relu);
 
     protected override void BatchNormForwardInferenceKernel(int n, int c, int hw, Tensor x, Tensor gamma, Tensor beta,
-        Tensor runningMean, Tensor runningVar, Tensor y, float epsilon) =>
+        Tensor runningMean, Tensor runningVar, Tensor y, float epsilon, bool relu) =>
         BatchNormForwardInferenceCore(n, c, hw, new BatchNormPointers(P(x), P(gamma), P(beta), P(y), null, null,
-            P(runningMean), P(runningVar)), epsilon);
+            P(runningMean), P(runningVar)), epsilon, relu);
 
     protected override void BatchNormBackwardKernel(int n, int c, int hw, Tensor x, Tensor dy, Tensor gamma, Tensor saveMean,
-        Tensor saveInvStd, Tensor dx, Tensor dgamma, Tensor dbeta) =>
-        BatchNormBackwardCore(n, c, hw, P(x), P(dy), P(gamma), P(saveMean), P(saveInvStd), P(dx), P(dgamma), P(dbeta));
+        Tensor saveInvStd, Tensor dx, Tensor dgamma, Tensor dbeta, Tensor? reluBeta) =>
+        BatchNormBackwardCore(n, c, hw, P(x), P(dy), P(gamma), reluBeta is null ? null : P(reluBeta), P(saveMean), P(saveInvStd),
+            P(dx), P(dgamma), P(dbeta));
 
     public readonly struct BatchNormPointers(float* x, float* gamma, float* beta, float* y, float* saveMean, float* saveInvStd,
                                                 float* runningMean, float* runningVar)
@@ -81,13 +82,14 @@ public abstract unsafe class HostBackend : Backend
                                RunningMean = runningMean, RunningVar = runningVar;
     }
 
-    protected virtual void BatchNormForwardTrainingCore(int n, int c, int hw, BatchNormPointers p, float momentum, float epsilon) =>
-        ManagedKernels.BatchNormForwardTraining(n, c, hw, p, momentum, epsilon);
-    protected virtual void BatchNormForwardInferenceCore(int n, int c, int hw, BatchNormPointers p, float epsilon) =>
-        ManagedKernels.BatchNormForwardInference(n, c, hw, p, epsilon);
-    protected virtual void BatchNormBackwardCore(int n, int c, int hw, float* x, float* dy, float* gamma, float* saveMean, float* saveInvStd,
-                                                  float* dx, float* dgamma, float* dbeta) =>
-        ManagedKernels.BatchNormBackward(n, c, hw, x, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta);
+    protected virtual void BatchNormForwardTrainingCore(int n, int c, int hw, BatchNormPointers p, float momentum, float epsilon, bool relu) =>
+        ManagedKernels.BatchNormForwardTraining(n, c, hw, p, momentum, epsilon, relu);
+    protected virtual void BatchNormForwardInferenceCore(int n, int c, int hw, BatchNormPointers p, float epsilon, bool relu) =>
+        ManagedKernels.BatchNormForwardInference(n, c, hw, p, epsilon, relu);
+    /// <summary><paramref name="reluBeta"/>: null without the ReLU, else the forward's β (the mask is recomputed from x).</summary>
+    protected virtual void BatchNormBackwardCore(int n, int c, int hw, float* x, float* dy, float* gamma, float* reluBeta, float* saveMean,
+                                                  float* saveInvStd, float* dx, float* dgamma, float* dbeta) =>
+        ManagedKernels.BatchNormBackward(n, c, hw, x, dy, gamma, reluBeta, saveMean, saveInvStd, dx, dgamma, dbeta);
 
     protected override void DropoutForwardKernel(Tensor x, Tensor y, Tensor mask, float p, ulong seed) => DropoutForwardCore(S(x), S(y), S(mask), p, seed);
     protected override void DropoutBackwardKernel(Tensor dy, Tensor mask, Tensor dx) => DropoutBackwardCore(S(dy), S(mask), S(dx));

@@ -53,11 +53,18 @@ public interface IBackend
     void GlobalAvgPool2dBackward(Tensor dy, Tensor dx);
 
     /// <summary>Spatial batch norm in training mode: batch statistics per channel, saved for backward;
-    /// running statistics updated as PyTorch does (unbiased variance, <paramref name="momentum"/> weight on the new value).</summary>
+    /// running statistics updated as PyTorch does (unbiased variance, <paramref name="momentum"/> weight on the new value).
+    /// <paramref name="relu"/>: y = max(0, ·) of the normalised output, exactly what <see cref="ReluForward"/> gives on it
+    /// (a conv – bn – relu chain's batch norm and ReLU in one pass).</summary>
     void BatchNormForwardTraining(Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor saveMean, Tensor saveInvStd,
-                                  Tensor runningMean, Tensor runningVar, float momentum, float epsilon);
-    void BatchNormForwardInference(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar, Tensor y, float epsilon);
-    void BatchNormBackward(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvStd, Tensor dx, Tensor dgamma, Tensor dbeta);
+                                  Tensor runningMean, Tensor runningVar, float momentum, float epsilon, bool relu = false);
+    void BatchNormForwardInference(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar, Tensor y, float epsilon,
+                                   bool relu = false);
+    /// <summary>dx, dγ, dβ from dy. <paramref name="relu"/>: the training forward applied max(0, ·) with this
+    /// <paramref name="beta"/>; dy is the gradient of that output, masked where the normalised value was not positive
+    /// (the elements <see cref="ReluBackward"/> on the forward's output would zero), recomputed from x.</summary>
+    void BatchNormBackward(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvStd, Tensor dx, Tensor dgamma, Tensor dbeta,
+                           bool relu = false, Tensor? beta = null);
 
     /// <summary>Inverted dropout: mask[i] = 1/(1−p) when <see cref="Dropout.Keep"/>(seed, i, p), else 0; y = x·mask.</summary>
     void DropoutForward(Tensor x, Tensor y, Tensor mask, float p, ulong seed);

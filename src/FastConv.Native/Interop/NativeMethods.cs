@@ -127,13 +127,14 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(Library)]
     public static partial FcStatus fc_f32_batch_norm_fwd_training(NativeIsa isa, int n, int c, long hw, float* x, float* gamma, float* beta,
                                                                   float* y, float* saveMean, float* saveInvStd, float* runningMean,
-                                                                  float* runningVar, float momentum, float epsilon);
+                                                                  float* runningVar, float momentum, float epsilon, int relu);
     [LibraryImport(Library)]
     public static partial FcStatus fc_f32_batch_norm_fwd_inference(NativeIsa isa, int n, int c, long hw, float* x, float* gamma, float* beta,
-                                                                   float* runningMean, float* runningVar, float* y, float epsilon);
+                                                                   float* runningMean, float* runningVar, float* y, float epsilon, int relu);
     [LibraryImport(Library)]
     public static partial FcStatus fc_f32_batch_norm_bwd(NativeIsa isa, int n, int c, long hw, float* x, float* dy, float* gamma,
-                                                         float* saveMean, float* saveInvStd, float* dx, float* dgamma, float* dbeta);
+                                                         float* beta, float* saveMean, float* saveInvStd, float* dx, float* dgamma,
+                                                         float* dbeta, int relu);
 
     public static string Str(nint p) => p == 0 ? "" : Marshal.PtrToStringUTF8(p) ?? "";
 

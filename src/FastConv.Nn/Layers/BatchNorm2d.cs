@@ -31,6 +31,11 @@ public sealed class BatchNorm2d : Layer
     public override IReadOnlyList<(string Name, Tensor Value)> Buffers => [("running_mean", _runningMean), ("running_var", _runningVar)];
     public override string Describe() => $"{Channels} channels, momentum {Momentum}";
 
+    /// <summary>The ReLU after this layer is applied here, forward and backward (set by <see cref="LayerChain.Fuse"/>):
+    /// Y is max(0, ·) of the normalised x, and Backward takes dy as the gradient of that, masking it where Y is 0
+    /// (the backend recomputes the mask from x in its one backward pass; no pass over Y, no ReLU pass).</summary>
+    public bool FusedRelu { get; internal set; }
+
     public override int[] OutputShape(ReadOnlySpan<int> input)
     {
         if (input.Length < 2 || input[1] != Channels)
@@ -49,9 +54,9 @@ public sealed class BatchNorm2d : Layer
         Bind(x);
         _trained = training;
         if (training)
-            Backend.BatchNormForwardTraining(x, Gamma.Value, Beta.Value, Y!, _saveMean, _saveInvStd, _runningMean, _runningVar, Momentum, Epsilon);
+            Backend.BatchNormForwardTraining(x, Gamma.Value, Beta.Value, Y!, _saveMean, _saveInvStd, _runningMean, _runningVar, Momentum, Epsilon, FusedRelu);
         else
-            Backend.BatchNormForwardInference(x, Gamma.Value, Beta.Value, _runningMean, _runningVar, Y!, Epsilon);
+            Backend.BatchNormForwardInference(x, Gamma.Value, Beta.Value, _runningMean, _runningVar, Y!, Epsilon, FusedRelu);
         return Y!;
     }
 
@@ -61,7 +66,7 @@ public sealed class BatchNorm2d : Layer
         if (!_trained)
             throw new InvalidOperationException($"BatchNorm2d '{Name}': Backward needs the batch statistics of a training-mode Forward; the last Forward ran in inference mode.");
         // The backend computes dx, dγ and dβ together; dx is cheap next to the statistics it shares.
-        Backend.BatchNormBackward(x, dy, Gamma.Value, _saveMean, _saveInvStd, Dx!, Gamma.Grad, Beta.Grad);
+        Backend.BatchNormBackward(x, dy, Gamma.Value, _saveMean, _saveInvStd, Dx!, Gamma.Grad, Beta.Grad, FusedRelu, Beta.Value);
         return ComputeInputGradient ? Dx : null;
     }
 

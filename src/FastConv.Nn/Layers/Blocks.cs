@@ -29,7 +29,8 @@ public static class LayerChain
     }
 
     /// <summary>
-    /// Whether neighbouring layers share work: a Conv2d followed by a ReLU applies the ReLU in its own forward pass, and
+    /// Whether neighbouring layers share work: a Conv2d followed by a ReLU applies the ReLU in its own forward pass, a
+    /// BatchNorm2d followed by a ReLU applies it forward and masks its gradient backward (one pass each way), and
     /// a ReLU followed by a MaxPool2d leaves its backward to the pool, which masks the smaller pooled gradient instead.
     /// Losses, gradients and outputs are the same bit for bit either way. Blocks fuse their own chains the same way.
     /// </summary>
@@ -40,10 +41,13 @@ public static class LayerChain
             if (layers[i] is Block b) b.Fuse(on);
             if (layers[i] is not ReLU relu) continue;
             bool afterConv = on && i > 0 && layers[i - 1] is Conv2d;
+            bool afterBatchNorm = on && i > 0 && layers[i - 1] is BatchNorm2d;
             bool beforeMaxPool = on && i + 1 < layers.Count && layers[i + 1] is MaxPool2d;
             if (i > 0 && layers[i - 1] is Conv2d conv) conv.FusedActivation = afterConv ? Activation.Relu : Activation.None;
+            if (i > 0 && layers[i - 1] is BatchNorm2d bn) bn.FusedRelu = afterBatchNorm;
             if (i + 1 < layers.Count && layers[i + 1] is MaxPool2d pool) pool.MasksGradientByOutput = beforeMaxPool;
-            relu.AppliedByPrevious = afterConv;
+            relu.AppliedByPrevious = afterConv || afterBatchNorm;
+            relu.MaskedByPrevious = afterBatchNorm;
             relu.MaskedByNext = beforeMaxPool;
         }
     }

@@ -12,15 +12,19 @@ public sealed class ReLU(IBackend backend) : Layer(backend)
     public override int[] OutputShape(ReadOnlySpan<int> input) => input.ToArray();
     public override Tensor? Output => AppliedByPrevious ? X : Y;
 
-    /// <summary>The layer before applies max(0, ·) (a Conv2d with <see cref="Conv2d.FusedActivation"/> ReLU).</summary>
+    /// <summary>The layer before applies max(0, ·) (a Conv2d with <see cref="Conv2d.FusedActivation"/> ReLU, or a
+    /// BatchNorm2d with <see cref="BatchNorm2d.FusedRelu"/>).</summary>
     public bool AppliedByPrevious { get; internal set; }
+    /// <summary>The layer before also masks the gradient it receives (a BatchNorm2d with <see cref="BatchNorm2d.FusedRelu"/>),
+    /// so this layer passes dy on.</summary>
+    public bool MaskedByPrevious { get; internal set; }
     /// <summary>The layer after masks the gradient it returns (a MaxPool2d with <see cref="Pool2dLayer.MasksGradientByOutput"/>).</summary>
     public bool MaskedByNext { get; internal set; }
 
     public override Tensor Forward(Tensor x, bool training)
     {
         // Folded both ways the layer computes nothing and needs no buffers of its own.
-        if (AppliedByPrevious && MaskedByNext) { X = x; return x; }
+        if (AppliedByPrevious && (MaskedByNext || MaskedByPrevious)) { X = x; return x; }
         Bind(x);
         if (AppliedByPrevious) return x;
         Backend.ReluForward(x, Y!);
@@ -31,7 +35,7 @@ public sealed class ReLU(IBackend backend) : Layer(backend)
     {
         var x = Input;
         if (!ComputeInputGradient) return null;
-        if (MaskedByNext) return dy;
+        if (MaskedByNext || MaskedByPrevious) return dy;
         Backend.ReluBackward(x, dy, Dx!);
         return Dx;
     }

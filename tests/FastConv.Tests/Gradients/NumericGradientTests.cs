@@ -130,20 +130,25 @@ public class NumericGradientTests
         Check(dbias, Numeric(Loss, bias), "bias dbias");
     }
 
-    [Test]
-    public void BatchNorm_Backward()
+    /// <summary>The batch norm, and with <paramref name="relu"/> the fused batch norm and ReLU: the gradient of
+    /// max(0, bn(x)) (values away from the kink: the numeric derivative steps by 1e-6, and no output of these draws is
+    /// that close to 0).</summary>
+    [TestCase(false)]
+    [TestCase(true)]
+    public void BatchNorm_Backward(bool relu)
     {
         int n = 3, c = 2, hw = 4;
-        var x = Rand(n * c * hw, 1, 2); var gamma = Rand(c, 2); var beta = Rand(c, 3); var g = Rand(x.Length, 4);
+        var x = Rand(n * c * hw, relu ? 5 : 1, 2); var gamma = Rand(c, relu ? 6 : 2); var beta = Rand(c, relu ? 7 : 3); var g = Rand(x.Length, relu ? 8 : 4);
         var y = new double[x.Length]; var mean = new double[c]; var inv = new double[c];
         double Loss()
         {
-            ReferenceKernels.BatchNormForwardTraining<double>(n, c, hw, x, gamma, beta, y, mean, inv, new double[c], new double[c], 0.1, 1e-5);
+            ReferenceKernels.BatchNormForwardTraining<double>(n, c, hw, x, gamma, beta, y, mean, inv, new double[c], new double[c], 0.1, 1e-5, relu);
             return Dot(y, g);
         }
         Loss();
+        if (relu) Assert.That(y.Count(v => v == 0), Is.InRange(4, x.Length - 4), "some outputs are cut by the ReLU, some are not");
         var dx = new double[x.Length]; var dgamma = new double[c]; var dbeta = new double[c];
-        ReferenceKernels.BatchNormBackward<double>(n, c, hw, x, g, gamma, mean, inv, dx, dgamma, dbeta);
+        ReferenceKernels.BatchNormBackward<double>(n, c, hw, x, g, gamma, mean, inv, dx, dgamma, dbeta, relu ? beta : default);
         Check(dx, Numeric(Loss, x), "batchnorm dx");
         Check(dgamma, Numeric(Loss, gamma), "batchnorm dgamma");
         Check(dbeta, Numeric(Loss, beta), "batchnorm dbeta");

@@ -95,23 +95,26 @@ public sealed class Float64Backend : IBackend
     public void GlobalAvgPool2dBackward(Tensor dy, Tensor dx) { var (n, c, hw) = Nci(dx); ReferenceKernels.GlobalAvgPool2dBackward<double>(n, c, hw, D(dy), D(dx)); }
 
     public void BatchNormForwardTraining(Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor saveMean, Tensor saveInvStd,
-                                         Tensor runningMean, Tensor runningVar, float momentum, float epsilon)
+                                         Tensor runningMean, Tensor runningVar, float momentum, float epsilon, bool relu = false)
     {
         var (n, c, hw) = Nci(x);
         ReferenceKernels.BatchNormForwardTraining<double>(n, c, hw, D(x), D(gamma), D(beta), D(y), D(saveMean), D(saveInvStd),
-            D(runningMean), D(runningVar), momentum, epsilon);
+            D(runningMean), D(runningVar), momentum, epsilon, relu);
     }
 
-    public void BatchNormForwardInference(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar, Tensor y, float epsilon)
+    public void BatchNormForwardInference(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar, Tensor y, float epsilon,
+                                          bool relu = false)
     {
         var (n, c, hw) = Nci(x);
-        ReferenceKernels.BatchNormForwardInference<double>(n, c, hw, D(x), D(gamma), D(beta), D(runningMean), D(runningVar), D(y), epsilon);
+        ReferenceKernels.BatchNormForwardInference<double>(n, c, hw, D(x), D(gamma), D(beta), D(runningMean), D(runningVar), D(y), epsilon, relu);
     }
 
-    public void BatchNormBackward(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvStd, Tensor dx, Tensor dgamma, Tensor dbeta)
+    public void BatchNormBackward(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvStd, Tensor dx, Tensor dgamma, Tensor dbeta,
+                                  bool relu = false, Tensor? beta = null)
     {
         var (n, c, hw) = Nci(x);
-        ReferenceKernels.BatchNormBackward<double>(n, c, hw, D(x), D(dy), D(gamma), D(saveMean), D(saveInvStd), D(dx), D(dgamma), D(dbeta));
+        ReferenceKernels.BatchNormBackward<double>(n, c, hw, D(x), D(dy), D(gamma), D(saveMean), D(saveInvStd), D(dx), D(dgamma), D(dbeta),
+            relu ? D(beta!) : default);
     }
 
     public void DropoutForward(Tensor x, Tensor y, Tensor mask, float p, ulong seed) => ReferenceKernels.DropoutForward<double>(D(x), D(y), D(mask), p, seed);

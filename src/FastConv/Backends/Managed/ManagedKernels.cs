@@ -68,7 +68,7 @@ internal static unsafe class ManagedKernels
         for (long i = 0; i < (long)n * c; i++) S(dx + i * hw, hw).Fill(dy[i] / hw);
     }
 
-    public static void BatchNormForwardTraining(int n, int c, int hw, HostBackend.BatchNormPointers p, float momentum, float epsilon)
+    public static void BatchNormForwardTraining(int n, int c, int hw, HostBackend.BatchNormPointers p, float momentum, float epsilon, bool relu = false)
     {
         float m = (float)n * hw;
         for (int ch = 0; ch < c; ch++)
@@ -88,6 +88,7 @@ internal static unsafe class ManagedKernels
                 var y = S(p.Y + ((long)i * c + ch) * hw, hw);
                 TensorPrimitives.Multiply(y, scale, y);
                 TensorPrimitives.Add(y, p.Beta[ch], y);
+                if (relu) ReluForward(y, y);   // while the plane is in L1
             }
             p.SaveMean[ch] = mean;
             p.SaveInvStd[ch] = invStd;
@@ -97,7 +98,7 @@ internal static unsafe class ManagedKernels
         }
     }
 
-    public static void BatchNormForwardInference(int n, int c, int hw, HostBackend.BatchNormPointers p, float epsilon)
+    public static void BatchNormForwardInference(int n, int c, int hw, HostBackend.BatchNormPointers p, float epsilon, bool relu = false)
     {
         for (int ch = 0; ch < c; ch++)
         {
@@ -107,37 +108,60 @@ internal static unsafe class ManagedKernels
                 long o = ((long)i * c + ch) * hw;
                 TensorPrimitives.Multiply(S(p.X + o, hw), scale, S(p.Y + o, hw));
                 TensorPrimitives.Add(S(p.Y + o, hw), shift, S(p.Y + o, hw));
+                if (relu) ReluForward(S(p.Y + o, hw), S(p.Y + o, hw));
             }
         }
     }
 
-    public static void BatchNormBackward(int n, int c, int hw, float* x, float* dy, float* gamma, float* saveMean, float* saveInvStd,
-                                                  float* dx, float* dgamma, float* dbeta)
+    /// <summary><paramref name="reluBeta"/> non-null: dy is first masked where the training forward's
+    /// (x − μ)·(γσ⁻¹) + β, recomputed plane by plane with the forward's own operations, was not positive.</summary>
+    public static void BatchNormBackward(int n, int c, int hw, float* x, float* dy, float* gamma, float* reluBeta, float* saveMean,
+                                         float* saveInvStd, float* dx, float* dgamma, float* dbeta)
     {
         float m = (float)n * hw;
-        for (int ch = 0; ch < c; ch++)
+        float[]? masked = reluBeta is null ? null : System.Buffers.ArrayPool<float>.Shared.Rent(hw), pre = masked is null ? null : System.Buffers.ArrayPool<float>.Shared.Rent(hw);
+        try
         {
-            float mean = saveMean[ch], invStd = saveInvStd[ch], sumDy = 0f, dot = 0f;
-            for (int i = 0; i < n; i++)
+            for (int ch = 0; ch < c; ch++)
             {
-                long o = ((long)i * c + ch) * hw;
-                TensorPrimitives.Subtract(S(x + o, hw), mean, S(dx + o, hw));           // dx holds x − μ for now
-                sumDy += TensorPrimitives.Sum(S(dy + o, hw));
-                dot += TensorPrimitives.Dot(S(dy + o, hw), S(dx + o, hw));
+                float mean = saveMean[ch], invStd = saveInvStd[ch], sumDy = 0f, dot = 0f;
+                // the gradient of this plane: dy, or dy masked by the forward's output (its y before max(0, ·), as the forward rounded it)
+                ReadOnlySpan<float> G(long o)
+                {
+                    if (masked is null) return S(dy + o, hw);
+                    Span<float> t = pre.AsSpan(0, hw), g = masked.AsSpan(0, hw);
+                    TensorPrimitives.Subtract(S(x + o, hw), mean, t);
+                    TensorPrimitives.Multiply(t, gamma[ch] * invStd, t);
+                    TensorPrimitives.Add(t, reluBeta[ch], t);
+                    ReluBackward(t, S(dy + o, hw), g);
+                    return g;
+                }
+                for (int i = 0; i < n; i++)
+                {
+                    long o = ((long)i * c + ch) * hw;
+                    var g = G(o);
+                    TensorPrimitives.Subtract(S(x + o, hw), mean, S(dx + o, hw));           // dx holds x − μ for now
+                    sumDy += TensorPrimitives.Sum(g);
+                    dot += TensorPrimitives.Dot(g, S(dx + o, hw));
+                }
+                float sumDyXhat = dot * invStd, scale = gamma[ch] * invStd / m;
+                dbeta[ch] = sumDy;
+                dgamma[ch] = sumDyXhat;
+                // dx = scale·(m·g − Σg − x̂·Σg·x̂) with x̂ = (x − μ)·σ⁻¹
+                float cx = -scale * invStd * sumDyXhat, cdy = scale * m, c0 = -scale * sumDy;
+                for (int i = 0; i < n; i++)
+                {
+                    long o = ((long)i * c + ch) * hw;
+                    var d = S(dx + o, hw);
+                    TensorPrimitives.Multiply(d, cx, d);
+                    TensorPrimitives.Add(d, c0, d);
+                    TensorPrimitives.MultiplyAdd(G(o), cdy, d, d);
+                }
             }
-            float sumDyXhat = dot * invStd, scale = gamma[ch] * invStd / m;
-            dbeta[ch] = sumDy;
-            dgamma[ch] = sumDyXhat;
-            // dx = scale·(m·dy − Σdy − x̂·Σdy·x̂) with x̂ = (x − μ)·σ⁻¹
-            float cx = -scale * invStd * sumDyXhat, cdy = scale * m, c0 = -scale * sumDy;
-            for (int i = 0; i < n; i++)
-            {
-                long o = ((long)i * c + ch) * hw;
-                var d = S(dx + o, hw);
-                TensorPrimitives.Multiply(d, cx, d);
-                TensorPrimitives.Add(d, c0, d);
-                TensorPrimitives.MultiplyAdd(S(dy + o, hw), cdy, d, d);
-            }
+        }
+        finally
+        {
+            if (masked is not null) { System.Buffers.ArrayPool<float>.Shared.Return(masked); System.Buffers.ArrayPool<float>.Shared.Return(pre!); }
         }
     }
 

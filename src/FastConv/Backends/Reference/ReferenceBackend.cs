@@ -62,26 +62,26 @@ public sealed unsafe class ReferenceBackend : HostBackend
     protected override void GlobalAvgPool2dBackwardCore(int n, int c, int hw, float* dy, float* dx) =>
         ReferenceKernels.GlobalAvgPool2dBackward<float>(n, c, hw, S(dy, (long)n * c), S(dx, (long)n * c * hw));
 
-    protected override void BatchNormForwardTrainingCore(int n, int c, int hw, BatchNormPointers p, float momentum, float epsilon)
+    protected override void BatchNormForwardTrainingCore(int n, int c, int hw, BatchNormPointers p, float momentum, float epsilon, bool relu)
     {
         long len = (long)n * c * hw;
         ReferenceKernels.BatchNormForwardTraining<float>(n, c, hw, S(p.X, len), S(p.Gamma, c), S(p.Beta, c), S(p.Y, len),
-            S(p.SaveMean, c), S(p.SaveInvStd, c), S(p.RunningMean, c), S(p.RunningVar, c), momentum, epsilon);
+            S(p.SaveMean, c), S(p.SaveInvStd, c), S(p.RunningMean, c), S(p.RunningVar, c), momentum, epsilon, relu);
     }
 
-    protected override void BatchNormForwardInferenceCore(int n, int c, int hw, BatchNormPointers p, float epsilon)
+    protected override void BatchNormForwardInferenceCore(int n, int c, int hw, BatchNormPointers p, float epsilon, bool relu)
     {
         long len = (long)n * c * hw;
         ReferenceKernels.BatchNormForwardInference<float>(n, c, hw, S(p.X, len), S(p.Gamma, c), S(p.Beta, c),
-            S(p.RunningMean, c), S(p.RunningVar, c), S(p.Y, len), epsilon);
+            S(p.RunningMean, c), S(p.RunningVar, c), S(p.Y, len), epsilon, relu);
     }
 
-    protected override void BatchNormBackwardCore(int n, int c, int hw, float* x, float* dy, float* gamma, float* saveMean, float* saveInvStd,
-                                                  float* dx, float* dgamma, float* dbeta)
+    protected override void BatchNormBackwardCore(int n, int c, int hw, float* x, float* dy, float* gamma, float* reluBeta, float* saveMean,
+                                                  float* saveInvStd, float* dx, float* dgamma, float* dbeta)
     {
         long len = (long)n * c * hw;
         ReferenceKernels.BatchNormBackward<float>(n, c, hw, S(x, len), S(dy, len), S(gamma, c), S(saveMean, c), S(saveInvStd, c),
-            S(dx, len), S(dgamma, c), S(dbeta, c));
+            S(dx, len), S(dgamma, c), S(dbeta, c), reluBeta is null ? default : S(reluBeta, c));
     }
 
     protected override void DropoutForwardCore(ReadOnlySpan<float> x, Span<float> y, Span<float> mask, float p, ulong seed) =>

@@ -266,7 +266,7 @@ public static class ReferenceKernels
     // ---- spatial batch norm over (N, H·W) per channel
 
     public static void BatchNormForwardTraining<T>(int n, int c, int hw, ReadOnlySpan<T> x, ReadOnlySpan<T> gamma, ReadOnlySpan<T> beta,
-        Span<T> y, Span<T> saveMean, Span<T> saveInvStd, Span<T> runningMean, Span<T> runningVar, T momentum, T epsilon)
+        Span<T> y, Span<T> saveMean, Span<T> saveInvStd, Span<T> runningMean, Span<T> runningVar, T momentum, T epsilon, bool relu = false)
         where T : IFloatingPoint<T>, IRootFunctions<T>
     {
         T m = T.CreateChecked(n * hw);
@@ -282,7 +282,7 @@ public static class ReferenceKernels
             for (int i = 0; i < n; i++) for (int p = 0; p < hw; p++)
             {
                 int idx = (i * c + ch) * hw + p;
-                y[idx] = gamma[ch] * (x[idx] - mean) * invStd + beta[ch];
+                y[idx] = BatchNormY(x[idx], gamma[ch], beta[ch], mean, invStd, relu);
             }
             saveMean[ch] = mean;
             saveInvStd[ch] = invStd;
@@ -293,7 +293,7 @@ public static class ReferenceKernels
     }
 
     public static void BatchNormForwardInference<T>(int n, int c, int hw, ReadOnlySpan<T> x, ReadOnlySpan<T> gamma, ReadOnlySpan<T> beta,
-        ReadOnlySpan<T> runningMean, ReadOnlySpan<T> runningVar, Span<T> y, T epsilon)
+        ReadOnlySpan<T> runningMean, ReadOnlySpan<T> runningVar, Span<T> y, T epsilon, bool relu = false)
         where T : IFloatingPoint<T>, IRootFunctions<T>
     {
         for (int ch = 0; ch < c; ch++)
@@ -302,25 +302,40 @@ public static class ReferenceKernels
             for (int i = 0; i < n; i++) for (int p = 0; p < hw; p++)
             {
                 int idx = (i * c + ch) * hw + p;
-                y[idx] = gamma[ch] * (x[idx] - runningMean[ch]) * invStd + beta[ch];
+                y[idx] = BatchNormY(x[idx], gamma[ch], beta[ch], runningMean[ch], invStd, relu);
             }
         }
     }
 
-    /// <summary>x̂ = (x − μ)·σ⁻¹; dβ = Σ dy; dγ = Σ dy·x̂; dx = γ·σ⁻¹/M · (M·dy − dβ − x̂·dγ).</summary>
+    /// <summary>γ·(x − μ)·σ⁻¹ + β, and max(0, ·) of it with <paramref name="relu"/> (as <see cref="ReluForward{T}"/>: x &gt; 0 ? x : 0).</summary>
+    private static T BatchNormY<T>(T x, T gamma, T beta, T mean, T invStd, bool relu) where T : IFloatingPoint<T>
+    {
+        T y = gamma * (x - mean) * invStd + beta;
+        return relu && !(y > T.Zero) ? T.Zero : y;
+    }
+
+    /// <summary>dy where the forward's max(0, γ·(x − μ)·σ⁻¹ + β) was positive, else 0.</summary>
+    private static T ReluMasked<T>(T dy, T x, T gamma, T beta, T mean, T invStd) where T : IFloatingPoint<T> =>
+        BatchNormY(x, gamma, beta, mean, invStd, relu: true) == T.Zero ? T.Zero : dy;
+
+    /// <summary>x̂ = (x − μ)·σ⁻¹; dβ = Σ g; dγ = Σ g·x̂; dx = γ·σ⁻¹/M · (M·g − dβ − x̂·dγ), with g = dy, or, when
+    /// <paramref name="reluBeta"/> is given (the forward applied max(0, ·) with that β), dy where the forward's
+    /// γ·x̂ + β, recomputed as it computed it, was positive, else 0.</summary>
     public static void BatchNormBackward<T>(int n, int c, int hw, ReadOnlySpan<T> x, ReadOnlySpan<T> dy, ReadOnlySpan<T> gamma,
-        ReadOnlySpan<T> saveMean, ReadOnlySpan<T> saveInvStd, Span<T> dx, Span<T> dgamma, Span<T> dbeta)
+        ReadOnlySpan<T> saveMean, ReadOnlySpan<T> saveInvStd, Span<T> dx, Span<T> dgamma, Span<T> dbeta, ReadOnlySpan<T> reluBeta = default)
         where T : IFloatingPoint<T>
     {
         T m = T.CreateChecked(n * hw);
+        bool relu = !reluBeta.IsEmpty;
         for (int ch = 0; ch < c; ch++)
         {
             T sumDy = T.Zero, sumDyXhat = T.Zero;
             for (int i = 0; i < n; i++) for (int p = 0; p < hw; p++)
             {
                 int idx = (i * c + ch) * hw + p;
-                sumDy += dy[idx];
-                sumDyXhat += dy[idx] * (x[idx] - saveMean[ch]) * saveInvStd[ch];
+                T g = relu ? ReluMasked(dy[idx], x[idx], gamma[ch], reluBeta[ch], saveMean[ch], saveInvStd[ch]) : dy[idx];
+                sumDy += g;
+                sumDyXhat += g * (x[idx] - saveMean[ch]) * saveInvStd[ch];
             }
             dbeta[ch] = sumDy;
             dgamma[ch] = sumDyXhat;
@@ -329,7 +344,8 @@ public static class ReferenceKernels
             {
                 int idx = (i * c + ch) * hw + p;
                 T xhat = (x[idx] - saveMean[ch]) * saveInvStd[ch];
-                dx[idx] = scale * (m * dy[idx] - sumDy - xhat * sumDyXhat);
+                T g = relu ? ReluMasked(dy[idx], x[idx], gamma[ch], reluBeta[ch], saveMean[ch], saveInvStd[ch]) : dy[idx];
+                dx[idx] = scale * (m * g - sumDy - xhat * sumDyXhat);
             }
         }
     }
