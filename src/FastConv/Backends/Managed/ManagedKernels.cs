@@ -86,8 +86,7 @@ internal static unsafe class ManagedKernels
             for (int i = 0; i < n; i++)
             {
                 var y = S(p.Y + ((long)i * c + ch) * hw, hw);
-                TensorPrimitives.Multiply(y, scale, y);
-                TensorPrimitives.Add(y, p.Beta[ch], y);
+                ScaleShift(y, scale, p.Beta[ch]);
                 if (relu) ReluForward(y, y);   // while the plane is in L1
             }
             p.SaveMean[ch] = mean;
@@ -96,6 +95,14 @@ internal static unsafe class ManagedKernels
             p.RunningMean[ch] = (1 - momentum) * p.RunningMean[ch] + momentum * mean;
             p.RunningVar[ch] = (1 - momentum) * p.RunningVar[ch] + momentum * unbiased;
         }
+    }
+
+    /// <summary>t = t·scale + shift, in that order: the training forward's last step from x − μ, which the backward's
+    /// ReLU mask repeats, so both round alike.</summary>
+    private static void ScaleShift(Span<float> t, float scale, float shift)
+    {
+        TensorPrimitives.Multiply(t, scale, t);
+        TensorPrimitives.Add(t, shift, t);
     }
 
     public static void BatchNormForwardInference(int n, int c, int hw, HostBackend.BatchNormPointers p, float epsilon, bool relu = false)
@@ -119,7 +126,9 @@ internal static unsafe class ManagedKernels
                                          float* saveInvStd, float* dx, float* dgamma, float* dbeta)
     {
         float m = (float)n * hw;
-        float[]? masked = reluBeta is null ? null : System.Buffers.ArrayPool<float>.Shared.Rent(hw), pre = masked is null ? null : System.Buffers.ArrayPool<float>.Shared.Rent(hw);
+        // per plane: the forward's y before max(0, ·), then the masked gradient
+        float[]? pre = reluBeta is null ? null : System.Buffers.ArrayPool<float>.Shared.Rent(hw);
+        float[]? masked = reluBeta is null ? null : System.Buffers.ArrayPool<float>.Shared.Rent(hw);
         try
         {
             for (int ch = 0; ch < c; ch++)
@@ -131,8 +140,7 @@ internal static unsafe class ManagedKernels
                     if (masked is null) return S(dy + o, hw);
                     Span<float> t = pre.AsSpan(0, hw), g = masked.AsSpan(0, hw);
                     TensorPrimitives.Subtract(S(x + o, hw), mean, t);
-                    TensorPrimitives.Multiply(t, gamma[ch] * invStd, t);
-                    TensorPrimitives.Add(t, reluBeta[ch], t);
+                    ScaleShift(t, gamma[ch] * invStd, reluBeta[ch]);
                     ReluBackward(t, S(dy + o, hw), g);
                     return g;
                 }
@@ -161,7 +169,8 @@ internal static unsafe class ManagedKernels
         }
         finally
         {
-            if (masked is not null) { System.Buffers.ArrayPool<float>.Shared.Return(masked); System.Buffers.ArrayPool<float>.Shared.Return(pre!); }
+            if (masked is not null) System.Buffers.ArrayPool<float>.Shared.Return(masked);
+            if (pre is not null) System.Buffers.ArrayPool<float>.Shared.Return(pre);
         }
     }
 
