@@ -52,6 +52,8 @@ internal static class TrainCommand
         DistributedTrain.Report(run, epochsBefore);
         AnsiConsole.MarkupLine($"Test accuracy of best.ckpt (epoch {result.BestEpoch}): [bold green]{result.Test.Accuracy:P2}[/] " +
             $"on {result.Test.Count} test images, loss {result.Test.Loss:0.0000}.");
+        if (result.BestEpoch != result.LastEpoch)
+            AnsiConsole.MarkupLine($"Test accuracy of last.ckpt (epoch {result.LastEpoch}): [bold]{result.LastTest.Accuracy:P2}[/], loss {result.LastTest.Loss:0.0000}.");
         AnsiConsole.MarkupLine($"Files: {Markup.Escape(Path.Combine(result.OutDir, "metrics.csv"))}, curves.png, best.ckpt, last.ckpt. " +
             $"Confusion matrix: fastconv eval --checkpoint {Markup.Escape(Path.Combine(result.OutDir, TrainingRun.BestCheckpoint))}");
         return 0;

@@ -123,7 +123,14 @@ public sealed record RunSettings
 }
 
 /// <summary>The result of a whole run: where it went and the test-set evaluation of the best checkpoint.</summary>
-public sealed record RunResult(string OutDir, IReadOnlyList<EpochMetrics> History, int BestEpoch, double BestValidationAccuracy, Evaluation Test);
+/// <summary>A finished run: <see cref="Test"/> is best.ckpt's test evaluation (the best-validation epoch),
+/// <see cref="LastTest"/> last.ckpt's (the final weights, what a paper's "after N epochs" reports); the same evaluation
+/// when the best epoch is the last.</summary>
+public sealed record RunResult(string OutDir, IReadOnlyList<EpochMetrics> History, int BestEpoch, double BestValidationAccuracy, Evaluation Test,
+    Evaluation LastTest)
+{
+    public int LastEpoch => History.Count == 0 ? 0 : History[^1].Epoch;
+}
 
 /// <summary>
 /// A training run in a folder: data, model, optimizer and trainer put together from <see cref="RunSettings"/>,
@@ -287,7 +294,7 @@ public sealed class TrainingRun : IDisposable
         }
     }
 
-    /// <summary>Trains the remaining epochs, then evaluates best.ckpt on the test set.</summary>
+    /// <summary>Trains the remaining epochs, then evaluates last.ckpt and best.ckpt on the test set.</summary>
     public RunResult Run(ITrainingObserver? observer = null, CancellationToken cancel = default)
     {
         Trainer.Observer = observer;
@@ -308,12 +315,18 @@ public sealed class TrainingRun : IDisposable
             RunFiles.WriteMetrics(Path.Combine(OutDir, MetricsFile), Trainer.History);
             DrawCurves(OutDir, Settings, Backend.Name, Trainer.History, Trainer.StepLosses, _trainLoader.TrainBatches);
         }
-        // Test with the best-validation weights, as the checkpoint a user would keep.
-        Checkpoint.Load(Path.Combine(OutDir, BestCheckpoint)).Restore(Model, null);
-        var test = Trainer.Evaluate(_testLoader);
+        // Test the final weights, then the best-validation ones (the checkpoint a user would keep), leaving the model
+        // with the final weights, as training left it.
+        var final = Trainer.Evaluate(_testLoader);
+        var test = final;
+        if (Trainer.BestEpoch != Trainer.Epoch)
+        {
+            Checkpoint.Load(Path.Combine(OutDir, BestCheckpoint)).Restore(Model, null);
+            test = Trainer.Evaluate(_testLoader);
+        }
         Plots.Filters(Model, Path.Combine(OutDir, FiltersFile));
-        Checkpoint.Load(Path.Combine(OutDir, LastCheckpoint)).Restore(Model, null);
-        return new RunResult(OutDir, Trainer.History, Trainer.BestEpoch, Trainer.BestValidationAccuracy, test);
+        if (Trainer.BestEpoch != Trainer.Epoch) Checkpoint.Load(Path.Combine(OutDir, LastCheckpoint)).Restore(Model, null);
+        return new RunResult(OutDir, Trainer.History, Trainer.BestEpoch, Trainer.BestValidationAccuracy, test, final);
     }
 
     /// <summary>A rank other than 0: trains in step with rank 0 (the same collectives) and writes nothing; its test
@@ -321,7 +334,8 @@ public sealed class TrainingRun : IDisposable
     private RunResult RunWithoutFiles(CancellationToken cancel)
     {
         while (Trainer.Epoch < Settings.Epochs) Trainer.RunEpoch(_trainLoader, _valLoader, Settings.Epochs, cancel);
-        return new RunResult(OutDir, Trainer.History, Trainer.BestEpoch, Trainer.BestValidationAccuracy, Trainer.Evaluate(_testLoader));
+        var last = Trainer.Evaluate(_testLoader);
+        return new RunResult(OutDir, Trainer.History, Trainer.BestEpoch, Trainer.BestValidationAccuracy, last, last);
     }
 
     public Checkpoint Capture() => new()

@@ -50,6 +50,16 @@ public class CheckpointTests : TempDirectoryTests
         Assert.That(csv.Columns.Select(c => c.Name), Is.EqualTo(RunFiles.MetricColumns));
         Assert.That((double)csv["val_accuracy"][2], Is.EqualTo(whole.History[2].ValidationAccuracy).Within(1e-12));
         Assert.That(whole.Test.Accuracy, Is.GreaterThan(0.5), "600 images and 3 epochs should already beat chance by far");
+        // Test is best.ckpt's evaluation, LastTest last.ckpt's: what `eval` gives for each file (every prediction; the
+        // loss is a mean over other batch sizes there).
+        Assert.That(whole.LastEpoch, Is.EqualTo(3));
+        foreach (var (file, got) in new[] { ("best.ckpt", whole.Test), ("last.ckpt", whole.LastTest) })
+        {
+            var (_, e) = TrainingRun.EvaluateCheckpoint(Path.Combine(full, file), Managed);
+            Assert.That(got.Count, Is.EqualTo(e.Count), file);
+            Assert.That(got.Confusion, Is.EqualTo(e.Confusion), file + ": confusion matrix");
+            Assert.That(got.Loss, Is.EqualTo(e.Loss).Within(1e-5), file);
+        }
 
         // The same run interrupted during its second epoch (as Ctrl+C does), then resumed from last.ckpt.
         using (var run = TrainingRun.Start(Tiny, Managed, split))
