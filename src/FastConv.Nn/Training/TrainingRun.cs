@@ -122,8 +122,7 @@ public sealed record RunSettings
     private static string F(float v) => v.ToString("R", CultureInfo.InvariantCulture);
 }
 
-/// <summary>The result of a whole run: where it went and the test-set evaluation of the best checkpoint.</summary>
-/// <summary>A finished run: <see cref="Test"/> is best.ckpt's test evaluation (the best-validation epoch),
+/// <summary>The result of a whole run: where it went; <see cref="Test"/> is best.ckpt's test evaluation (the best-validation epoch),
 /// <see cref="LastTest"/> last.ckpt's (the final weights, what a paper's "after N epochs" reports); the same evaluation
 /// when the best epoch is the last.</summary>
 public sealed record RunResult(string OutDir, IReadOnlyList<EpochMetrics> History, int BestEpoch, double BestValidationAccuracy, Evaluation Test,
