@@ -318,13 +318,14 @@ public sealed class TrainingRun : IDisposable
         // with the final weights, as training left it.
         var final = Trainer.Evaluate(_testLoader);
         var test = final;
-        if (Trainer.BestEpoch != Trainer.Epoch)
+        bool bestIsEarlier = Trainer.BestEpoch != Trainer.Epoch;
+        if (bestIsEarlier)
         {
             Checkpoint.Load(Path.Combine(OutDir, BestCheckpoint)).Restore(Model, null);
             test = Trainer.Evaluate(_testLoader);
         }
         Plots.Filters(Model, Path.Combine(OutDir, FiltersFile));
-        if (Trainer.BestEpoch != Trainer.Epoch) Checkpoint.Load(Path.Combine(OutDir, LastCheckpoint)).Restore(Model, null);
+        if (bestIsEarlier) Checkpoint.Load(Path.Combine(OutDir, LastCheckpoint)).Restore(Model, null);
         return new RunResult(OutDir, Trainer.History, Trainer.BestEpoch, Trainer.BestValidationAccuracy, test, final);
     }
 

@@ -28,9 +28,12 @@ public class ConvParityTests
         private readonly Func<IBackend, Conv2dDesc, IConv2dPlan> _plan;
 
         public Run(string shape, bool integers, Func<IBackend, Conv2dDesc, IConv2dPlan>? plan = null)
+            : this(TestData.ParityCase(shape).Conv!.Value, integers, plan) { }
+
+        public Run(Conv2dDesc desc, bool integers, Func<IBackend, Conv2dDesc, IConv2dPlan>? plan = null)
         {
             _plan = plan ?? ((be, d) => be.CreateConv2d(d));
-            D = TestData.ParityCase(shape).Conv!.Value;
+            D = desc;
             X = integers ? TestData.Ints(D.InputElements, 1) : TestData.Uniform(D.InputElements, 1);
             W = integers ? TestData.Ints(D.WeightElements, 2) : TestData.Uniform(D.WeightElements, 2);
             B = integers ? TestData.Ints(D.K, 3) : TestData.Uniform(D.K, 3);
