@@ -81,12 +81,36 @@ public static class Commands
 
     internal static IBackend Backend(ParseResult p)
     {
+        ApplyThreads(p);
+        return BackendRegistry.Get(p.GetValue(BackendOption)!);
+    }
+
+    private static void ApplyThreads(ParseResult p)
+    {
         if (p.GetValue(ThreadsOption) is int t)
         {
             if (t < 1) throw new ArgumentException($"--threads must be at least 1, got {t}.");
             Parallelism.Threads = t;
         }
-        return BackendRegistry.Get(p.GetValue(BackendOption)!);
+    }
+
+    /// <summary>--resume continues on the backend and thread count that trained the run (its checkpoint says which), unless
+    /// --backend or --threads (or FASTCONV_THREADS) choose others; null <paramref name="trained"/> (an older checkpoint): the
+    /// options as for a new run.</summary>
+    private static IBackend ResumeBackend(ParseResult p, string dir, RunExecution? trained)
+    {
+        if (trained is null) return Backend(p);
+        ApplyThreads(p);
+        if (p.GetValue(ThreadsOption) is null && string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable("FASTCONV_THREADS")))
+            Parallelism.Threads = trained.Threads;
+        if (p.GetResult(BackendOption) is { Implicit: false }) return BackendRegistry.Get(p.GetValue(BackendOption)!);
+        try { return BackendRegistry.Get(trained.Backend); }
+        catch (Exception e) when (e is BackendUnavailableException or ArgumentException)
+        {
+            string why = e is ArgumentException { ParamName: { } n } ? e.Message.Replace($" (Parameter '{n}')", "") : e.Message;
+            throw new ArgumentException($"--resume {dir} was trained on backend {trained.Backend}, which cannot run here: {why} " +
+                                        "Pass --backend to continue on another (the rest of the run will not repeat the original bit for bit).");
+        }
     }
 
     private static Command Train()
@@ -121,16 +145,24 @@ public static class Commands
             var comm = DistributedTrain.Start(p.GetValue(distributed), threadsGiven: p.GetValue(ThreadsOption) is not null);
             return DistributedTrain.Run(comm, () =>
             {
-                var be = Backend(p);
                 TrainingRun run;
                 if (p.GetValue(resume) is string dir)
                 {
+                    var trained = TrainingRun.TrainedExecution(dir);
+                    var be = ResumeBackend(p, dir, trained);
                     run = FolderOptions.Decoding(progress => TrainingRun.Resume(dir, be, p.GetResult(epochs) is { Implicit: false } ? p.GetValue(epochs) : null, progress, comm));
                     foreach (var r in run.Repaired) AnsiConsole.MarkupLine($"  repaired: {Markup.Escape(r)}");
                     AnsiConsole.MarkupLine($"Resuming [bold]{Markup.Escape(dir)}[/] after epoch {run.Trainer.Epoch} of {run.Settings.Epochs}.");
+                    if (trained is null)
+                        AnsiConsole.MarkupLine("  Its checkpoint does not say which backend and thread count trained it (an older FastConv): pass the same " +
+                                               "--backend and --threads to continue it bit for bit.");
+                    else if (trained != run.Execution)
+                        AnsiConsole.MarkupLine(Markup.Escape($"  Trained on {trained}; continuing on {run.Execution}, as asked: the rest of the run will not repeat ") +
+                                               "[yellow]bit for bit[/] what the first would have done.");
                 }
                 else
                 {
+                    var be = Backend(p);
                     // a preset's recipe (RunSettings.Recipe) for every option not given on the command line
                     var r = RunSettings.Recipe(p.GetValue(model)!);
                     T Given<T>(Option<T> o, T fromRecipe) => r is null || p.GetResult(o) is { Implicit: false } ? p.GetValue(o)! : fromRecipe;

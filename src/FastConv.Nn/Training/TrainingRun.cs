@@ -122,6 +122,40 @@ public sealed record RunSettings
     private static string F(float v) => v.ToString("R", CultureInfo.InvariantCulture);
 }
 
+/// <summary>What ran a run besides its settings: the backend (its name, e.g. "native" or "managed:v256"), the kernels'
+/// thread count and the data-parallel processes. Same settings and execution (on a CPU of the same ISA) repeat a run bit
+/// for bit; another backend or thread count gives other rounding (a convolution that splits the batch's sum between
+/// threads adds the shares in another grouping), so a resume on it continues a slightly different run. Checkpoints store
+/// it beside the settings; one written before FastConv stored it has none.</summary>
+public sealed record RunExecution(string Backend, int Threads, int Processes)
+{
+    private const string BackendKey = "backend", ThreadsKey = "threads", ProcessesKey = "processes";
+
+    /// <summary>The settings dictionary with the execution added (the keys <see cref="RunSettings.FromDictionary"/> ignores).</summary>
+    public Dictionary<string, string> AddTo(Dictionary<string, string> settings)
+    {
+        settings[BackendKey] = Backend;
+        settings[ThreadsKey] = Threads.ToString(CultureInfo.InvariantCulture);
+        settings[ProcessesKey] = Processes.ToString(CultureInfo.InvariantCulture);
+        return settings;
+    }
+
+    /// <summary>The execution a checkpoint's settings hold; null when it predates them. A value that does not parse is a
+    /// CheckpointException naming it.</summary>
+    public static RunExecution? Of(IReadOnlyDictionary<string, string> settings)
+    {
+        if (!settings.TryGetValue(BackendKey, out var backend)) return null;
+        int Positive(string key) =>
+            settings.TryGetValue(key, out var v) && int.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n >= 1 ? n
+                : throw new CheckpointException($"Checkpoint setting '{key}' = '{v}' is not a positive integer.");
+        if (backend.Length == 0) throw new CheckpointException($"Checkpoint setting '{BackendKey}' is empty.");
+        return new RunExecution(backend, Positive(ThreadsKey), Positive(ProcessesKey));
+    }
+
+    public override string ToString() =>
+        $"backend {Backend}, {Threads} thread(s){(Processes > 1 ? $" in each of {Processes} processes" : "")}";
+}
+
 /// <summary>The result of a whole run: where it went; <see cref="Test"/> is best.ckpt's test evaluation (the best-validation epoch),
 /// <see cref="LastTest"/> last.ckpt's (the final weights, what a paper's "after N epochs" reports); the same evaluation
 /// when the best epoch is the last.</summary>
@@ -216,6 +250,11 @@ public sealed class TrainingRun : IDisposable
     public string? InitialWeightsHash { get; private set; }
     /// <summary>Whether this process writes the run folder: always with one process, only rank 0 with several.</summary>
     public bool IsWriter => Trainer.Parallel is not { Rank: not 0 };
+    /// <summary>What runs this run now (stored in each checkpoint it writes).</summary>
+    public RunExecution Execution => new(Backend.Name, Parallelism.Threads, Trainer.Parallel?.Size ?? 1);
+    /// <summary>For <see cref="Resume"/>: what ran the epochs before, as the checkpoint resumed from says (null when it
+    /// predates that); compare with <see cref="Execution"/>.</summary>
+    public RunExecution? TrainedOn { get; private init; }
 
     public RunSettings Settings { get; }
     /// <summary>For --data folder: what was decoded, cached and skipped.</summary>
@@ -260,8 +299,12 @@ public sealed class TrainingRun : IDisposable
         if (epochs is int e) settings = settings with { Epochs = e };
         if (ck.Epoch >= settings.Epochs)
             throw new SettingException(ResumeSetting, $"{outDir} has already finished {ck.Epoch} of {settings.Epochs} epochs; pass {{{nameof(RunSettings.Epochs)}}} with a larger number to go on.");
-        return new TrainingRun(settings, backend, outDir, ck, decodeProgress, communicator) { Repaired = repaired };
+        return new TrainingRun(settings, backend, outDir, ck, decodeProgress, communicator) { Repaired = repaired, TrainedOn = RunExecution.Of(ck.Settings) };
     }
+
+    /// <summary>What ran the run in <paramref name="outDir"/> up to the epoch <see cref="Resume"/> would continue from (null
+    /// when its checkpoint predates that), so a front end can continue on the same backend and thread count.</summary>
+    public static RunExecution? TrainedExecution(string outDir) => RunExecution.Of(RunFolder.ResumePoint(outDir).Checkpoint.Settings);
 
     /// <summary>What <see cref="Resume"/> put right in the folder before continuing (empty when it was consistent).</summary>
     public IReadOnlyList<string> Repaired { get; private init; } = [];
@@ -341,7 +384,7 @@ public sealed class TrainingRun : IDisposable
     public Checkpoint Capture() => new()
     {
         Model = Settings.Model, InputShape = Model.InputShape, ClassNames = [.. TrainData.ClassNames], Normalization = Normalization,
-        Settings = Settings.ToDictionary(), Epoch = Trainer.Epoch, Step = Trainer.Step,
+        Settings = Execution.AddTo(Settings.ToDictionary()), Epoch = Trainer.Epoch, Step = Trainer.Step,
         BestValidationAccuracy = Trainer.BestValidationAccuracy, BestEpoch = Trainer.BestEpoch,
         History = [.. Trainer.History], Tensors = Checkpoint.Capture(Model, Optimizer),
     };

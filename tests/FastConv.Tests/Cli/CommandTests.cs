@@ -1,5 +1,6 @@
 using FastConv.Tests.Support;
 using FastConv.Cli;
+using FastConv.Nn;
 
 namespace FastConv.Tests.Cli;
 
@@ -132,6 +133,50 @@ public class CommandTests : TempDirectoryTests
             var (bad, _, berr) = Run("visualize", "--checkpoint", Path.Combine(dir, "best.ckpt"), "--image", "10000");
             Assert.That(bad, Is.EqualTo(1));
             Assert.That(berr.TrimEnd(), Is.EqualTo("fastconv: error: --image must be in [0, 10000) (the test images)."), "one line, no parameter name");
+        }
+        finally
+        {
+            Parallelism.Threads = Environment.ProcessorCount;
+        }
+    }
+
+    [Test]
+    public void Resume_ContinuesOnTheBackendAndThreadsThatTrainedTheRun()
+    {
+        if (!string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable("FASTCONV_THREADS")))
+            Assert.Ignore("FASTCONV_THREADS is set: it chooses the thread count of a resume, so the stored one is not used.");
+        string dir = Path.Combine(Dir, "run"), last = Path.Combine(dir, "last.ckpt");
+        string[] tiny = ["--limit", "500", "--validation", "100", "--batch", "50"];
+        try
+        {
+            var (code, _, err) = Run(["train", "--epochs", "1", .. tiny, "--out", dir, "--backend", "managed", "--threads", "1"]);
+            Assert.That(code, Is.Zero, err);
+            Assert.That(RunExecution.Of(Checkpoint.Load(last).Settings), Is.EqualTo(new RunExecution("managed", 1, 1)));
+
+            // Neither option given: the checkpoint's backend and thread count, not this process's defaults.
+            Parallelism.Threads = 3;
+            var (rcode, rout, rerr) = Run("train", "--resume", dir, "--epochs", "2");
+            Assert.That(rcode, Is.Zero, rerr);
+            Assert.That(rout, Does.Contain($"Resuming {dir} after epoch 1 of 2.").And.Not.Contain("Trained on"));
+            Assert.That(Parallelism.Threads, Is.EqualTo(1));
+            Assert.That(RunExecution.Of(Checkpoint.Load(last).Settings), Is.EqualTo(new RunExecution("managed", 1, 1)));
+
+            // Another thread count, asked for: it is used, stored, and the output says the bits will differ.
+            var (tcode, tout, terr) = Run("train", "--resume", dir, "--epochs", "3", "--threads", "2");
+            Assert.That(tcode, Is.Zero, terr);
+            Assert.That(tout, Does.Contain("Trained on backend managed, 1 thread(s); continuing on backend managed, 2 thread(s), as asked"));
+            Assert.That(RunExecution.Of(Checkpoint.Load(last).Settings), Is.EqualTo(new RunExecution("managed", 2, 1)));
+
+            // A backend this machine does not have: one line that says so and how to go on, and the folder is untouched.
+            var ck = Checkpoint.Load(last);
+            ck.Settings["backend"] = "tpu";
+            ck.Save(last);
+            byte[] before = File.ReadAllBytes(last);
+            var (bcode, _, berr) = Run("train", "--resume", dir, "--epochs", "4");
+            Assert.That(bcode, Is.EqualTo(1));
+            Assert.That(berr.TrimEnd(), Does.StartWith($"fastconv: error: --resume {dir} was trained on backend tpu, which cannot run here: Unknown backend 'tpu'.")
+                                            .And.EndWith("Pass --backend to continue on another (the rest of the run will not repeat the original bit for bit)."));
+            Assert.That(File.ReadAllBytes(last), Is.EqualTo(before));
         }
         finally
         {
