@@ -147,8 +147,8 @@ FC_API fc_status fc_f32_bias_add_bwd(fc_isa isa, int32_t n, int32_t c, int64_t i
 /* ---- spatial batch normalisation, per channel c of x [n, c, hw] over its n*hw values (m of them)
  * training: mean = sum x / m, var = sum (x - mean)^2 / m (two passes), inv_std = 1 / sqrt(var + epsilon),
  * y = (x - mean) * gamma * inv_std + beta; saves mean and inv_std for the backward pass and updates
- * running = (1 - momentum) * running + momentum * batch (the variance unbiased, * m / (m - 1)). Threads take whole
- * channels, so the result does not depend on the thread count. */
+ * running = (1 - momentum) * running + momentum * batch (the variance unbiased, * m / (m - 1)). Threads sum whole
+ * channels, so the result does not depend on the thread count, and write whole images. */
 FC_API fc_status fc_f32_batch_norm_fwd_training(fc_isa isa, int32_t n, int32_t c, int64_t hw, const float* x, const float* gamma,
                                                 const float* beta, float* y, float* save_mean, float* save_inv_std,
                                                 float* running_mean, float* running_var, float momentum, float epsilon,
