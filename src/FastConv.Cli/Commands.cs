@@ -153,11 +153,11 @@ public static class Commands
                     run = FolderOptions.Decoding(progress => TrainingRun.Resume(dir, be, p.GetResult(epochs) is { Implicit: false } ? p.GetValue(epochs) : null, progress, comm));
                     foreach (var r in run.Repaired) AnsiConsole.MarkupLine($"  repaired: {Markup.Escape(r)}");
                     AnsiConsole.MarkupLine($"Resuming [bold]{Markup.Escape(dir)}[/] after epoch {run.Trainer.Epoch} of {run.Settings.Epochs}.");
-                    if (trained is null)
+                    if (run.TrainedOn is not { } before)
                         AnsiConsole.MarkupLine("  Its checkpoint does not say which backend and thread count trained it (an older FastConv): pass the same " +
                                                "--backend and --threads to continue it bit for bit.");
-                    else if (trained != run.Execution)
-                        AnsiConsole.MarkupLine(Markup.Escape($"  Trained on {trained}; continuing on {run.Execution}, as asked: the rest of the run will not repeat ") +
+                    else if (before != run.Execution)
+                        AnsiConsole.MarkupLine(Markup.Escape($"  Trained on {before}; continuing on {run.Execution}, as asked: the rest of the run will not repeat ") +
                                                "[yellow]bit for bit[/] what the first would have done.");
                 }
                 else

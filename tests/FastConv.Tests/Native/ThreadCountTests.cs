@@ -13,12 +13,14 @@ namespace FastConv.Tests.Native;
 /// </summary>
 public class ThreadCountTests
 {
-    // 20 images of 32x32 are 5 of lanes-k's backward-filter chunks (dy of 4 images in 256 KB); 3x3 from 16 channels
+    // 20 images of 32x32 are 5 of lanes-k's backward-filter chunks (dy of 4 images in 256 KB), summed by items; 32 are 8,
+    // which the threads take whole (by chunks); 3x3 from 16 channels
     // is Winograd, 5x5 split Winograd, 5x5 stride 2 the phase Winograd, 3x3 stride 2 from 24 channels lanes-k/-c,
     // 1x1 and 7x7 stride 2 from 3 channels the GEMM and im2col.
     private static readonly Conv2dDesc[] Shapes =
     [
         new(20, 16, 32, 32, 16, 3, 3, padding: 1),
+        new(32, 4, 32, 32, 8, 3, 3, padding: 1),
         new(6, 16, 14, 14, 32, 5, 5, padding: 2),
         new(5, 16, 16, 16, 16, 5, 5, stride: 2, padding: 2),
         new(9, 24, 12, 12, 32, 3, 3, stride: 2, padding: 1),
