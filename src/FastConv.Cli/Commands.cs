@@ -164,7 +164,7 @@ public static class Commands
                 {
                     var be = Backend(p);
                     // a preset's recipe (RunSettings.Recipe) for every option not given on the command line
-                    var r = RunSettings.Recipe(p.GetValue(model)!);
+                    var r = RunSettings.Recipe(p.GetValue(model)!, p.GetValue(data)!);
                     T Given<T>(Option<T> o, T fromRecipe) => r is null || p.GetResult(o) is { Implicit: false } ? p.GetValue(o)! : fromRecipe;
                     var s = new RunSettings
                     {

@@ -141,6 +141,25 @@ public class CommandTests : TempDirectoryTests
     }
 
     [Test]
+    public void Train_Resnet20_TakesThePapersRecipe_WithFlipsOnFashionMnist()
+    {
+        string dir = Path.Combine(Dir, "r20");
+        try
+        {
+            var (code, output, err) = Run("train", "--model", "resnet20", "--epochs", "1", "--limit", "300", "--validation", "30", "--batch", "30",
+                "--out", dir, "--threads", "1");
+            Assert.That(code, Is.Zero, err);
+            Assert.That(output, Does.Contain("resnet20: the paper's recipe where not given: sgd lr 0.1, momentum 0.9, weight decay 0.0001, batch 30, " +
+                                             "multistep schedule, flip augmentation."));
+            Assert.That(Checkpoint.Load(Path.Combine(dir, TrainingRun.LastCheckpoint)).Settings["augment"], Is.EqualTo("flip"));
+        }
+        finally
+        {
+            Parallelism.Threads = Environment.ProcessorCount;
+        }
+    }
+
+    [Test]
     public void Resume_ContinuesOnTheBackendAndThreadsThatTrainedTheRun()
     {
         if (!string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable("FASTCONV_THREADS")))

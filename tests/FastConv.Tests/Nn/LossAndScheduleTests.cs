@@ -77,7 +77,13 @@ public class LossAndScheduleTests
         var multi = LrSchedule.Create("multistep", 0.1f, 15);
         Assert.That(new[] { multi.Rate(0), multi.Rate(7.49), multi.Rate(7.5), multi.Rate(11.2), multi.Rate(11.25), multi.Rate(14.9) },
             Is.EqualTo(new[] { 0.1f, 0.1f, 0.01f, 0.01f, 0.001f, 0.001f }).Within(1e-7));
-        Assert.That(RunSettings.Recipe("resnet20")!.Schedule, Is.EqualTo("multistep"));
+        Assert.That(RunSettings.Recipe("resnet20", "fashion-mnist")!.Schedule, Is.EqualTo("multistep"));
+        // the paper's crop-flip where it applies: CIFAR-10's crops and flips, flips alone on Fashion-MNIST, none on a folder
+        Assert.That(new[] { "fashion-mnist", "cifar10", "folder" }.Select(d => RunSettings.Recipe("resnet20", d)!.Augment),
+            Is.EqualTo(new[] { "flip", "crop-flip", "auto" }));
+        Assert.That(RunSettings.Recipe("resnet20", "fashion-mnist")!.Augmentation, Is.EqualTo(new FastConv.Nn.Data.Augmentation(0, true)));
+        Assert.That(RunSettings.Recipe("resnet20", "cifar10")!.Augmentation, Is.EqualTo(FastConv.Nn.Data.Augmentation.Cifar));
+        Assert.That(RunSettings.Recipe("cs231n-convnet", "fashion-mnist"), Is.Null);
         Assert.Throws<ArgumentException>(() => LrSchedule.Create("warmup", 0.1f, 5));
     }
 
