@@ -56,11 +56,15 @@ public static class Ratios
         Console.WriteLine();
         Console.WriteLine($"FastConv{(only is null ? "" : $" ({only} backend)")} vs TorchSharp at {threads} thread(s) (speed-up = TorchSharp time / FastConv time; medians of this run):");
         Console.WriteLine($"  {TargetIsa.Describe()}");
-        Console.WriteLine($"{"shape",-11}{"method",-16}{"fastconv",-14}{"ms",10}{"rate",10}{"torch ms",10}{"rate",10}  unit      speed-up");
+        // columns as wide as their longest entry and a space, so a long shape name ("resnet20-step") keeps its gap
+        int Width(int column, string header, int least) =>
+            Math.Max(least, Enumerable.Range(0, (int)df.Rows.Count).Select(i => df.Rows[i][column]?.ToString()?.Length ?? 0).Append(header.Length).Max() + 1);
+        int sw = Width(0, "shape", 11), mw = Width(1, "method", 16), fw = Width(2, "fastconv", 14);
+        Console.WriteLine($"{"shape".PadRight(sw)}{"method".PadRight(mw)}{"fastconv".PadRight(fw)}{"ms",10}{"rate",10}{"torch ms",10}{"rate",10}  unit      speed-up");
         for (long i = 0; i < df.Rows.Count; i++)
         {
             var r = df.Rows[i];
-            Console.WriteLine($"{r[0],-11}{r[1],-16}{r[2],-14}{(double)r[3],10:F3}{(double)r[4],10:F1}{(double)r[5],10:F3}{(double)r[6],10:F1}  {r[7],-8}{(double)r[8],8:F2}x");
+            Console.WriteLine($"{r[0]?.ToString()?.PadRight(sw)}{r[1]?.ToString()?.PadRight(mw)}{r[2]?.ToString()?.PadRight(fw)}{(double)r[3],10:F3}{(double)r[4],10:F1}{(double)r[5],10:F3}{(double)r[6],10:F1}  {r[7],-8}{(double)r[8],8:F2}x");
         }
         if (logs.Count > 0)
             Console.WriteLine($"Geometric-mean speed-up over the {logs.Count} convolution rows: {Math.Exp(logs.Average()):F2}x");
