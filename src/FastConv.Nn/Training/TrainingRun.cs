@@ -44,7 +44,7 @@ public sealed record RunSettings
     /// quarters of the run (the paper's 32k and 48k of 64k iterations: "multistep"), and the paper's crop-flip augmentation
     /// where it applies: CIFAR-10's 4-pixel crops and flips; flips alone for Fashion-MNIST, whose garments are centred
     /// (crops of 1 or 2 pixels left the test accuracy where flips alone put it, docs/perf/2026-12-03-resnet20-accuracy-crop1.md)
-    /// but mostly left-right symmetric (flips: 93.21–93.61 % in eleven 15-epoch runs, 93.13 % in the one without,
+    /// but mostly left-right symmetric (flips: 93.21–93.61 % in twelve 15-epoch runs, 93.13 % in the one without,
     /// docs/perf/2026-12-07-resnet20-accuracy-default.md); "auto" (none) for image folders, whose content FastConv cannot
     /// know. Null: FastConv's defaults.</summary>
     public static RunSettings? Recipe(string model, string data) => model is "resnet20" or "resnet18"
