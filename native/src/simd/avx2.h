@@ -12,7 +12,8 @@ typedef __m256 vf;
 #define vadd(a, b) _mm256_add_ps((a), (b))
 #define vsub(a, b) _mm256_sub_ps((a), (b))
 #define vmax(a, b) _mm256_max_ps((a), (b))
-/* 6 x 16: 12 accumulators of the 16 ymm registers */
+/* 6 x 16: 12 accumulators of the 16 ymm registers; 4 x 16 (8) for the last 4 or 8 rows of A (gemm.inc: fc_panel_rows) */
 #define FC_MR 6
+#define FC_MR_SHORT 4
 #define FC_NV 2
 #define vrelu_grad(x, dy) _mm256_and_ps(_mm256_cmp_ps((x), _mm256_setzero_ps(), _CMP_GT_OQ), (dy))
