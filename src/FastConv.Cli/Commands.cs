@@ -132,12 +132,14 @@ public static class Commands
         var validation = Opt("--validation", "Training examples held out for validation.", d.Validation);
         var limit = Opt("--limit", "Train on only the first N training examples (0: all).", d.Limit);
         var augment = Opt("--augment", "auto (crop-flip for cifar10, none for fashion-mnist), none, flip, crop-flip, erase or flip-erase (random erasing, p 0.5).", d.Augment);
+        var tta = Opt("--tta", "Test-time augmentation of validation and test: flip (each image's scores averaged with its mirror image's), none, " +
+                               "or auto (flip when training flips images).", d.Tta);
         var outDir = new Option<string?>("--out") { Description = "Run folder (default: runs/<model>-<time>). Refuses one that holds a finished epoch; reuses one a run killed before it left." };
         var resume = new Option<string?>("--resume") { Description = "Continue the run in this folder from its last finished epoch (last.ckpt), repairing what a kill left." };
         var distributed = new Option<bool>("--distributed") { Description = DistributedTrain.Help, DefaultValueFactory = _ => Nn.Distributed.MpiCommunicator.LaunchedByMpi() };
         var cmd = new Command("train", "Train a model and write metrics.csv, best.ckpt, last.ckpt and curves.png to the run folder.")
         {
-            data, dataDir, model, epochs, lr, batch, optimizer, momentum, wd, schedule, loss, BackendOption, ThreadsOption, seed, validation, limit, augment, outDir, resume, distributed,
+            data, dataDir, model, epochs, lr, batch, optimizer, momentum, wd, schedule, loss, BackendOption, ThreadsOption, seed, validation, limit, augment, tta, outDir, resume, distributed,
         };
         var folder = new FolderOptions(cmd);
         cmd.SetAction(p =>
@@ -172,6 +174,7 @@ public static class Commands
                         Lr = Given(lr, r?.Lr), Batch = Given(batch, r?.Batch ?? 0), Optimizer = Given(optimizer, r?.Optimizer!), Momentum = Given(momentum, r?.Momentum ?? 0),
                         WeightDecay = Given(wd, r?.WeightDecay ?? 0), Schedule = Given(schedule, r?.Schedule!), Loss = p.GetValue(loss)!, Seed = p.GetValue(seed),
                         Validation = p.GetValue(validation), Limit = p.GetValue(limit), Augment = Given(augment, r?.Augment!),
+                        Tta = p.GetValue(tta)!,
                     };
                     if (r is not null)
                         AnsiConsole.MarkupLine(Markup.Escape($"{s.Model}: the paper's recipe where not given: {s.Optimizer} lr {s.BaseLr.ToString(CultureInfo.InvariantCulture)}, " +
@@ -193,11 +196,13 @@ public static class Commands
     {
         var ckpt = new Option<string>("--checkpoint") { Description = "A checkpoint written by fastconv train (best.ckpt or last.ckpt).", Required = true };
         var dataDir = new Option<string?>("--data-dir") { Description = "Data directory, if not the one the run used." };
-        var cmd = new Command("eval", "Test accuracy, confusion matrix and per-class accuracy of a checkpoint.") { ckpt, dataDir, BackendOption, ThreadsOption };
+        var tta = new Option<string?>("--tta") { Description = "Test-time augmentation: flip (each image's scores averaged with its mirror image's), none, " +
+                                                                   "or auto (flip when the run trained with flips). Default: the run's own." };
+        var cmd = new Command("eval", "Test accuracy, confusion matrix and per-class accuracy of a checkpoint.") { ckpt, dataDir, tta, BackendOption, ThreadsOption };
         cmd.SetAction(p =>
         {
             var be = Backend(p);
-            var (ck, ev) = TrainingRun.EvaluateCheckpoint(p.GetValue(ckpt)!, be, p.GetValue(dataDir));
+            var (ck, ev) = TrainingRun.EvaluateCheckpoint(p.GetValue(ckpt)!, be, p.GetValue(dataDir), tta: p.GetValue(tta));
             AnsiConsole.MarkupLine($"[bold]{Markup.Escape(ck.Model)}[/] after {ck.Epoch} epochs, on {ev.Count} test images ({Markup.Escape(be.Name)}, {ev.Seconds:0.0} s):");
             Reports.Evaluation(ev);
             return 0;

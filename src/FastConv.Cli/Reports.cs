@@ -18,9 +18,13 @@ internal static class Reports
         AnsiConsole.Write(t);
     }
 
+    /// <summary>What a mirror-averaged accuracy is, beside the single view's: "" for a plain evaluation.</summary>
+    public static string Views(Evaluation ev) => ev.SingleViewAccuracy is double one
+        ? $" (each image's scores averaged with its mirror image's; the images alone: {one:P2})" : "";
+
     public static void Evaluation(Evaluation ev)
     {
-        AnsiConsole.MarkupLine($"Test accuracy [bold green]{ev.Accuracy:P2}[/], loss {ev.Loss:0.0000}");
+        AnsiConsole.MarkupLine($"Test accuracy [bold green]{ev.Accuracy:P2}[/]{Views(ev)}, loss {ev.Loss:0.0000}");
         int k = ev.ClassNames.Count;
         var cm = new Table().Title("Confusion matrix (rows: true class, columns: predicted)").AddColumn("true \\ predicted");
         for (int j = 0; j < k; j++) cm.AddColumn(new TableColumn(j.ToString()).RightAligned());

@@ -14,6 +14,8 @@ internal static class TrainCommand
             $"backend [bold]{Markup.Escape(run.Backend.Name)}[/], {Parallelism.Threads} thread(s)");
         AnsiConsole.MarkupLine($"  {s.Epochs} epochs, batch {s.Batch}, {s.Optimizer} lr {s.BaseLr} ({s.Schedule}), weight decay {s.WeightDecay}, " +
             $"{s.Loss} loss, seed {s.Seed}, {run.Model.ParameterCount:N0} parameters → [link]{Markup.Escape(run.OutDir)}[/]");
+        if (s.MirrorAverage)
+            AnsiConsole.MarkupLine("  validation and test average each image's scores with its mirror image's (--tta none: the images alone)");
         if (comm is not null) DistributedTrain.Describe(run, comm);
         int epochsBefore = run.Trainer.Epoch;
 
@@ -50,10 +52,11 @@ internal static class TrainCommand
         double meanIps = result.History.Average(m => m.ImagesPerSecond);
         AnsiConsole.MarkupLine($"Training speed: [bold]{meanIps:N0} images/s[/] (mean over epochs; last epoch {last.ImagesPerSecond:N0}).");
         DistributedTrain.Report(run, epochsBefore);
-        AnsiConsole.MarkupLine($"Test accuracy of best.ckpt (epoch {result.BestEpoch}): [bold green]{result.Test.Accuracy:P2}[/] " +
+        AnsiConsole.MarkupLine($"Test accuracy of best.ckpt (epoch {result.BestEpoch}): [bold green]{result.Test.Accuracy:P2}[/]{Reports.Views(result.Test)} " +
             $"on {result.Test.Count} test images, loss {result.Test.Loss:0.0000}.");
         if (result.BestEpoch != result.LastEpoch)
-            AnsiConsole.MarkupLine($"Test accuracy of last.ckpt (epoch {result.LastEpoch}): [bold]{result.LastTest.Accuracy:P2}[/], loss {result.LastTest.Loss:0.0000}.");
+            AnsiConsole.MarkupLine($"Test accuracy of last.ckpt (epoch {result.LastEpoch}): [bold]{result.LastTest.Accuracy:P2}[/]{Reports.Views(result.LastTest)}, " +
+                                   $"loss {result.LastTest.Loss:0.0000}.");
         AnsiConsole.MarkupLine($"Files: {Markup.Escape(Path.Combine(result.OutDir, "metrics.csv"))}, curves.png, best.ckpt, last.ckpt. " +
             $"Confusion matrix: fastconv eval --checkpoint {Markup.Escape(Path.Combine(result.OutDir, TrainingRun.BestCheckpoint))}");
         return 0;

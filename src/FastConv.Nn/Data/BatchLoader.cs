@@ -41,6 +41,9 @@ public sealed class BatchLoader
 
     public int BatchSize { get; }
     public Augmentation Augmentation { get; }
+    /// <summary>Test-time augmentation for evaluation (Trainer.Evaluate): an example's scores are the mean of its image's
+    /// and its mirror image's, the left-right flip that training with flips taught the model to treat alike.</summary>
+    public bool MirrorAverage { get; init; }
     public Dataset Data => _data;
     /// <summary>Full batches per training epoch.</summary>
     public int TrainBatches => _data.Count / BatchSize;
@@ -56,8 +59,9 @@ public sealed class BatchLoader
         return order;
     }
 
-    /// <summary>Fills x [B, C, H, W] and labels [B] with examples order[first..]; returns how many rows are real (the rest are zeros).</summary>
-    public int Fill(ReadOnlySpan<int> order, int first, Tensor x, Tensor labels, Random? augmentRng = null)
+    /// <summary>Fills x [B, C, H, W] and labels [B] with examples order[first..], each image left-right flipped if
+    /// <paramref name="mirror"/>; returns how many rows are real (the rest are zeros).</summary>
+    public int Fill(ReadOnlySpan<int> order, int first, Tensor x, Tensor labels, Random? augmentRng = null, bool mirror = false)
     {
         int count = Math.Min(BatchSize, order.Length - first);
         if (count <= 0) throw new ArgumentOutOfRangeException(nameof(first), first, "BatchLoader: no examples left at this offset.");
@@ -75,6 +79,7 @@ public sealed class BatchLoader
                 for (int i = 0; i < plane; i++) d[i] = s[i] * sc + sh;
             }
             if (augmentRng is not null && !Augmentation.IsNone) Augment(dst, augmentRng);
+            if (mirror) ShiftAndFlip(dst, 0, 0, flip: true);
             _y[b] = _data.Labels[idx];
         }
         _x.AsSpan(count * size).Clear();

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Numerics.Tensors;
 using FastConv.Nn.Data;
 using FastConv.Nn.Distributed;
 
@@ -13,9 +14,13 @@ public interface ITrainingObserver
     void EpochDone(EpochMetrics metrics, bool best) { }
 }
 
-/// <summary>Loss, accuracy and confusion matrix of a model over a data set.</summary>
+/// <summary>Loss, accuracy and confusion matrix of a model over a data set; with mirror averaging (BatchLoader.MirrorAverage)
+/// they are of the averaged scores, and <see cref="SingleViewAccuracy"/> is the accuracy of the images alone.</summary>
 public sealed record Evaluation(double Loss, double Accuracy, int[,] Confusion, IReadOnlyList<string> ClassNames, double Seconds)
 {
+    /// <summary>With mirror averaging: the accuracy of the unflipped images' own scores (the same pass's first view); else null.</summary>
+    public double? SingleViewAccuracy { get; init; }
+
     public int Count { get; } = Sum(Confusion);
     private static int Sum(int[,] m) { int s = 0; foreach (int v in m) s += v; return s; }
 
@@ -45,6 +50,7 @@ public sealed class Trainer : IDisposable
 {
     private readonly Tensor _x, _labels;
     private readonly float[] _scores, _y;
+    private float[]? _mirrorScores; // allocated at the first mirror-averaged evaluation, then reused
     private readonly int _classes;
 
     public Trainer(Sequential model, Loss loss, Optimizer optimizer, LrSchedule schedule, int batchSize, int seed)
@@ -165,7 +171,8 @@ public sealed class Trainer : IDisposable
     public Evaluation Evaluate(BatchLoader data)
     {
         if (data.BatchSize != BatchSize) throw new ArgumentException($"Trainer: loader batch {data.BatchSize} differs from the trainer's {BatchSize}.");
-        return Evaluate(Model, Loss, data, _x, _labels, _scores, _y);
+        if (data.MirrorAverage) _mirrorScores ??= new float[_scores.Length];
+        return Evaluate(Model, Loss, data, _x, _labels, _scores, _y, _mirrorScores);
     }
 
     /// <summary>The same evaluation for a model outside a training run (no optimizer needed); allocates one batch.</summary>
@@ -174,21 +181,32 @@ public sealed class Trainer : IDisposable
         using var x = model.Backend.Allocate([data.BatchSize, .. model.InputShape]);
         using var labels = model.Backend.Allocate([data.BatchSize]);
         int classes = model.OutputShape[0];
-        return Evaluate(model, loss, data, x, labels, new float[data.BatchSize * classes], new float[data.BatchSize]);
+        return Evaluate(model, loss, data, x, labels, new float[data.BatchSize * classes], new float[data.BatchSize],
+            data.MirrorAverage ? new float[data.BatchSize * classes] : null);
     }
 
-    private static Evaluation Evaluate(Sequential model, Loss loss, BatchLoader data, Tensor x, Tensor labels, float[] scoresHost, float[] labelsHost)
+    private static Evaluation Evaluate(Sequential model, Loss loss, BatchLoader data, Tensor x, Tensor labels, float[] scoresHost, float[] labelsHost,
+        float[]? mirrorHost)
     {
         var sw = Stopwatch.StartNew();
         int classes = model.OutputShape[0];
         var order = Enumerable.Range(0, data.Data.Count).ToArray();
         var confusion = new int[classes, classes];
         double total = 0;
+        int singleCorrect = 0;
         for (int b = 0; b < data.EvalBatches; b++)
         {
             int rows = data.Fill(order, b * data.BatchSize, x, labels);
             model.Forward(x, training: false).CopyTo(scoresHost);
             labels.CopyTo(labelsHost);
+            if (data.MirrorAverage)
+            {
+                for (int i = 0; i < rows; i++) if (ArgMax(scoresHost.AsSpan(i * classes, classes)) == (int)labelsHost[i]) singleCorrect++;
+                data.Fill(order, b * data.BatchSize, x, labels, mirror: true);
+                model.Forward(x, training: false).CopyTo(mirrorHost!);
+                TensorPrimitives.Add(scoresHost, mirrorHost, scoresHost);
+                TensorPrimitives.Multiply(scoresHost, 0.5f, scoresHost);
+            }
             for (int i = 0; i < rows; i++)
             {
                 var s = scoresHost.AsSpan(i * classes, classes);
@@ -199,7 +217,8 @@ public sealed class Trainer : IDisposable
         }
         int correct = 0;
         for (int i = 0; i < classes; i++) correct += confusion[i, i];
-        return new Evaluation(total / data.Data.Count, (double)correct / data.Data.Count, confusion, data.Data.ClassNames, sw.Elapsed.TotalSeconds);
+        return new Evaluation(total / data.Data.Count, (double)correct / data.Data.Count, confusion, data.Data.ClassNames, sw.Elapsed.TotalSeconds)
+            { SingleViewAccuracy = data.MirrorAverage ? (double)singleCorrect / data.Data.Count : null };
     }
 
     public void Dispose()

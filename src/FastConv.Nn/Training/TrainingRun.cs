@@ -38,6 +38,13 @@ public sealed record RunSettings
     /// <summary>none, flip, crop-flip, erase, flip-erase (random erasing with probability 0.5, alone or after a flip), or
     /// auto (crop-flip for CIFAR-10, none for Fashion-MNIST; a preset's <see cref="Recipe"/> picks its own).</summary>
     public string Augment { get; init; } = "auto";
+    /// <summary>Test-time augmentation of validation and test: flip (an image's scores are the mean of its own and its
+    /// mirror image's), none, or auto (flip when <see cref="Augmentation"/> trains with flips, so the model has learnt
+    /// the two alike; none otherwise).</summary>
+    public string Tta { get; init; } = "auto";
+
+    /// <summary>Whether validation and test average each image's scores with its mirror image's (<see cref="Tta"/>).</summary>
+    public bool MirrorAverage => Tta == "flip" || (Tta == "auto" && Augmentation.HorizontalFlip);
 
     /// <summary>The published training recipe of a preset, scaled to the run, for the settings a user did not give:
     /// ResNets (He et al. 2015 §4.2): SGD 0.1, momentum 0.9, weight decay 1e-4, batch 128, ×0.1 at half and three
@@ -89,13 +96,14 @@ public sealed record RunSettings
         Need(Limit >= 0, nameof(Limit), $"must be at least 0, got {Limit}.");
         Need(Augment is "auto" or "none" or "flip" or "crop-flip" or "erase" or "flip-erase", nameof(Augment),
             $"'{Augment}' is not an augmentation: use auto, none, flip, crop-flip, erase or flip-erase.");
+        Need(Tta is "auto" or "none" or "flip", nameof(Tta), $"'{Tta}' is not a test-time augmentation: use auto, none or flip.");
     }
 
     public Dictionary<string, string> ToDictionary() => new()
     {
         ["data"] = Data, ["data_dir"] = DataDir ?? "", ["model"] = Model, ["epochs"] = I(Epochs), ["lr"] = F(BaseLr), ["batch"] = I(Batch),
         ["optimizer"] = Optimizer, ["momentum"] = F(Momentum), ["weight_decay"] = F(WeightDecay), ["schedule"] = Schedule,
-        ["loss"] = Loss, ["seed"] = I(Seed), ["validation"] = I(Validation), ["limit"] = I(Limit), ["augment"] = Augment,
+        ["loss"] = Loss, ["seed"] = I(Seed), ["validation"] = I(Validation), ["limit"] = I(Limit), ["augment"] = Augment, ["tta"] = Tta,
         ["image_size"] = ImageSize is int n ? I(n) : "", ["channels"] = Channels is int c ? I(c) : "",
         ["test_fraction"] = TestFraction.ToString("R", CultureInfo.InvariantCulture), ["skip_bad_images"] = SkipBadImages ? "true" : "false",
         ["cache_dir"] = CacheDir ?? "",
@@ -118,6 +126,8 @@ public sealed record RunSettings
             Lr = Float("lr"), Batch = Int("batch"), Optimizer = G("optimizer"), Momentum = Float("momentum"), WeightDecay = Float("weight_decay"),
             Schedule = G("schedule"), Loss = G("loss"), Seed = Int("seed"), Validation = Int("validation"), Limit = Int("limit"),
             Augment = d.GetValueOrDefault("augment", "auto"),
+            // Written since test-time augmentation; older checkpoints were validated and tested on the images alone.
+            Tta = d.GetValueOrDefault("tta", "none"),
             // Written since image folders (older checkpoints lack them).
             ImageSize = OptionalInt("image_size"), Channels = OptionalInt("channels"),
             TestFraction = Parse<double>("test_fraction", d.GetValueOrDefault("test_fraction", "0.2")),
@@ -208,8 +218,8 @@ public sealed class TrainingRun : IDisposable
         Normalization = resume?.Normalization ?? tr.ComputeNormalization();
         int batch = settings.Batch / ranks; // this rank's share of every global batch
         _trainLoader = new BatchLoader(tr, batch, Normalization, settings.Augmentation);
-        _valLoader = new BatchLoader(val, batch, Normalization);
-        _testLoader = new BatchLoader(test, batch, Normalization);
+        _valLoader = new BatchLoader(val, batch, Normalization) { MirrorAverage = settings.MirrorAverage };
+        _testLoader = new BatchLoader(test, batch, Normalization) { MirrorAverage = settings.MirrorAverage };
         TrainData = tr; ValidationData = val; TestData = test;
 
         try { Model = ModelZoo.Create(settings.Model, backend, tr.ImageShape, tr.ClassNames.Count, settings.Seed); }
@@ -409,13 +419,18 @@ public sealed class TrainingRun : IDisposable
         return (ck, settings, test, ck.CreateModel(backend));
     }
 
-    /// <summary>Evaluates a checkpoint on the test set of the data it was trained on (or <paramref name="dataDir"/>).</summary>
-    public static (Checkpoint Checkpoint, Evaluation Test) EvaluateCheckpoint(string path, IBackend backend, string? dataDir = null, int batch = 256)
+    /// <summary>Evaluates a checkpoint on the test set of the data it was trained on (or <paramref name="dataDir"/>), with
+    /// the run's test-time augmentation or <paramref name="tta"/> (auto, none or flip: <see cref="RunSettings.Tta"/>).</summary>
+    public static (Checkpoint Checkpoint, Evaluation Test) EvaluateCheckpoint(string path, IBackend backend, string? dataDir = null, int batch = 256,
+        string? tta = null)
     {
+        if (tta is not null && tta is not ("auto" or "none" or "flip"))
+            throw new SettingException(nameof(RunSettings.Tta), $"'{tta}' is not a test-time augmentation: use auto, none or flip.");
         var (ck, settings, test, model) = Restore(path, backend, dataDir);
+        if (tta is not null) settings = settings with { Tta = tta };
         using (model)
         using (var loss = Loss.Create(settings.Loss, backend))
-            return (ck, Trainer.Evaluate(model, loss, new BatchLoader(test, batch, ck.Normalization)));
+            return (ck, Trainer.Evaluate(model, loss, new BatchLoader(test, batch, ck.Normalization) { MirrorAverage = settings.MirrorAverage }));
     }
 
     /// <summary>

@@ -151,7 +151,18 @@ public class CommandTests : TempDirectoryTests
             Assert.That(code, Is.Zero, err);
             Assert.That(output, Does.Contain("resnet20: the paper's recipe where not given: sgd lr 0.1, momentum 0.9, weight decay 0.0001, batch 30, " +
                                              "multistep schedule, flip augmentation."));
-            Assert.That(Checkpoint.Load(Path.Combine(dir, TrainingRun.LastCheckpoint)).Settings["augment"], Is.EqualTo("flip"));
+            string last = Path.Combine(dir, TrainingRun.LastCheckpoint);
+            Assert.That(Checkpoint.Load(last).Settings["augment"], Is.EqualTo("flip"));
+            // trained with flips, so validated and tested on each image and its mirror (--tta auto), with the single view beside
+            Assert.That(Checkpoint.Load(last).Settings["tta"], Is.EqualTo("auto"));
+            Assert.That(output, Does.Contain("validation and test average each image's scores with its mirror image's"));
+            Assert.That(output, Does.Match(@"Test accuracy of best\.ckpt \(epoch 1\): [\d.]+ % \(each image's scores averaged with its mirror image's; the images alone: [\d.]+ %\)"));
+            var (evalCode, evalOut, evalErr) = Run("eval", "--checkpoint", last, "--tta", "none", "--threads", "1");
+            Assert.That(evalCode, Is.Zero, evalErr);
+            Assert.That(evalOut, Does.Contain("Test accuracy").And.Not.Contain("mirror"));
+            var (badCode, _, badErr) = Run("eval", "--checkpoint", last, "--tta", "crop");
+            Assert.That(badCode, Is.EqualTo(1));
+            Assert.That(badErr, Does.Contain("--tta 'crop' is not a test-time augmentation: use auto, none or flip."));
         }
         finally
         {

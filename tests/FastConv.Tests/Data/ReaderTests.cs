@@ -190,6 +190,9 @@ public class AugmentationAndCifarRunTests : TempDirectoryTests
             seen.Add(string.Join(",", v));
         }
         Assert.That(seen, Has.Count.EqualTo(2), "both the image and its mirror should occur");
+        // evaluation's mirror view (test-time augmentation) flips every image, with or without a training augmentation
+        new BatchLoader(ds, 1, norm).Fill([0], 0, x, y, mirror: true);
+        Assert.That(x.ToArray().Select(f => (int)MathF.Round(f)), Is.EqualTo(new[] { 3, 2, 1, 6, 5, 4 }));
         var crop = new BatchLoader(ds, 1, norm, new Augmentation(1, false));
         for (int i = 0; i < 40; i++)
         {

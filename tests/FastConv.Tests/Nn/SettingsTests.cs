@@ -21,6 +21,7 @@ public sealed class SettingsTests
         yield return new TestCaseData(ok with { Channels = 2 }, nameof(RunSettings.Channels), "Channels must be 1 or 3, got 2.");
         yield return new TestCaseData(ok with { TestFraction = 1 }, nameof(RunSettings.TestFraction), "TestFraction must be between 0 and 1");
         yield return new TestCaseData(ok with { Augment = "warp" }, nameof(RunSettings.Augment), "Augment 'warp' is not an augmentation");
+        yield return new TestCaseData(ok with { Tta = "crop" }, nameof(RunSettings.Tta), "Tta 'crop' is not a test-time augmentation");
     }
 
     [TestCaseSource(nameof(BadSettings))]
@@ -32,6 +33,21 @@ public sealed class SettingsTests
         Assert.That(e.Message, Does.StartWith(message));
         Assert.That(e.Message, Does.Not.Contain("--"));
         Assert.That(e.Template, Does.StartWith("{" + setting + "} "));
+    }
+
+    [Test]
+    public void Tta_AutoMirrorsWhenTrainingFlips_IsStored_AndOlderCheckpointsTestTheImagesAlone()
+    {
+        Assert.That(new RunSettings().MirrorAverage, Is.False, "the default run does not flip, so it tests the images alone");
+        Assert.That(new RunSettings { Augment = "flip" }.MirrorAverage, Is.True);
+        Assert.That(new RunSettings { Augment = "flip", Tta = "none" }.MirrorAverage, Is.False);
+        Assert.That(new RunSettings { Tta = "flip" }.MirrorAverage, Is.True);
+        Assert.That(new RunSettings { Data = "cifar10", DataDir = "d" }.MirrorAverage, Is.True, "auto augmentation on CIFAR-10 is crop-flip");
+        Assert.That(RunSettings.Recipe("resnet20", "fashion-mnist")!.MirrorAverage, Is.True);
+        var d = new RunSettings { Tta = "flip" }.ToDictionary();
+        Assert.That(RunSettings.FromDictionary(d).Tta, Is.EqualTo("flip"));
+        d.Remove("tta");
+        Assert.That(RunSettings.FromDictionary(d).Tta, Is.EqualTo("none"));
     }
 
     [Test]

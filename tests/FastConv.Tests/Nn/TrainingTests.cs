@@ -265,6 +265,47 @@ public class TrainingTests
 
     /// <summary>DESIGN.md: a training step in steady state allocates no new tensors.</summary>
     [Test]
+    public void MirrorAverage_ScoresEachImageAsTheMeanOfItsOwnAndItsMirrorImagesScores()
+    {
+        var be = BackendRegistry.Get("managed");
+        const int n = 40, batch = 16; // three batches, the last one padded
+        var data = Images.Value.Subset("mirror", Enumerable.Range(0, n).ToArray());
+        var norm = data.ComputeNormalization();
+        using var model = Small(be, 3);
+        using var loss = Loss.Create("softmax", be);
+        var plain = Trainer.Evaluate(model, loss, new BatchLoader(data, batch, norm));
+        var averaged = Trainer.Evaluate(model, loss, new BatchLoader(data, batch, norm) { MirrorAverage = true });
+
+        // by hand: each batch and its mirror through the model, the two score rows averaged
+        var loader = new BatchLoader(data, batch, norm);
+        using var x = be.Allocate([batch, 1, 28, 28]);
+        using var y = be.Allocate([batch]);
+        var order = Enumerable.Range(0, n).ToArray();
+        int correct = 0;
+        double total = 0;
+        for (int first = 0; first < n; first += batch)
+        {
+            int rows = loader.Fill(order, first, x, y);
+            var a = model.Forward(x, training: false).ToArray();
+            loader.Fill(order, first, x, y, mirror: true);
+            var b = model.Forward(x, training: false).ToArray();
+            for (int i = 0; i < rows; i++)
+            {
+                var s = Enumerable.Range(0, 10).Select(j => (a[i * 10 + j] + b[i * 10 + j]) * 0.5f).ToArray();
+                int label = data.Labels[first + i];
+                total += loss.ExampleLoss(s, label);
+                if (Array.IndexOf(s, s.Max()) == label) correct++;
+            }
+        }
+        Assert.That(averaged.Accuracy, Is.EqualTo((double)correct / n));
+        Assert.That(averaged.Loss, Is.EqualTo(total / n).Within(1e-9));
+        Assert.That(averaged.Loss, Is.Not.EqualTo(plain.Loss).Within(1e-6), "the mirror images change the scores");
+        Assert.That(averaged.SingleViewAccuracy, Is.EqualTo(plain.Accuracy), "the first view is the plain evaluation");
+        Assert.That(plain.SingleViewAccuracy, Is.Null);
+        Assert.That(averaged.Count, Is.EqualTo(n));
+    }
+
+    [Test]
     public void SteadyStateStep_AllocatesNoTensors()
     {
         var be = BackendRegistry.Get("managed");
