@@ -96,7 +96,14 @@ public sealed record RunSettings
         Need(Limit >= 0, nameof(Limit), $"must be at least 0, got {Limit}.");
         Need(Augment is "auto" or "none" or "flip" or "crop-flip" or "erase" or "flip-erase", nameof(Augment),
             $"'{Augment}' is not an augmentation: use auto, none, flip, crop-flip, erase or flip-erase.");
-        Need(Tta is "auto" or "none" or "flip", nameof(Tta), $"'{Tta}' is not a test-time augmentation: use auto, none or flip.");
+        CheckTta(Tta);
+    }
+
+    /// <summary>The rule for <see cref="Tta"/>, also for eval's override of a checkpoint's: auto, none or flip.</summary>
+    public static void CheckTta(string tta)
+    {
+        if (tta is not ("auto" or "none" or "flip"))
+            throw new SettingException(nameof(Tta), $"'{tta}' is not a test-time augmentation: use auto, none or flip.");
     }
 
     public Dictionary<string, string> ToDictionary() => new()
@@ -424,8 +431,7 @@ public sealed class TrainingRun : IDisposable
     public static (Checkpoint Checkpoint, Evaluation Test) EvaluateCheckpoint(string path, IBackend backend, string? dataDir = null, int batch = 256,
         string? tta = null)
     {
-        if (tta is not null && tta is not ("auto" or "none" or "flip"))
-            throw new SettingException(nameof(RunSettings.Tta), $"'{tta}' is not a test-time augmentation: use auto, none or flip.");
+        if (tta is not null) RunSettings.CheckTta(tta);
         var (ck, settings, test, model) = Restore(path, backend, dataDir);
         if (tta is not null) settings = settings with { Tta = tta };
         using (model)
