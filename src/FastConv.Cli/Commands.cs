@@ -128,6 +128,7 @@ public static class Commands
         var wd = Opt("--weight-decay", "L2 regularisation strength λ (weights only).", d.WeightDecay);
         var schedule = Opt("--schedule", "Learning-rate schedule: cosine, step (×0.1 every third of the run), multistep (×0.1 at half and three quarters: the ResNet paper's; the resnet recipe's default) or constant.", d.Schedule);
         var loss = Opt("--loss", "softmax (cross-entropy) or svm (multiclass hinge).", d.Loss);
+        var smoothing = Opt("--label-smoothing", "Label smoothing ε of the softmax loss: each target puts 1 − ε on its class and ε evenly over all classes (0: none).", d.LabelSmoothing);
         var seed = Opt("--seed", "Seed for initialisation, shuffling, dropout and augmentation.", d.Seed);
         var validation = Opt("--validation", "Training examples held out for validation.", d.Validation);
         var limit = Opt("--limit", "Train on only the first N training examples (0: all).", d.Limit);
@@ -139,7 +140,7 @@ public static class Commands
         var distributed = new Option<bool>("--distributed") { Description = DistributedTrain.Help, DefaultValueFactory = _ => Nn.Distributed.MpiCommunicator.LaunchedByMpi() };
         var cmd = new Command("train", "Train a model and write metrics.csv, best.ckpt, last.ckpt and curves.png to the run folder.")
         {
-            data, dataDir, model, epochs, lr, batch, optimizer, momentum, wd, schedule, loss, BackendOption, ThreadsOption, seed, validation, limit, augment, tta, outDir, resume, distributed,
+            data, dataDir, model, epochs, lr, batch, optimizer, momentum, wd, schedule, loss, smoothing, BackendOption, ThreadsOption, seed, validation, limit, augment, tta, outDir, resume, distributed,
         };
         var folder = new FolderOptions(cmd);
         cmd.SetAction(p =>
@@ -172,7 +173,7 @@ public static class Commands
                     {
                         Data = p.GetValue(data)!, DataDir = p.GetValue(dataDir), Model = p.GetValue(model)!, Epochs = p.GetValue(epochs),
                         Lr = Given(lr, r?.Lr), Batch = Given(batch, r?.Batch ?? 0), Optimizer = Given(optimizer, r?.Optimizer!), Momentum = Given(momentum, r?.Momentum ?? 0),
-                        WeightDecay = Given(wd, r?.WeightDecay ?? 0), Schedule = Given(schedule, r?.Schedule!), Loss = p.GetValue(loss)!, Seed = p.GetValue(seed),
+                        WeightDecay = Given(wd, r?.WeightDecay ?? 0), Schedule = Given(schedule, r?.Schedule!), Loss = p.GetValue(loss)!, LabelSmoothing = p.GetValue(smoothing), Seed = p.GetValue(seed),
                         Validation = p.GetValue(validation), Limit = p.GetValue(limit), Augment = Given(augment, r?.Augment!),
                         Tta = p.GetValue(tta)!,
                     };

@@ -1,3 +1,4 @@
+using System.Globalization;
 using FastConv.Nn;
 using Spectre.Console;
 
@@ -13,7 +14,7 @@ internal static class TrainCommand
             $"({run.TrainData.Count} train / {run.ValidationData.Count} validation / {run.TestData.Count} test images), " +
             $"backend [bold]{Markup.Escape(run.Backend.Name)}[/], {Parallelism.Threads} thread(s)");
         AnsiConsole.MarkupLine($"  {s.Epochs} epochs, batch {s.Batch}, {s.Optimizer} lr {s.BaseLr} ({s.Schedule}), weight decay {s.WeightDecay}, " +
-            $"{s.Loss} loss, seed {s.Seed}, {run.Model.ParameterCount:N0} parameters → [link]{Markup.Escape(run.OutDir)}[/]");
+            $"{s.Loss} loss{(s.LabelSmoothing > 0 ? $" (label smoothing {s.LabelSmoothing.ToString(CultureInfo.InvariantCulture)})" : "")}, seed {s.Seed}, {run.Model.ParameterCount:N0} parameters → [link]{Markup.Escape(run.OutDir)}[/]");
         if (s.MirrorAverage)
             AnsiConsole.MarkupLine("  validation and test average each image's scores with its mirror image's (--tta none: the images alone)");
         if (comm is not null) DistributedTrain.Describe(run, comm);

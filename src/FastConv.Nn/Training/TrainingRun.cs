@@ -30,6 +30,9 @@ public sealed record RunSettings
     public float WeightDecay { get; init; } = 1e-4f;
     public string Schedule { get; init; } = "cosine";
     public string Loss { get; init; } = "softmax";
+    /// <summary>Label smoothing ε of the softmax loss (<see cref="SmoothedSoftmaxLoss"/>): each target puts 1 − ε on its
+    /// class and ε evenly over all K; 0 (the default): plain cross-entropy.</summary>
+    public float LabelSmoothing { get; init; }
     public int Seed { get; init; } = 1;
     /// <summary>Examples held out of the training set for validation.</summary>
     public int Validation { get; init; } = 5000;
@@ -92,6 +95,8 @@ public sealed record RunSettings
         Need(WeightDecay >= 0, nameof(WeightDecay), $"must be at least 0, got {WeightDecay}.");
         Need(Schedule is "constant" or "step" or "multistep" or "cosine", nameof(Schedule), $"'{Schedule}' is not a schedule: use constant, step, multistep or cosine.");
         Need(Loss is "softmax" or "svm", nameof(Loss), $"'{Loss}' is not a loss: use softmax or svm.");
+        Need(LabelSmoothing >= 0 && LabelSmoothing < 1, nameof(LabelSmoothing), $"must be in [0, 1), got {LabelSmoothing.ToString(CultureInfo.InvariantCulture)}.");
+        Need(LabelSmoothing == 0 || Loss == "softmax", nameof(LabelSmoothing), "applies to the softmax loss only, not to svm.");
         Need(Validation >= 1, nameof(Validation), $"must be at least 1, got {Validation}.");
         Need(Limit >= 0, nameof(Limit), $"must be at least 0, got {Limit}.");
         Need(Augment is "auto" or "none" or "flip" or "crop-flip" or "erase" or "flip-erase", nameof(Augment),
@@ -110,7 +115,7 @@ public sealed record RunSettings
     {
         ["data"] = Data, ["data_dir"] = DataDir ?? "", ["model"] = Model, ["epochs"] = I(Epochs), ["lr"] = F(BaseLr), ["batch"] = I(Batch),
         ["optimizer"] = Optimizer, ["momentum"] = F(Momentum), ["weight_decay"] = F(WeightDecay), ["schedule"] = Schedule,
-        ["loss"] = Loss, ["seed"] = I(Seed), ["validation"] = I(Validation), ["limit"] = I(Limit), ["augment"] = Augment, ["tta"] = Tta,
+        ["loss"] = Loss, ["label_smoothing"] = F(LabelSmoothing), ["seed"] = I(Seed), ["validation"] = I(Validation), ["limit"] = I(Limit), ["augment"] = Augment, ["tta"] = Tta,
         ["image_size"] = ImageSize is int n ? I(n) : "", ["channels"] = Channels is int c ? I(c) : "",
         ["test_fraction"] = TestFraction.ToString("R", CultureInfo.InvariantCulture), ["skip_bad_images"] = SkipBadImages ? "true" : "false",
         ["cache_dir"] = CacheDir ?? "",
@@ -133,6 +138,8 @@ public sealed record RunSettings
             Lr = Float("lr"), Batch = Int("batch"), Optimizer = G("optimizer"), Momentum = Float("momentum"), WeightDecay = Float("weight_decay"),
             Schedule = G("schedule"), Loss = G("loss"), Seed = Int("seed"), Validation = Int("validation"), Limit = Int("limit"),
             Augment = d.GetValueOrDefault("augment", "auto"),
+            // Written since label smoothing; older checkpoints trained on plain cross-entropy.
+            LabelSmoothing = Parse<float>("label_smoothing", d.GetValueOrDefault("label_smoothing", "0")),
             // Written since test-time augmentation; older checkpoints were validated and tested on the images alone.
             Tta = d.GetValueOrDefault("tta", "none"),
             // Written since image folders (older checkpoints lack them).
@@ -241,7 +248,7 @@ public sealed class TrainingRun : IDisposable
             "adam" => new Adam(ps, weightDecay: settings.WeightDecay),
             _ => new Sgd(ps, settings.Momentum, nesterov: settings.Optimizer == "nesterov", weightDecay: settings.WeightDecay),
         };
-        Trainer = new Trainer(Model, Loss.Create(settings.Loss, backend), Optimizer,
+        Trainer = new Trainer(Model, Loss.Create(settings.Loss, backend, settings.LabelSmoothing), Optimizer,
             LrSchedule.Create(settings.Schedule, settings.BaseLr, settings.Epochs), batch, settings.Seed);
         if (resume is not null)
         {
@@ -435,7 +442,7 @@ public sealed class TrainingRun : IDisposable
         var (ck, settings, test, model) = Restore(path, backend, dataDir);
         if (tta is not null) settings = settings with { Tta = tta };
         using (model)
-        using (var loss = Loss.Create(settings.Loss, backend))
+        using (var loss = Loss.Create(settings.Loss, backend, settings.LabelSmoothing))
             return (ck, Trainer.Evaluate(model, loss, new BatchLoader(test, batch, ck.Normalization) { MirrorAverage = settings.MirrorAverage }));
     }
 

@@ -26,13 +26,16 @@ public class LossAndScheduleTests
         Assert.That(g, Is.EqualTo(new[] { -1f / 3, 1f / 3, 0f, 0f, 0f, 0f, 1f / 3, 1f / 3, -2f / 3 }).Within(1e-7));
     }
 
-    /// <summary>Both losses' backward against central differences of their host-side per-example loss (double).</summary>
-    [TestCase("softmax")]
-    [TestCase("svm")]
-    public void LossGradient_MatchesNumeric(string name)
+    /// <summary>Every loss's backward against central differences of its host-side per-example loss (double).</summary>
+    [TestCase("softmax", 0f)]
+    [TestCase("softmax", 0.1f)]
+    [TestCase("softmax", 0.6f)]
+    [TestCase("svm", 0f)]
+    public void LossGradient_MatchesNumeric(string name, float smoothing)
     {
         var be = new Float64Backend();
-        using var loss = Loss.Create(name, be);
+        using var loss = Loss.Create(name, be, smoothing);
+        Assert.That(loss, smoothing > 0 ? Is.TypeOf<SmoothedSoftmaxLoss>() : Is.Not.TypeOf<SmoothedSoftmaxLoss>());
         using var scores = be.Allocate([4, 5]);
         using var labels = be.Allocate([4]);
         var s = Float64Backend.D(scores);
@@ -50,6 +53,57 @@ public class LossAndScheduleTests
         // float scores inside ExampleLoss: a coarser step keeps rounding out of the differences (the SVM is piecewise linear).
         var numeric = Tolerance.CentralDifferences(Mean, s, 1e-3);
         Assert.That(Tolerance.RelError(analytic, numeric), Is.LessThan(1e-3));
+    }
+
+    /// <summary>Label smoothing by its definition, −Σₖ qₖ log pₖ with q = (1 − ε)·onehot + ε/K, written out here; and
+    /// with ε = 0 the backend's fused cross-entropy, value and gradient.</summary>
+    [Test]
+    public void SmoothedSoftmax_IsCrossEntropyAgainstTheSmoothedTargets()
+    {
+        float[] s = [2.0f, -1.0f, 0.5f, 0.0f, 3.0f, 1.0f, -2.0f, 0.25f];
+        float[] y = [2f, 1f];
+        double Definition(double eps, out double[] grad)
+        {
+            grad = new double[8];
+            double total = 0;
+            for (int n = 0; n < 2; n++)
+            {
+                var e = Enumerable.Range(0, 4).Select(k => Math.Exp(s[n * 4 + k])).ToArray();
+                for (int k = 0; k < 4; k++)
+                {
+                    double p = e[k] / e.Sum(), q = (k == (int)y[n] ? 1 - eps : 0) + eps / 4;
+                    total -= q * Math.Log(p);
+                    grad[n * 4 + k] = (p - q) / 2;
+                }
+            }
+            return total / 2;
+        }
+        using var scores = Be.Allocate([2, 4]);
+        using var labels = Be.Allocate([2]);
+        scores.CopyFrom(s);
+        labels.CopyFrom(y);
+        using var smoothed = new SmoothedSoftmaxLoss(Be, 0.3f);
+        double want = Definition(0.3f, out var g);
+        Assert.That(smoothed.Forward(scores, labels), Is.EqualTo(want).Within(1e-6));
+        Assert.That(smoothed.Backward().ToArray(), Is.EqualTo(g.Select(v => (float)v)).Within(1e-7));
+        Assert.That(smoothed.ExampleLoss(s.AsSpan(4, 4), 1), Is.Not.EqualTo(new SoftmaxCrossEntropyLoss(Be).ExampleLoss(s.AsSpan(4, 4), 1)).Within(1e-3));
+        using var none = new SmoothedSoftmaxLoss(Be, 0f);
+        using var fused = new SoftmaxCrossEntropyLoss(Be);
+        Assert.That(none.Forward(scores, labels), Is.EqualTo(fused.Forward(scores, labels)).Within(1e-6));
+        Assert.That(none.Backward().ToArray(), Is.EqualTo(fused.Backward().ToArray()).Within(1e-7));
+    }
+
+    [Test]
+    public void LabelSmoothing_IsRefusedOutsideItsRangeAndForTheSvm()
+    {
+        Assert.That(() => Loss.Create("softmax", Be, 1f), Throws.ArgumentException.With.Message.Contains("must be in [0, 1), got 1"));
+        Assert.That(() => Loss.Create("softmax", Be, float.NaN), Throws.ArgumentException.With.Message.Contains("must be in [0, 1)"));
+        Assert.That(() => Loss.Create("svm", Be, 0.1f), Throws.ArgumentException.With.Message.Contains("applies to the softmax loss"));
+        using var loss = new SmoothedSoftmaxLoss(Be, 0.1f);
+        using var scores = Be.Allocate([2, 3]);
+        using var labels = Be.Allocate([2]);
+        labels.CopyFrom([0f, 3f]);
+        Assert.That(() => loss.Forward(scores, labels), Throws.ArgumentException.With.Message.Contains("label 3 at row 1"));
     }
 
     [Test]

@@ -22,6 +22,9 @@ public sealed class SettingsTests
         yield return new TestCaseData(ok with { TestFraction = 1 }, nameof(RunSettings.TestFraction), "TestFraction must be between 0 and 1");
         yield return new TestCaseData(ok with { Augment = "warp" }, nameof(RunSettings.Augment), "Augment 'warp' is not an augmentation");
         yield return new TestCaseData(ok with { Tta = "crop" }, nameof(RunSettings.Tta), "Tta 'crop' is not a test-time augmentation");
+        yield return new TestCaseData(ok with { LabelSmoothing = 1 }, nameof(RunSettings.LabelSmoothing), "LabelSmoothing must be in [0, 1), got 1.");
+        yield return new TestCaseData(ok with { LabelSmoothing = -0.1f }, nameof(RunSettings.LabelSmoothing), "LabelSmoothing must be in [0, 1), got -0.1.");
+        yield return new TestCaseData(ok with { Loss = "svm", LabelSmoothing = 0.1f }, nameof(RunSettings.LabelSmoothing), "LabelSmoothing applies to the softmax loss only");
     }
 
     [TestCaseSource(nameof(BadSettings))]
@@ -48,6 +51,18 @@ public sealed class SettingsTests
         Assert.That(RunSettings.FromDictionary(d).Tta, Is.EqualTo("flip"));
         d.Remove("tta");
         Assert.That(RunSettings.FromDictionary(d).Tta, Is.EqualTo("none"));
+    }
+
+    [Test]
+    public void LabelSmoothing_IsStored_AndOlderCheckpointsTrainedWithout()
+    {
+        var d = new RunSettings { LabelSmoothing = 0.1f }.ToDictionary();
+        Assert.That(d["label_smoothing"], Is.EqualTo("0.1"));
+        Assert.That(RunSettings.FromDictionary(d).LabelSmoothing, Is.EqualTo(0.1f));
+        d.Remove("label_smoothing");
+        Assert.That(RunSettings.FromDictionary(d).LabelSmoothing, Is.EqualTo(0f));
+        d["label_smoothing"] = "much";
+        Assert.That(() => RunSettings.FromDictionary(d), Throws.TypeOf<CheckpointException>().With.Message.Contains("'label_smoothing' = 'much'"));
     }
 
     [Test]
