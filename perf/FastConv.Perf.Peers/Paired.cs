@@ -32,25 +32,25 @@ public static class Paired
         var ours = new ResNet20StepBenchmarks { Backend = "native" };
         var torch = new TorchResNet20StepBenchmarks { Backend = "torchsharp" };
         ours.Setup();
-        torch.Setup();
         try
         {
-            for (int i = 0; i < Warmups; i++) { ours.ResNet20Step(); torch.ResNet20Step(); }
-            var fast = new Step[pairs];
-            var peer = new Step[pairs];
-            for (int i = 0; i < pairs; i++)
+            torch.Setup();
+            try
             {
-                if (i % 2 == 0) { fast[i] = Time(() => ours.ResNet20Step()); peer[i] = Time(() => torch.ResNet20Step()); }
-                else { peer[i] = Time(() => torch.ResNet20Step()); fast[i] = Time(() => ours.ResNet20Step()); }
+                for (int i = 0; i < Warmups; i++) { ours.ResNet20Step(); torch.ResNet20Step(); }
+                var fast = new Step[pairs];
+                var peer = new Step[pairs];
+                for (int i = 0; i < pairs; i++)
+                {
+                    if (i % 2 == 0) { fast[i] = Time(() => ours.ResNet20Step()); peer[i] = Time(() => torch.ResNet20Step()); }
+                    else { peer[i] = Time(() => torch.ResNet20Step()); fast[i] = Time(() => ours.ResNet20Step()); }
+                }
+                Print(fast, peer, threads);
+                return 0;
             }
-            Print(fast, peer, threads);
-            return 0;
+            finally { torch.Cleanup(); }
         }
-        finally
-        {
-            ours.Cleanup();
-            torch.Cleanup();
-        }
+        finally { ours.Cleanup(); }
     }
 
     /// <summary>One step's milliseconds and the minor page faults it took (-1 off Linux).</summary>

@@ -37,6 +37,8 @@ public class CommandTests : TempDirectoryTests
     [TestCase("train --data-dir /nonexistent/fashion", "Fashion-MNIST directory not found: /nonexistent/fashion")]
     [TestCase("train --data cifar10", "--data-dir is needed for CIFAR-10")]
     [TestCase("train --weight-decay -1", "--weight-decay must be at least 0")]
+    [TestCase("train --label-smoothing 1", "--label-smoothing must be in [0, 1), got 1.")]
+    [TestCase("train --loss svm --label-smoothing 0.1", "--label-smoothing applies to the softmax loss only")]
     [TestCase("train --backend tpu", "Unknown backend 'tpu'")]
     [TestCase("train --threads 0", "--threads must be at least 1")]
     [TestCase("train --resume /nonexistent/run", "--resume /nonexistent/run does not exist.")]
