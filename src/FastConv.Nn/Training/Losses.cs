@@ -17,14 +17,13 @@ public abstract class Loss : IDisposable
 
     /// <summary>The loss <paramref name="name"/>; <paramref name="labelSmoothing"/> ε &gt; 0 (softmax only, below 1) trains
     /// against smoothed targets (<see cref="SmoothedSoftmaxLoss"/>).</summary>
-    public static Loss Create(string name, IBackend backend, float labelSmoothing = 0) => name switch
+    public static Loss Create(string name, IBackend backend, float labelSmoothing = 0) =>
+        (name, SmoothedSoftmaxLoss.CheckSmoothing(labelSmoothing, nameof(labelSmoothing))) switch
     {
-        _ when !(labelSmoothing >= 0 && labelSmoothing < 1) =>
-            throw new ArgumentException($"Label smoothing must be in [0, 1), got {labelSmoothing}.", nameof(labelSmoothing)),
-        "softmax" or "cross-entropy" when labelSmoothing > 0 => new SmoothedSoftmaxLoss(backend, labelSmoothing),
-        "softmax" or "cross-entropy" => new SoftmaxCrossEntropyLoss(backend),
-        "svm" or "hinge" when labelSmoothing > 0 => throw new ArgumentException("Label smoothing applies to the softmax loss, not to svm.", nameof(labelSmoothing)),
-        "svm" or "hinge" => new SvmLoss(backend),
+        ("softmax" or "cross-entropy", > 0) => new SmoothedSoftmaxLoss(backend, labelSmoothing),
+        ("softmax" or "cross-entropy", _) => new SoftmaxCrossEntropyLoss(backend),
+        ("svm" or "hinge", > 0) => throw new ArgumentException("Label smoothing applies to the softmax loss, not to svm.", nameof(labelSmoothing)),
+        ("svm" or "hinge", _) => new SvmLoss(backend),
         _ => throw new ArgumentException($"Unknown loss '{name}': use softmax or svm."),
     };
 
@@ -140,8 +139,11 @@ public sealed class SmoothedSoftmaxLoss(IBackend backend, float smoothing) : Hos
     public override string Name => "softmax";
     protected override string Title => "Softmax loss";
     /// <summary>ε: the share of each target spread evenly over the K classes.</summary>
-    public float Smoothing { get; } = smoothing >= 0 && smoothing < 1 ? smoothing
-        : throw new ArgumentException($"Label smoothing must be in [0, 1), got {smoothing}.", nameof(smoothing));
+    public float Smoothing { get; } = CheckSmoothing(smoothing, nameof(smoothing));
+
+    /// <summary><paramref name="smoothing"/> when it is in [0, 1) (NaN is not), else an ArgumentException for <paramref name="parameter"/>.</summary>
+    internal static float CheckSmoothing(float smoothing, string parameter) => smoothing >= 0 && smoothing < 1 ? smoothing
+        : throw new ArgumentException($"Label smoothing must be in [0, 1), got {smoothing}.", parameter);
 
     /// <summary>−Σₖ qₖ log softmax(s)ₖ = logsumexp(s) − (1 − ε)·s_y − (ε/K)·Σₖ sₖ.</summary>
     public override double ExampleLoss(ReadOnlySpan<float> scores, int label)
