@@ -137,6 +137,9 @@ public class LossAndScheduleTests
             Is.EqualTo(new[] { "flip", "crop-flip", "auto" }));
         Assert.That(RunSettings.Recipe("resnet20", "fashion-mnist")!.Augmentation, Is.EqualTo(new FastConv.Nn.Data.Augmentation(0, true)));
         Assert.That(RunSettings.Recipe("resnet20", "cifar10")!.Augmentation, Is.EqualTo(FastConv.Nn.Data.Augmentation.Cifar));
+        // the paper's batch 128, and 64 on Fashion-MNIST (twice the paper-scaled iterations of a short run)
+        Assert.That(new[] { "fashion-mnist", "cifar10", "folder" }.Select(d => RunSettings.Recipe("resnet20", d)!.Batch),
+            Is.EqualTo(new[] { 64, 128, 128 }));
         Assert.That(RunSettings.Recipe("cs231n-convnet", "fashion-mnist"), Is.Null);
         Assert.Throws<ArgumentException>(() => LrSchedule.Create("warmup", 0.1f, 5));
     }
