@@ -59,7 +59,8 @@ public sealed record RunSettings
     /// know. On Fashion-MNIST the batch is 64: a short run takes a tenth of the paper's iterations at 128 (6.4k in 15
     /// epochs), a fifth at 64, and in two seeds batch 64 validated 0.2–0.3 points higher over the last four epochs and
     /// tested 0.16–0.19 points higher at the last epoch; batch 32 validated higher still but tested no higher and ran
-    /// 19 % slower (docs/perf/2026-12-08-resnet20-accuracy-batch64.md). Null: FastConv's defaults.</summary>
+    /// 19 % slower (docs/perf/2026-12-08-resnet20-accuracy-batch64.md). Measured with ResNet-20; ResNet-18 takes the same
+    /// batch on Fashion-MNIST by the same count of steps, unmeasured. Null: FastConv's defaults.</summary>
     public static RunSettings? Recipe(string model, string data) => model is "resnet20" or "resnet18"
         ? new RunSettings
         {
