@@ -104,7 +104,17 @@ public partial class KillTests : TempDirectoryTests
         var best = Load(Path.Combine(run, "best.ckpt"));
         int finished = last?.Epoch ?? 0;
         Assert.That(best?.Epoch ?? 0, Is.LessThanOrEqualTo(finished), $"{when}: best.ckpt is never newer than last.ckpt");
-        if (best is not null) Assert.That(best.Epoch, Is.EqualTo(last!.BestEpoch).Or.EqualTo(finished), $"{when}: best.ckpt is last.ckpt's best, or a kill came between the renames");
+        if (best is not null)
+        {
+            // best.ckpt is last.ckpt's best, or, when a kill came between the renames of a new best epoch, the best before it
+            Assert.That(best.BestEpoch, Is.EqualTo(best.Epoch), $"{when}: best.ckpt holds a best epoch");
+            if (best.Epoch != last!.BestEpoch)
+            {
+                Assert.That(last.BestEpoch, Is.EqualTo(finished), $"{when}: best.ckpt (epoch {best.Epoch}) lags only a new best last.ckpt");
+                Assert.That(last.History.Where(e => e.Epoch > best.Epoch && e.Epoch < finished).Select(e => e.ValidationAccuracy),
+                    Has.All.LessThanOrEqualTo(best.BestValidationAccuracy), $"{when}: best.ckpt is the best before epoch {finished}");
+            }
+        }
         // at most the epoch in progress is lost: the last one whose end was printed, and none finished before
         int ended = Math.Max(before, killed.LastEpochDone);
         Assert.That(finished, Is.InRange(Math.Max(before, ended - 1), ended), $"{when}: {before} finished before, epochs ended {ended}, finished on disk {finished}\n{killed.Out}");
